@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# pagos benchmark harness. Usage: bench/run.sh [--smoke]
+#
+# Builds what it needs, starts everything on 127.0.0.1, measures, stops everything and prints a
+# table. Full mode uses the release build; --smoke uses the debug build and tiny counts (a few
+# seconds of load) and only checks that everything starts and no request fails.
+# Every load loop is bounded by a duration and/or a count. See BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+MODE=full
+case "${1:-}" in
+  --smoke) MODE=smoke ;;
+  "") ;;
+  *) echo "usage: bench/run.sh [--smoke]" >&2; exit 2 ;;
+esac
+
+if [ "$MODE" = full ]; then
+  SAT_SECS=10; SAT_CONNS=64; RATE=500; RATE_SECS=10; WARM_SECS=2
+  SLOW_CONC=2000; SLOW_SECS=15; SLOW_DELAY_MS=300
+  EVENTS=12000; DRAIN=10000; PROFILE=release
+else
+  SAT_SECS=1; SAT_CONNS=8; RATE=50; RATE_SECS=1; WARM_SECS=0.3
+  SLOW_CONC=50; SLOW_SECS=1; SLOW_DELAY_MS=300
+  EVENTS=300; DRAIN=200; PROFILE=debug
+fi
+RECEIVERS=10
+
+# Loopback ports.
+P_PAGOS=18080; P_FAKE=18081; P_NGINX=18082; P_SLOW=18083
+P_RECV=18100; P_CTL=18099
+NICE=(nice -n 10)
+PG_ADMIN="postgres://postgres@127.0.0.1:5432/postgres"
+PG_DB="pagos_bench_$$"
+
+WORK=$(mktemp -d /tmp/pagos-bench.XXXXXX)
+PIDS=()
+FAILED=0
+say() { printf '== %s\n' "$*" >&2; }
+die() { say "FAILED: $*"; FAILED=1; exit 1; }
+
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "${PG_CREATED:-}" ]; then
+    psql "$PG_ADMIN" -qc "drop database if exists $PG_DB" >/dev/null 2>&1 || true
+  fi
+  if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
+    say "logs kept in $WORK"
+    for f in "$WORK"/*.log; do [ -s "$f" ] && { echo "--- $f (tail)"; tail -n 5 "$f"; }; done >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ tools and builds
+say "tools"
+if ! command -v nginx >/dev/null 2>&1; then
+  # Debian's nginx; its package scripts must not start a system nginx (port 80).
+  policy=/usr/sbin/policy-rc.d
+  made_policy=
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; made_policy=1; fi
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null) ||
+    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
+  [ -n "$made_policy" ] && rm -f "$policy"
+fi
+command -v nginx >/dev/null || die "nginx could not be installed"
+command -v python3 >/dev/null || die "python3 is needed (sqlite copies)"
+
+say "build pagos ($PROFILE) and bench/tools (release)"
+if [ "$PROFILE" = release ]; then
+  "${NICE[@]}" cargo build --release --locked --quiet
+else
+  "${NICE[@]}" cargo build --locked --quiet
+fi
+PAGOS_BIN="$ROOT/target/$PROFILE/pagos"
+CARGO_TARGET_DIR="$ROOT/target/bench-tools" "${NICE[@]}" \
+  cargo build --release --locked --quiet --manifest-path bench/tools/Cargo.toml
+BT="$ROOT/target/bench-tools/release/benchtool"
+
+# ------------------------------------------------------------------ helpers
+start_bg() { # name cmd...: starts a niced background process, logs to $WORK/name.log
+  local name=$1; shift
+  "${NICE[@]}" "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=("$!")
+  LAST_PID=$!
+}
+
+stop_pid() { # pid: SIGTERM, wait for it to exit, forget it (its number may be reused)
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  local keep=() pid
+  for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
+  PIDS=("${keep[@]}")
+}
+
+wait_port() { # port
+  for _ in $(seq 1 500); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.01
+  done
+  die "nothing listens on 127.0.0.1:$1"
+}
+
+status_kb() { # pid field (VmRSS | VmHWM)
+  awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
+}
+
+mb() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb / 1024}'; }
+
+# start_pagos name db_url conekta_port [relay=on]: sets PAGOS_PID and READY_MS
+start_pagos() {
+  local name=$1 db=$2 conekta=$3 relay=${4:-off}
+  local -a env=(
+    PAGOS__SERVER__HOST=127.0.0.1 PAGOS__SERVER__PORT=$P_PAGOS
+    PAGOS__DATABASE__URL="$db"
+    PAGOS__CONEKTA__API_URL="http://127.0.0.1:$conekta"
+    PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY="$(cat "$ROOT/tests/data/keys/webhook_public.pem")"
+    PAGOS__RELAY__ALLOW_PRIVATE_TARGETS=true
+    PAGOS__ADMIN__TOKEN=bench
+  )
+  if [ "$relay" = on ]; then
+    env+=(PAGOS__RELAY__SIGNING_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+  fi
+  local since
+  since=$(date +%s%N)
+  start_bg "$name" env "${env[@]}" "$PAGOS_BIN"
+  PAGOS_PID=$LAST_PID
+  READY_MS=$("$BT" wait-ready --url "http://127.0.0.1:$P_PAGOS/readyz" --since-ns "$since" --timeout 60 --threads 1) ||
+    die "pagos ($name) did not become ready"
+}
+
+stop_pagos() { stop_pid "$PAGOS_PID"; }
+
+# load name url [benchtool load args...]: runs the generator, checks for errors, prints its line
+load() {
+  local name=$1 url=$2; shift 2
+  local line
+  line=$("${NICE[@]}" "$BT" load --url "$url" "$@" 2>"$WORK/load-$name.log") || die "load $name failed"
+  echo "$line" >"$WORK/load-$name.out"
+  say "$name: $line"
+  local errors
+  errors=$(field "$line" errors)
+  if [ "$errors" != 0 ]; then
+    cat "$WORK/load-$name.log" >&2
+    die "$name: $errors requests failed"
+  fi
+  echo "$line"
+}
+field() { sed -n "s/.* \{0,1\}$2=\([^ ]*\).*/\1/p" <<<" $1"; }
+
+create_body() { # reference prefix -> a create request template ({n}, {rport} filled by the generator)
+  printf '{"provider":"conekta","action":"create","reference_id":"%s{n}","amount":1000,"secret":"key_benchbenchbenchbench01","first_name":"andres","last_name":"jaro","email":"andres@example.com","return_url":"https://shop.example","notification_url":"http://127.0.0.1:{rport}/notify"}' "$1"
+}
+
+# ------------------------------------------------------------------ 1. create path
+say "1. create path: fake Conekta, nginx in front of it, pagos in front of it"
+start_bg fake "$BT" fake-conekta --port $P_FAKE --threads 1
+FAKE_PID=$LAST_PID
+wait_port $P_FAKE
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  upstream fake { server 127.0.0.1:$P_FAKE; keepalive 128; }
+  server {
+    listen 127.0.0.1:$P_NGINX;
+    location / {
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+start_bg nginx nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
+NGINX_PID=$LAST_PID
+wait_port $P_NGINX
+
+start_pagos create "sqlite://$WORK/create.db?mode=rwc" $P_FAKE
+sleep 1
+IDLE_KB=$(status_kb "$PAGOS_PID" VmRSS)
+START_READY_MS=$READY_MS
+say "pagos ready in ${READY_MS} ms, idle RSS $(mb "$IDLE_KB") MB"
+
+declare -A SAT P50 P99
+for line in a:fake:"http://127.0.0.1:$P_FAKE/orders" b:nginx:"http://127.0.0.1:$P_NGINX/orders" c:pagos:"http://127.0.0.1:$P_PAGOS/pagos"; do
+  key=${line%%:*}; rest=${line#*:}; name=${rest%%:*}; url=${rest#*:}
+  load "warm-$name" "$url" --template "$(create_body "w$key-")" --rports $P_RECV:$RECEIVERS \
+    --conns "$SAT_CONNS" --duration "$WARM_SECS" >/dev/null
+  out=$(load "sat-$name" "$url" --template "$(create_body "s$key-")" --rports $P_RECV:$RECEIVERS \
+    --conns "$SAT_CONNS" --duration "$SAT_SECS")
+  SAT[$key]=$(field "$out" rps)
+  out=$(load "rate-$name" "$url" --template "$(create_body "r$key-")" --rports $P_RECV:$RECEIVERS \
+    --conns 64 --rate "$RATE" --duration "$RATE_SECS")
+  P50[$key]=$(field "$out" p50_ms); P99[$key]=$(field "$out" p99_ms)
+done
+PEAK1_KB=$(status_kb "$PAGOS_PID" VmHWM)
+stop_pagos
+stop_pid "$NGINX_PID"
+
+# ------------------------------------------------------------------ 2. slow provider
+say "2. slow provider: Conekta answers after ${SLOW_DELAY_MS} ms, $SLOW_CONC concurrent creates"
+start_bg slowfake "$BT" fake-conekta --port $P_SLOW --delay-ms "$SLOW_DELAY_MS" --threads 1
+wait_port $P_SLOW
+start_pagos slow "sqlite://$WORK/slow.db?mode=rwc" $P_SLOW
+out=$(load slow "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "slow-")" \
+  --rports $P_RECV:$RECEIVERS --conns "$SLOW_CONC" --duration "$SLOW_SECS")
+SLOW_RPS=$(field "$out" rps); SLOW_OK=$(field "$out" ok); SLOW_ERR=$(field "$out" errors)
+SLOW_P50=$(field "$out" p50_ms); SLOW_P99=$(field "$out" p99_ms)
+PEAK2_KB=$(status_kb "$PAGOS_PID" VmHWM)
+stop_pagos
+
+# ------------------------------------------------------------------ 3. webhook ingest
+say "3. webhook ingest: sign $EVENTS order.paid events (untimed)"
+"${NICE[@]}" "$BT" sign --key "$ROOT/tests/data/keys/webhook_private.pem" --prefix "e-" \
+  --count "$EVENTS" --out "$WORK/events.tsv" --threads 2
+
+ingest() { # name db_url -> sets INGEST_RPS; leaves pagos stopped
+  start_pagos "ingest-$1" "$2" $P_FAKE
+  load "seed-$1" "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "e-")" \
+    --rports $P_RECV:$RECEIVERS --conns 32 --requests "$EVENTS" --duration 600 >/dev/null
+  local out queued
+  out=$(load "ingest-$1" "http://127.0.0.1:$P_PAGOS/webhooks/conekta" --signed "$WORK/events.tsv" \
+    --conns 64 --duration 600)
+  INGEST_RPS=$(field "$out" rps)
+  queued=$(curl -fsS "http://127.0.0.1:$P_PAGOS/metrics" |
+    awk '/^pagos_webhooks_total/ && /outcome="queued"/ {print $2}')
+  [ "${queued:-0}" = "$EVENTS" ] || die "ingest $1: $EVENTS events sent, ${queued:-0} queued"
+  stop_pagos
+}
+ingest sqlite "sqlite://$WORK/ingest.db?mode=rwc"
+INGEST_SQLITE=$INGEST_RPS
+psql "$PG_ADMIN" -qc "create database $PG_DB" >/dev/null || die "cannot create PostgreSQL database $PG_DB"
+PG_CREATED=1
+ingest postgres "postgres://postgres@127.0.0.1:5432/$PG_DB"
+INGEST_PG=$INGEST_RPS
+
+# ------------------------------------------------------------------ 4. relay drain
+say "4. relay drain: $DRAIN queued notifications"
+# The SQLite store of (3) holds $EVENTS pending notifications (no signing secret then). Keep
+# $DRAIN of them, spread evenly over the receivers, or all pointed at the first receiver.
+python3 - "$WORK/ingest.db" "$WORK" "$DRAIN" "$RECEIVERS" "$P_RECV" <<'EOF'
+import sqlite3, sys
+src, work, drain, receivers, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+con = sqlite3.connect(src)
+con.execute(f"VACUUM INTO '{work}/drain10.db'")
+con.close()
+con = sqlite3.connect(f"{work}/drain10.db")
+per = drain // receivers
+for k in range(receivers):
+    key = f"http://127.0.0.1:{base + k}"
+    con.execute("DELETE FROM deliveries WHERE target_key = ? AND id NOT IN "
+                "(SELECT id FROM deliveries WHERE target_key = ? ORDER BY id LIMIT ?)", (key, key, per))
+con.commit()
+n = con.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'").fetchone()[0]
+assert n == per * receivers, n
+con.execute(f"VACUUM INTO '{work}/drain1.db'")
+con.close()
+con = sqlite3.connect(f"{work}/drain1.db")
+con.execute("UPDATE deliveries SET target_url = ?, target_key = ?",
+            (f"http://127.0.0.1:{base}/notify", f"http://127.0.0.1:{base}"))
+con.commit()
+con.close()
+EOF
+
+# drain name db expected hang_port(or none): sets DRAIN_MS (all healthy delivered), NINE_RATE
+drain() {
+  local name=$1 db=$2 expected=$3 hang=$4
+  cp "$WORK/$db" "$WORK/run-$name.db"
+  start_bg "recv-$name" "$BT" receivers --base $P_RECV --count $RECEIVERS --control $P_CTL \
+    --hang "$hang" --threads 1
+  local recv_pid=$LAST_PID
+  wait_port $P_CTL
+  local t0 deadline report got
+  t0=$(date +%s%3N)
+  start_pagos "drain-$name" "sqlite://$WORK/run-$name.db?mode=rwc" $P_FAKE on
+  deadline=$(( $(date +%s) + 120 ))
+  while :; do
+    report=$(curl -fsS "http://127.0.0.1:$P_CTL/")
+    got=$(awk '$1 != "hanging" {s += $2} END {print s + 0}' <<<"$report")
+    [ "$got" -ge "$expected" ] && break
+    [ "$(date +%s)" -ge "$deadline" ] && die "drain $name: $got of $expected delivered in 120 s"
+    sleep 0.05
+  done
+  DRAIN_MS=$(awk -v t0="$t0" '$1 != "hanging" && $2 > 0 && $4 > m {m = $4} END {print m - t0}' <<<"$report")
+  # The nine receivers other than the last port: notifications/s from pagos's start.
+  NINE_RATE=$(awk -v t0="$t0" -v last=$((P_RECV + RECEIVERS - 1)) \
+    '$1 != "hanging" && $1 != last {n += $2; if ($4 > m) m = $4} END {printf "%.0f", n * 1000 / (m - t0)}' <<<"$report")
+  stop_pagos
+  stop_pid "$recv_pid"
+}
+drain one drain1.db "$DRAIN" none
+DRAIN1_MS=$DRAIN_MS
+drain ten drain10.db "$DRAIN" none
+DRAIN10_MS=$DRAIN_MS; NINE_HEALTHY=$NINE_RATE
+drain hang drain10.db $((DRAIN / RECEIVERS * (RECEIVERS - 1))) $((P_RECV + RECEIVERS - 1))
+NINE_HANG=$NINE_RATE
+
+# ------------------------------------------------------------------ table
+r() { awk "BEGIN {printf \"%.2f\", $*}"; }
+cat <<EOF
+
+pagos benchmark ($MODE, $PROFILE build) on $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GB, $(date -u +%Y-%m-%dT%H:%MZ)
+
+| measurement | figure | target |
+|---|---|---|
+| 1 create, saturation ($SAT_CONNS conns): (a) fake / (b) nginx / (c) pagos | ${SAT[a]} / ${SAT[b]} / ${SAT[c]} req/s | |
+| 1 create throughput ratio c/b | $(r "${SAT[c]} / ${SAT[b]}") | >= 0.5 |
+| 1 create at $RATE req/s, p50: (a) / (b) / (c) | ${P50[a]} / ${P50[b]} / ${P50[c]} ms | |
+| 1 create at $RATE req/s, p99: (a) / (b) / (c) | ${P99[a]} / ${P99[b]} / ${P99[c]} ms | |
+| 1 added latency c-a, p50 / p99 | $(r "${P50[c]} - ${P50[a]}") / $(r "${P99[c]} - ${P99[a]}") ms | p99 <= 2 |
+| 2 slow provider ($SLOW_CONC conc, ${SLOW_DELAY_MS} ms): throughput | $SLOW_RPS req/s ($SLOW_OK ok, $SLOW_ERR errors; p50 $SLOW_P50 ms, p99 $SLOW_P99 ms) | |
+| 2 vs Little's-law bound $(r "$SLOW_CONC * 1000 / $SLOW_DELAY_MS") req/s | $(r "$SLOW_RPS / ($SLOW_CONC * 1000 / $SLOW_DELAY_MS)") | >= 0.8, 0 errors |
+| 2 pagos peak RSS | $(mb "$PEAK2_KB") MB | <= 128 |
+| 3 webhook ingest, durable, SQLite | $INGEST_SQLITE events/s | >= 3000 |
+| 3 webhook ingest, durable, PostgreSQL | $INGEST_PG events/s | |
+| 4 drain $DRAIN to one receiver | $DRAIN1_MS ms | <= 5000 |
+| 4 drain $DRAIN to ten receivers | $DRAIN10_MS ms | |
+| 4 nine receivers' rate, one of ten hanging vs all healthy | $NINE_HANG / $NINE_HEALTHY per s = $(r "$NINE_HANG / $NINE_HEALTHY") | >= 0.9 |
+| 5 idle RSS | $(mb "$IDLE_KB") MB | <= 20 |
+| 5 peak RSS during 1 / during 2 | $(mb "$PEAK1_KB") / $(mb "$PEAK2_KB") MB | |
+| 5 start to /readyz 200 | $START_READY_MS ms | <= 300 |
+EOF
+say "done: every process started, no request failed"

@@ -1,0 +1,13 @@
+//! pagos: one internal endpoint for storefronts to reach payment providers (Conekta first).
+
+pub mod clock;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod providers;
+pub mod relay;
+pub mod sandbox;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,170 @@
+//! Conekta's synchronous questions about a reusable reference, answered within its two
+//! seconds: `inbound_payment.lookup` (may this reference pay, and how much?) and
+//! `inbound_payment.payment_attempt` (may it pay this amount?). The failure codes are seed 001's.
+
+use super::webhook::ConektaEvent;
+use super::PROVIDER;
+use crate::clock;
+use crate::domain::Amount;
+use crate::relay::notification::new_message_id;
+use crate::relay::SigningKey;
+use crate::store::{Store, StoredReference};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The storefront's say on a payment must arrive within this, or the stored rules decide.
+pub const APPROVAL_BUDGET: Duration = Duration::from_millis(1_500);
+
+pub const NOT_FOUND: &str = "01";
+pub const EXPIRED: &str = "03";
+pub const INACTIVE: &str = "13";
+pub const AMOUNT_NOT_ALLOWED: &str = "16";
+pub const NOT_AUTHORIZED: &str = "19";
+pub const OUT_OF_RANGE: &str = "35";
+
+pub fn is_question(kind: &str) -> bool {
+    matches!(
+        kind,
+        "inbound_payment.lookup" | "inbound_payment.payment_attempt"
+    )
+}
+
+/// Asks a reference's `approval_url`, signed like a notification. One per HTTP worker.
+pub struct Approver {
+    http: awc::Client,
+    signing_key: Option<SigningKey>,
+}
+
+impl Approver {
+    pub fn new(signing_key: Option<SigningKey>, allow_private_targets: bool) -> Self {
+        Self {
+            http: crate::relay::guard::outbound_client(APPROVAL_BUDGET, 64, allow_private_targets),
+            signing_key,
+        }
+    }
+
+    /// The storefront's `payable` answer, or `None` when it did not give one in time.
+    async fn ask(&self, url: &str, body: &Value) -> Option<Verdict> {
+        let Some(key) = &self.signing_key else {
+            tracing::warn!("approval_url not asked: PAGOS__RELAY__SIGNING_SECRET is not set");
+            return None;
+        };
+        let id = new_message_id();
+        let timestamp = clock::unix_s();
+        let mut body = body.clone();
+        body["id"] = json!(id);
+        let payload = body.to_string();
+        let exchange = async {
+            let mut response = self
+                .http
+                .post(url)
+                .insert_header(("content-type", "application/json"))
+                .insert_header(("webhook-id", id.as_str()))
+                .insert_header(("webhook-timestamp", timestamp.to_string()))
+                .insert_header((
+                    "webhook-signature",
+                    key.sign(&id, timestamp, payload.as_bytes()),
+                ))
+                .send_body(payload)
+                .await
+                .ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            let answer: Value = response.json().limit(16 * 1024).await.ok()?;
+            Some(match answer["payable"].as_bool()? {
+                true => Verdict::Payable,
+                false => Verdict::Declined(
+                    answer["failure_code"]
+                        .as_str()
+                        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_digit()))
+                        .unwrap_or(NOT_AUTHORIZED)
+                        .to_owned(),
+                ),
+            })
+        };
+        match tokio::time::timeout(APPROVAL_BUDGET, exchange).await {
+            Ok(Some(verdict)) => Some(verdict),
+            Ok(None) => {
+                tracing::warn!("approval_url gave no usable answer; the stored range decides");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("approval_url did not answer in time; the stored range decides");
+                None
+            }
+        }
+    }
+}
+
+enum Verdict {
+    Payable,
+    Declined(String),
+}
+
+fn decline(code: &str) -> Value {
+    json!({ "payable": false, "failure_code": code })
+}
+
+/// The answer Conekta gets. Never an error: a failure to decide is a decline.
+pub async fn answer(store: &Store, approver: &Approver, event: &ConektaEvent) -> Value {
+    let object = &event.object;
+    let number = object["payment_method"]["reference"].as_str();
+    let customer = object["customer_id"].as_str();
+    let reference = match store.find_reference(PROVIDER, number, customer).await {
+        Ok(Some(reference)) => reference,
+        Ok(None) => return decline(NOT_FOUND),
+        Err(error) => {
+            tracing::error!(%error, "reference lookup failed; declining");
+            return decline(NOT_AUTHORIZED);
+        }
+    };
+    if !reference.active {
+        return decline(INACTIVE);
+    }
+    if reference.expires_at > 0 && reference.expires_at <= clock::unix_s() {
+        return decline(EXPIRED);
+    }
+    let attempt = event.kind == "inbound_payment.payment_attempt";
+    let amount = object["amount"].as_i64().unwrap_or(0);
+    if attempt {
+        if amount <= 0 {
+            return decline(AMOUNT_NOT_ALLOWED);
+        }
+        if amount < reference.min_cents || amount > reference.max_cents {
+            return decline(OUT_OF_RANGE);
+        }
+    }
+    let approved = if attempt {
+        json!({ "payable": true })
+    } else {
+        json!({ "payable": true, "min_amount": reference.min_cents, "max_amount": reference.max_cents })
+    };
+    let Some(url) = &reference.approval_url else {
+        return approved;
+    };
+    match approver
+        .ask(url, &question(event, &reference, attempt.then_some(amount)))
+        .await
+    {
+        Some(Verdict::Declined(code)) => decline(&code),
+        Some(Verdict::Payable) | None => approved,
+    }
+}
+
+/// What the storefront is asked (signed like a notification).
+fn question(event: &ConektaEvent, reference: &StoredReference, amount: Option<i64>) -> Value {
+    json!({
+        "type": event.kind,
+        "provider": PROVIDER,
+        "provider_event_id": event.id,
+        "reference_id": reference.reference_id,
+        "reference": reference.reference,
+        "amount": amount.and_then(Amount::from_centavos).map(Amount::pesos),
+        "amount_cents": amount,
+        "currency": event.currency().unwrap_or("MXN"),
+        "min_amount": reference.min_cents,
+        "max_amount": reference.max_cents,
+        "data": event.object,
+    })
+}

@@ -1,0 +1,113 @@
+//! The provider registry: `POST /pagos` names a provider and an action, and the registry finds
+//! who performs it. A new provider joins by implementing [`Provider`] and registering itself;
+//! the HTTP handler never changes.
+
+pub mod conekta;
+pub mod error;
+
+pub use error::ActionError;
+
+use crate::domain::FieldError;
+
+use futures_util::future::LocalBoxFuture;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// A successful action: the JSON text to answer with (a provider object passed through as is).
+#[derive(Debug, Clone)]
+pub struct ActionReply {
+    pub body: String,
+}
+
+pub trait Provider {
+    /// The `provider` value that selects this provider.
+    fn name(&self) -> &'static str;
+
+    /// The `action` values it performs, for dispatch and for error messages.
+    fn actions(&self) -> &'static [&'static str];
+
+    /// Performs one of [`Provider::actions`] with the request's fields (the whole JSON object).
+    fn perform<'a>(
+        &'a self,
+        action: &'a str,
+        fields: Map<String, Value>,
+    ) -> LocalBoxFuture<'a, Result<ActionReply, ActionError>>;
+}
+
+/// Providers by name. Built once per HTTP worker, since provider HTTP clients are per thread.
+#[derive(Default)]
+pub struct ProviderRegistry {
+    providers: BTreeMap<&'static str, Rc<dyn Provider>>,
+}
+
+impl ProviderRegistry {
+    pub fn with(mut self, provider: Rc<dyn Provider>) -> Self {
+        self.providers.insert(provider.name(), provider);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn Provider> {
+        self.providers.get(name).map(|p| p.as_ref())
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.providers.keys().copied().collect()
+    }
+}
+
+impl ProviderRegistry {
+    /// Finds the provider and action a request names and performs it. An unknown or missing
+    /// `provider`/`action` is a field error that lists what is supported.
+    pub async fn dispatch(&self, fields: Map<String, Value>) -> Result<ActionReply, ActionError> {
+        let supported_providers = self.names().join(", ");
+        let mut errors = Vec::new();
+        let provider = match fields.get("provider").and_then(Value::as_str) {
+            None => {
+                errors.push(FieldError::new(
+                    "provider",
+                    format!("is required: one of {supported_providers}"),
+                ));
+                None
+            }
+            Some(name) => match self.get(name) {
+                Some(provider) => Some(provider),
+                None => {
+                    errors.push(FieldError::new(
+                        "provider",
+                        format!("`{name}` is not supported; supported: {supported_providers}"),
+                    ));
+                    None
+                }
+            },
+        };
+        let action = fields
+            .get("action")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let action = action.as_deref();
+        let supported_actions = |p: &dyn Provider| p.actions().join(", ");
+        match (provider, action) {
+            (Some(p), None) => errors.push(FieldError::new(
+                "action",
+                format!("is required: one of {}", supported_actions(p)),
+            )),
+            (Some(p), Some(a)) if !p.actions().contains(&a) => errors.push(FieldError::new(
+                "action",
+                format!(
+                    "`{a}` is not supported by {}; supported: {}",
+                    p.name(),
+                    supported_actions(p)
+                ),
+            )),
+            (None, None) => errors.push(FieldError::new("action", "is required")),
+            _ => {}
+        }
+        match (provider, action) {
+            (Some(provider), Some(action)) if errors.is_empty() => {
+                provider.perform(action, fields).await
+            }
+            _ => Err(ActionError::InvalidFields(errors)),
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! Claims due notifications from the store and delivers them: signed, bounded per target and
+//! overall, retried on the schedule. The store is the queue; memory only holds what is in flight.
+
+use super::guard;
+use super::schedule::RetrySchedule;
+use super::signing::SigningKey;
+use crate::clock;
+use crate::metrics::Metrics;
+use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, Store};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub signing_key: SigningKey,
+    pub schedule: RetrySchedule,
+    pub timeout: Duration,
+    pub allow_private_targets: bool,
+    /// Deliveries in flight at once, overall (per process).
+    pub max_in_flight: usize,
+    /// Deliveries in flight at once to one target (across replicas: leases are counted).
+    pub max_per_target: usize,
+    /// How often the store is polled when nothing wakes the relay.
+    pub poll_interval: Duration,
+    /// How long SIGTERM waits for deliveries in flight.
+    pub drain_timeout: Duration,
+}
+
+impl RelayConfig {
+    pub fn new(signing_key: SigningKey, schedule: RetrySchedule, timeout: Duration) -> Self {
+        Self {
+            signing_key,
+            schedule,
+            timeout,
+            allow_private_targets: false,
+            max_in_flight: 128,
+            max_per_target: 16,
+            poll_interval: Duration::from_millis(500),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// A claim outlives the attempt it covers; after a crash it lapses and another worker retries.
+    fn lease(&self) -> Duration {
+        self.timeout + Duration::from_secs(10)
+    }
+}
+
+/// Handle to a running relay: wake it when something was queued, stop it on shutdown.
+#[derive(Clone)]
+pub struct RelayHandle {
+    wake: Arc<Notify>,
+    stop: Arc<watch::Sender<bool>>,
+}
+
+impl RelayHandle {
+    /// A handle to nothing: wakes are ignored (no signing secret, so no relay runs).
+    pub fn idle() -> Self {
+        Self {
+            wake: Arc::new(Notify::new()),
+            stop: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+pub struct Relay {
+    store: Store,
+    config: RelayConfig,
+    metrics: Metrics,
+    http: awc::Client,
+    wake: Arc<Notify>,
+    in_flight: Cell<usize>,
+}
+
+const CLAIM_BATCH: usize = 256;
+
+impl Relay {
+    /// Starts the relay on the current (actix) thread; returns its handle and its end.
+    pub fn start(
+        store: Store,
+        config: RelayConfig,
+        metrics: Metrics,
+    ) -> (RelayHandle, tokio::task::JoinHandle<()>) {
+        let wake = Arc::new(Notify::new());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let relay = Rc::new(Self {
+            http: http_client(&config),
+            store,
+            config,
+            metrics,
+            wake: wake.clone(),
+            in_flight: Cell::new(0),
+        });
+        let done = actix_web::rt::spawn(relay.run(stop_rx));
+        (
+            RelayHandle {
+                wake,
+                stop: Arc::new(stop_tx),
+            },
+            done,
+        )
+    }
+
+    async fn run(self: Rc<Self>, mut stop: watch::Receiver<bool>) {
+        tracing::info!(
+            max_in_flight = self.config.max_in_flight,
+            max_per_target = self.config.max_per_target,
+            "relay started"
+        );
+        while !*stop.borrow() {
+            self.fill().await;
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        let deadline = Instant::now() + self.config.drain_timeout;
+        while self.in_flight.get() > 0 && Instant::now() < deadline {
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+        tracing::info!(
+            left_in_flight = self.in_flight.get(),
+            "relay stopped; undelivered notifications stay in the store"
+        );
+    }
+
+    /// Claims and starts deliveries while there is room.
+    async fn fill(self: &Rc<Self>) {
+        loop {
+            let room = self
+                .config
+                .max_in_flight
+                .saturating_sub(self.in_flight.get());
+            if room == 0 {
+                return;
+            }
+            let wanted = room.min(CLAIM_BATCH);
+            let claimed = match self
+                .store
+                .claim_deliveries(
+                    wanted,
+                    self.config.max_per_target,
+                    self.config.lease().as_millis() as i64,
+                )
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::warn!(%error, "could not claim deliveries; will retry");
+                    return;
+                }
+            };
+            let count = claimed.len();
+            for delivery in claimed {
+                self.in_flight.set(self.in_flight.get() + 1);
+                self.metrics.relay_in_flight.inc();
+                let relay = self.clone();
+                let span = attempt_span(&delivery);
+                actix_web::rt::spawn(async move {
+                    relay.deliver(delivery).instrument(span).await;
+                    relay.in_flight.set(relay.in_flight.get() - 1);
+                    relay.metrics.relay_in_flight.dec();
+                    relay.wake.notify_one();
+                });
+            }
+            if count < wanted {
+                return;
+            }
+        }
+    }
+
+    async fn deliver(&self, delivery: ClaimedDelivery) {
+        let attempt = delivery.attempts + 1;
+        let started_at_ms = clock::unix_ms();
+        let started = Instant::now();
+        let result = self.send(&delivery).await;
+        let round_attempt = attempt.saturating_sub(delivery.round_base);
+        let next = match &result {
+            Ok(_) => AttemptNext::Delivered,
+            Err(failure) if failure.stop => AttemptNext::Failed,
+            Err(failure) => match self
+                .config
+                .schedule
+                .delay_after(round_attempt, failure.retry_after)
+            {
+                Some(delay) => AttemptNext::RetryAt(clock::unix_ms() + delay.as_millis() as i64),
+                None => AttemptNext::Failed,
+            },
+        };
+        let (status_code, error) = match &result {
+            Ok(status) => (Some(*status), None),
+            Err(failure) => (failure.status, Some(failure.reason.clone())),
+        };
+        let outcome = match next {
+            AttemptNext::Delivered => "delivered",
+            AttemptNext::RetryAt(_) => "retry",
+            AttemptNext::Failed => "failed",
+        };
+        let span = tracing::Span::current();
+        span.record("outcome", outcome);
+        if let Some(code) = status_code {
+            span.record("http.status_code", code);
+        }
+        self.metrics
+            .relay_attempts
+            .with_label_values(&[outcome])
+            .inc();
+        match (&next, &error) {
+            (AttemptNext::Failed, Some(reason)) => {
+                tracing::warn!(%reason, attempt, "notification failed for good")
+            }
+            (AttemptNext::RetryAt(_), Some(reason)) => {
+                tracing::info!(%reason, attempt, "notification attempt failed; will retry")
+            }
+            _ => tracing::info!(attempt, "notification delivered"),
+        }
+        let record = AttemptRecord {
+            delivery_id: &delivery.id,
+            attempt,
+            started_at_ms,
+            duration_ms: started.elapsed().as_millis() as i64,
+            status_code,
+            error,
+            next,
+        };
+        if let Err(error) = self.store.record_attempt(&record).await {
+            // The lease lapses and the notification is attempted again: at-least-once.
+            tracing::error!(%error, "could not record a delivery attempt");
+        }
+    }
+
+    /// One signed POST; the receiver's 2xx status, or why it failed.
+    async fn send(&self, delivery: &ClaimedDelivery) -> Result<u16, Failure> {
+        let url = url::Url::parse(&delivery.target_url)
+            .map_err(|_| Failure::stop("the target URL is not valid"))?;
+        // Literal addresses skip the resolver, so they are checked here.
+        if let Err(refused) = guard::check_literal(&url, self.config.allow_private_targets) {
+            return Err(Failure::stop(&format!("target refused: {refused}")));
+        }
+        let timestamp = clock::unix_s();
+        let signature =
+            self.config
+                .signing_key
+                .sign(&delivery.id, timestamp, delivery.body.as_bytes());
+        let mut request = self.http.post(url.as_str());
+        for header in crate::telemetry::trace_headers() {
+            request = request.insert_header(header);
+        }
+        let request = request
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("webhook-id", delivery.id.as_str()))
+            .insert_header(("webhook-timestamp", timestamp.to_string()))
+            .insert_header(("webhook-signature", signature));
+        let exchange = async {
+            let mut response = request
+                .send_body(delivery.body.clone())
+                .await
+                .map_err(|e| Failure::retry(None, format!("{e}")))?;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            // Read (a bounded part of) the answer so the connection can be reused.
+            let _ = response.body().limit(64 * 1024).await;
+            Ok::<_, Failure>((status, retry_after))
+        };
+        let (status, retry_after) = match tokio::time::timeout(self.config.timeout, exchange).await
+        {
+            Err(_) => {
+                return Err(Failure::retry(
+                    None,
+                    format!("no answer within {} ms", self.config.timeout.as_millis()),
+                ))
+            }
+            Ok(result) => result?,
+        };
+        match status {
+            200..=299 => Ok(status),
+            410 => Err(Failure {
+                status: Some(status),
+                reason: "the receiver answered 410 Gone: delivery stopped".into(),
+                retry_after: None,
+                stop: true,
+            }),
+            _ => Err(Failure {
+                status: Some(status),
+                reason: format!("the receiver answered {status}"),
+                retry_after,
+                stop: false,
+            }),
+        }
+    }
+}
+
+/// One attempt's span, continuing the trace of the request that queued the notification.
+fn attempt_span(delivery: &ClaimedDelivery) -> tracing::Span {
+    let span = tracing::info_span!(
+        "relay.attempt",
+        delivery.id = %delivery.id,
+        attempt = delivery.attempts + 1,
+        http.status_code = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    let queued_by = delivery
+        .trace_context
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok());
+    if let Some(headers) = queued_by {
+        let _ = span.set_parent(crate::telemetry::context_from(&headers));
+    }
+    span
+}
+
+#[derive(Debug)]
+struct Failure {
+    status: Option<u16>,
+    reason: String,
+    retry_after: Option<Duration>,
+    /// No further attempts (410, or a target that can never be valid).
+    stop: bool,
+}
+
+impl Failure {
+    fn retry(status: Option<u16>, reason: String) -> Self {
+        Self {
+            status,
+            reason,
+            retry_after: None,
+            stop: false,
+        }
+    }
+
+    fn stop(reason: &str) -> Self {
+        Self {
+            status: None,
+            reason: reason.to_owned(),
+            retry_after: None,
+            stop: true,
+        }
+    }
+}
+
+fn http_client(config: &RelayConfig) -> awc::Client {
+    super::guard::outbound_client(
+        config.timeout,
+        config.max_in_flight,
+        config.allow_private_targets,
+    )
+}

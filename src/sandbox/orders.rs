@@ -1,0 +1,254 @@
+//! Orders and charges in Conekta's shapes (seed 004's answer, the spec, the mock data), and how
+//! paying, declining, cancelling and refunding change them.
+
+use super::state::{conekta_id, digits, object_id, slug};
+use serde_json::{json, Value};
+
+/// How long a checkout stays open when the request gives no `expires_at` (Conekta: 3 days).
+const DEFAULT_CHECKOUT_S: i64 = 3 * 24 * 3_600;
+
+/// A new order from a validated `order_request`; a `checkout` gets a page on the simulator.
+pub fn new_order(request: &Value, total: i64, simulator_url: &str, now: i64) -> Value {
+    let id = conekta_id("ord");
+    let customer_id = request["customer_info"]["customer_id"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| conekta_id("cus"));
+    let items: Vec<Value> = request["line_items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut item| {
+            item["object"] = json!("line_item");
+            item["id"] = json!(conekta_id("line_item"));
+            item["parent_id"] = json!(id);
+            if item["metadata"].is_null() {
+                item["metadata"] = json!({});
+            }
+            item["antifraud_info"] = json!({});
+            item
+        })
+        .collect();
+    let info = &request["customer_info"];
+    let mut order = json!({
+        "livemode": false,
+        "amount": total,
+        "currency": request["currency"].as_str().unwrap_or("MXN").to_ascii_uppercase(),
+        "amount_refunded": 0,
+        "customer_info": {
+            "email": info["email"], "name": info["name"], "phone": info["phone"],
+            "corporate": info["corporate"].as_bool().unwrap_or(false),
+            "customer_id": customer_id, "object": "customer_info"
+        },
+        "object": "order",
+        "id": id,
+        "metadata": request["metadata"].as_object().cloned().unwrap_or_default(),
+        "is_refundable": false,
+        "created_at": now,
+        "updated_at": now,
+        "line_items": {"object": "list", "has_more": false, "total": items.len(), "data": items},
+        "payment_status": null
+    });
+    let checkout = &request["checkout"];
+    if checkout.is_object() {
+        let slug = slug();
+        let checkout_id = format!(
+            "{}-{}-{}-{}-{}",
+            &slug[..8],
+            &slug[8..12],
+            &slug[12..16],
+            &slug[16..20],
+            &slug[20..]
+        );
+        order["channel"] = json!({
+            "segment": "Checkout", "checkout_request_id": checkout_id,
+            "checkout_request_type": checkout["type"], "id": conekta_id("channel")
+        });
+        order["checkout"] = json!({
+            "id": checkout_id,
+            "name": checkout["name"].as_str().map(str::to_owned).unwrap_or_else(|| format!("ord-{}", &id[4..])),
+            "livemode": false,
+            "emails_sent": 0,
+            "success_url": checkout["success_url"],
+            "failure_url": checkout["failure_url"],
+            "paid_payments_count": 0,
+            "sms_sent": 0,
+            "status": "Issued",
+            "type": checkout["type"],
+            "recurrent": false,
+            "starts_at": now,
+            "expires_at": checkout["expires_at"].as_i64().unwrap_or(now + DEFAULT_CHECKOUT_S),
+            "allowed_payment_methods": checkout["allowed_payment_methods"],
+            "exclude_card_networks": [],
+            "needs_shipping_contact": false,
+            "monthly_installments_options": [],
+            "monthly_installments_enabled": false,
+            "is_redirect_on_failure": true,
+            "redirection_time": checkout["redirection_time"].as_i64().unwrap_or(4),
+            "force_3ds_flow": false,
+            "metadata": {},
+            "can_not_expire": false,
+            "object": "checkout",
+            "slug": slug,
+            "url": format!("{simulator_url}/checkout/{slug}")
+        });
+        order["payment_status"] = json!("pending_payment");
+    }
+    order
+}
+
+/// A charge of `amount` on `order` with this payment method, in the given status.
+pub fn charge(order: &Value, amount: i64, payment_method: Value, status: &str, now: i64) -> Value {
+    json!({
+        "id": object_id(),
+        "livemode": false,
+        "created_at": now,
+        "currency": order["currency"],
+        "description": "Payment from order",
+        "reference_id": null,
+        "failure_code": null,
+        "failure_message": null,
+        "monthly_installments": null,
+        "device_fingerprint": null,
+        "object": "charge",
+        "amount": amount,
+        "paid_at": if status == "paid" { json!(now) } else { Value::Null },
+        "fee": (amount * 29 / 1000).max(if amount > 0 { 1 } else { 0 }),
+        "customer_id": order["customer_info"]["customer_id"],
+        "order_id": order["id"],
+        "status": status,
+        "payment_method": payment_method,
+        "refunds": {"object": "list", "has_more": false, "total": 0, "data": []}
+    })
+}
+
+pub fn card_method(brand: &str, last4: &str, name: &str, exp_month: &str, exp_year: &str) -> Value {
+    json!({
+        "name": name, "exp_month": exp_month, "exp_year": exp_year,
+        "auth_code": digits("", 6), "object": "card_payment", "type": "credit",
+        "last4": last4, "brand": brand, "issuer": "BANCO SANDBOX",
+        "account_type": "Credit", "country": "MX", "fraud_indicators": []
+    })
+}
+
+/// A cash reference for a checkout (14 digits, like Conekta's "Efectivo" references).
+pub fn cash_reference(slug: &str) -> String {
+    let from_slug: String = slug.bytes().map(|b| char::from(b'0' + b % 10)).collect();
+    format!("9300{}", &from_slug[..10])
+}
+
+/// A CLABE for a checkout (18 digits, STP's 646 prefix, as Conekta's SPEI references).
+pub fn clabe(slug: &str) -> String {
+    let from_slug: String = slug
+        .bytes()
+        .rev()
+        .map(|b| char::from(b'0' + b % 10))
+        .collect();
+    format!("646180{}", &from_slug[..12])
+}
+
+pub fn cash_method(reference: &str, expires_at: i64, simulator_url: &str) -> Value {
+    json!({
+        "service_name": "Cash", "barcode_url": format!("{simulator_url}/barcode/{reference}.png"),
+        "object": "cash_payment", "type": "cash", "expires_at": expires_at,
+        "reference": reference, "barcode": reference, "store_name": "Conekta Efectivo"
+    })
+}
+
+pub fn spei_method(clabe: &str, expires_at: i64) -> Value {
+    json!({
+        "bank": "STP", "clabe": clabe, "receiving_account_bank": "STP",
+        "receiving_account_number": clabe, "object": "bank_transfer_payment",
+        "type": "spei", "expires_at": expires_at, "reference": &clabe[clabe.len() - 7..]
+    })
+}
+
+/// Adds a charge to the order's `charges` list.
+pub fn add_charge(order: &mut Value, charge: Value) {
+    if !order["charges"]["data"].is_array() {
+        order["charges"] = json!({"object": "list", "has_more": false, "total": 0, "data": []});
+    }
+    if let Some(list) = order
+        .pointer_mut("/charges/data")
+        .and_then(Value::as_array_mut)
+    {
+        list.push(charge);
+        let total = list.len();
+        order["charges"]["total"] = json!(total);
+    }
+}
+
+/// The order's status from its charges: all paid is paid; any declined (and none pending) is
+/// declined; otherwise it waits for payment.
+pub fn settle(order: &mut Value, now: i64) {
+    let statuses: Vec<String> = order["charges"]["data"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|c| c["status"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let status = if statuses.is_empty() {
+        "pending_payment"
+    } else if statuses.iter().all(|s| s == "paid") {
+        "paid"
+    } else if statuses.iter().any(|s| s == "declined") {
+        "declined"
+    } else if statuses.iter().any(|s| s == "paid") {
+        "partially_paid"
+    } else {
+        "pending_payment"
+    };
+    order["payment_status"] = json!(status);
+    order["is_refundable"] = json!(status == "paid");
+    order["updated_at"] = json!(now);
+    if status == "paid" && order["checkout"].is_object() {
+        order["checkout"]["paid_payments_count"] = json!(1);
+        order["checkout"]["status"] = json!("Finished");
+    }
+}
+
+/// The amount still refundable.
+pub fn refundable(order: &Value) -> i64 {
+    order["amount"].as_i64().unwrap_or(0) - order["amount_refunded"].as_i64().unwrap_or(0)
+}
+
+/// Records a refund on the order and its first paid charge; returns the new status.
+pub fn refund(order: &mut Value, amount: i64, reason: &str, now: i64) -> &'static str {
+    let refunded = order["amount_refunded"].as_i64().unwrap_or(0) + amount;
+    order["amount_refunded"] = json!(refunded);
+    let status = if refunded >= order["amount"].as_i64().unwrap_or(0) {
+        "refunded"
+    } else {
+        "partially_refunded"
+    };
+    order["payment_status"] = json!(status);
+    order["is_refundable"] = json!(status == "partially_refunded");
+    order["updated_at"] = json!(now);
+    if let Some(charge) = order
+        .pointer_mut("/charges/data")
+        .and_then(Value::as_array_mut)
+        .and_then(|c| {
+            c.iter_mut()
+                .find(|c| c["status"] == "paid" || c["status"] == "partially_refunded")
+        })
+    {
+        let entry = json!({
+            "id": object_id(), "object": "refund", "amount": -amount, "created_at": now,
+            "auth_code": null, "status": "pending", "reason": reason, "expires_at": null
+        });
+        if let Some(list) = charge
+            .pointer_mut("/refunds/data")
+            .and_then(Value::as_array_mut)
+        {
+            list.push(entry);
+            let total = list.len();
+            charge["refunds"]["total"] = json!(total);
+        }
+        charge["amount_refunded"] = json!(refunded);
+        charge["status"] = json!(status);
+    }
+    status
+}

@@ -1,0 +1,131 @@
+//! Conekta's webhooks, from the simulator to the bridge: real-shaped event envelopes, signed
+//! with the sandbox key (`Digest` header), sent asynchronously in order, or synchronously for
+//! the `inbound_payment.*` questions whose answer decides a payment.
+
+use super::state::{now, object_id};
+use super::Simulator;
+use actix_web::web;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Conekta gives the synchronous `inbound_payment.*` questions two seconds.
+pub const QUESTION_BUDGET: Duration = Duration::from_secs(2);
+const DELIVERY_BUDGET: Duration = Duration::from_secs(10);
+const DELIVERY_ATTEMPTS: u32 = 5;
+
+/// An asynchronous event about `object` (an order or a charge), as Conekta delivers it.
+pub fn event(kind: &str, object: &Value, bridge_url: &str) -> Value {
+    json!({
+        "data": {"object": object, "previous_attributes": {}},
+        "livemode": false,
+        "webhook_status": "pending",
+        "webhook_logs": [{
+            "id": super::state::conekta_id("webhl"), "url": bridge_url, "failed_attempts": 0,
+            "last_http_response_status": -1, "response_data": null, "object": "webhook_log",
+            "last_attempted_at": 0
+        }],
+        "id": object_id(),
+        "object": "event",
+        "type": kind,
+        "created_at": now()
+    })
+}
+
+/// A synchronous question (`inbound_payment.lookup` / `.payment_attempt`), as seed 001 shows.
+pub fn question(kind: &str, inbound_payment: &Value) -> Value {
+    json!({
+        "data": {"object": inbound_payment, "previous_attributes": {}},
+        "livemode": false,
+        "webhook_status": "not_applicable",
+        "webhook_logs": [],
+        "id": object_id(),
+        "object": "event",
+        "type": kind,
+        "created_at": now()
+    })
+}
+
+/// What the bridge answered: its status and JSON body (or why there was none).
+#[derive(Debug, Clone)]
+pub struct BridgeAnswer {
+    pub status: Option<u16>,
+    pub body: Value,
+    pub error: Option<String>,
+}
+
+/// Posts one signed event to the bridge and waits (within `budget`) for its answer.
+pub async fn post(simulator: &Simulator, event: &Value, budget: Duration) -> BridgeAnswer {
+    let Some(url) = simulator.bridge_webhook_url() else {
+        return BridgeAnswer {
+            status: None,
+            body: Value::Null,
+            error: Some("the bridge is not connected yet".to_owned()),
+        };
+    };
+    let body = event.to_string();
+    let digest = simulator.signer.digest(body.as_bytes());
+    let client = awc::Client::builder().timeout(budget).finish();
+    let sent = client
+        .post(&url)
+        .insert_header(("Content-Type", "application/json"))
+        .insert_header(("Digest", digest))
+        .insert_header(("User-Agent", "Conekta-Sandbox/pagos"))
+        .send_body(body);
+    let outcome = tokio::time::timeout(budget, async {
+        let mut response = sent.await.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body()
+            .limit(64 * 1024)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    })
+    .await;
+    match outcome {
+        Ok(Ok((status, body))) => BridgeAnswer {
+            status: Some(status),
+            body,
+            error: None,
+        },
+        Ok(Err(error)) => BridgeAnswer {
+            status: None,
+            body: Value::Null,
+            error: Some(error),
+        },
+        Err(_) => BridgeAnswer {
+            status: None,
+            body: Value::Null,
+            error: Some(format!("no answer within {budget:?}")),
+        },
+    }
+}
+
+/// Sends the events one after another in the background, retrying each a few times until the
+/// bridge answers 2xx (as Conekta retries).
+pub fn send_in_order(simulator: web::Data<Simulator>, events: Vec<Value>) {
+    actix_web::rt::spawn(async move {
+        for event in events {
+            let kind = event["type"].as_str().unwrap_or("").to_owned();
+            let id = event["id"].as_str().unwrap_or("").to_owned();
+            for attempt in 1..=DELIVERY_ATTEMPTS {
+                let answer = post(&simulator, &event, DELIVERY_BUDGET).await;
+                match answer.status {
+                    Some(status) if (200..300).contains(&status) => {
+                        tracing::info!(event_type = %kind, event_id = %id, status, "sandbox: webhook delivered to the bridge");
+                        break;
+                    }
+                    _ => {
+                        tracing::warn!(event_type = %kind, event_id = %id, attempt, status = ?answer.status,
+                            error = ?answer.error, "sandbox: the bridge did not accept a webhook");
+                        actix_web::rt::time::sleep(Duration::from_millis(500 * u64::from(attempt)))
+                            .await;
+                    }
+                }
+            }
+        }
+    });
+}

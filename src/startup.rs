@@ -1,0 +1,157 @@
+//! Builds the whole service from settings; `main` and the tests both use this.
+
+use crate::http::admin::AdminAuth;
+use crate::http::caller_auth::ApiKeys;
+use crate::http::{self, health};
+use crate::metrics::Metrics;
+use crate::providers::conekta::inbound::Approver;
+use crate::providers::conekta::intake::ConektaWebhooks;
+use crate::providers::conekta::webhook::DigestVerifier;
+use crate::providers::conekta::ConektaProvider;
+use crate::providers::ProviderRegistry;
+use crate::relay::{Relay, RelayConfig, RelayHandle, RetrySchedule, SigningKey};
+use crate::settings::Settings;
+use crate::store::{Backend, Store};
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::rc::Rc;
+use tracing_actix_web::TracingLogger;
+
+/// How long SIGTERM waits for requests in flight before the workers are stopped.
+const SHUTDOWN_GRACE_S: u64 = 30;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+    relay: RelayHandle,
+    relay_done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    /// Connects the store (running migrations), starts the relay, binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.database.url).await?;
+        let metrics = Metrics::new();
+        let (relay, relay_done) = start_relay(&settings, &store, &metrics).await?;
+        let verifier = match &settings.conekta.webhook_public_key {
+            Some(pem) => Some(DigestVerifier::from_pem(pem).map_err(anyhow::Error::msg)?),
+            None => {
+                tracing::warn!(
+                    "PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY is not set: every Conekta webhook will be refused (401)"
+                );
+                None
+            }
+        };
+        let webhooks = web::Data::new(ConektaWebhooks {
+            verifier,
+            store: store.clone(),
+            relay: relay.clone(),
+            metrics: metrics.clone(),
+        });
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let store_data = web::Data::new(store.clone());
+        let relay_data = web::Data::new(relay.clone());
+        let worker_metrics = metrics.clone();
+        let metrics_data = web::Data::new(metrics);
+        let admin = web::Data::new(AdminAuth::new(settings.admin.token.as_ref()));
+        let api_keys = web::Data::new(ApiKeys::new(settings.server.api_keys.as_ref()));
+        if !api_keys.is_enabled() {
+            tracing::info!("PAGOS__SERVER__API_KEYS is not set: /pagos is open to the network");
+        }
+        let approval_key = match &settings.relay.signing_secret {
+            Some(secret) => Some(SigningKey::parse(secret).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
+        let worker_settings = settings.clone();
+        let worker_store = store.clone();
+        let server = HttpServer::new(move || {
+            // Provider HTTP clients pool connections per worker thread.
+            let registry = ProviderRegistry::default().with(Rc::new(ConektaProvider::new(
+                &worker_settings.conekta,
+                worker_settings.relay.allow_private_targets,
+                worker_store.clone(),
+                worker_metrics.clone(),
+            )));
+            let approver = Approver::new(
+                approval_key.clone(),
+                worker_settings.relay.allow_private_targets,
+            );
+            App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    http::request_metrics::record,
+                ))
+                .wrap(TracingLogger::default())
+                .app_data(web::Data::new(registry))
+                .app_data(web::Data::new(approver))
+                .app_data(store_data.clone())
+                .app_data(relay_data.clone())
+                .app_data(metrics_data.clone())
+                .app_data(webhooks.clone())
+                .app_data(admin.clone())
+                .app_data(api_keys.clone())
+                .configure(http::routes)
+                .default_service(web::to(health::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(SHUTDOWN_GRACE_S)
+        .run();
+        tracing::info!(port, backend = ?store.backend(), "pagos listening");
+        Ok(Self {
+            port,
+            server,
+            store,
+            relay,
+            relay_done,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until SIGTERM/SIGINT: requests in flight finish, then deliveries in flight
+    /// (bounded); undelivered notifications stay in the store for the next start.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.relay.stop();
+        if let Some(done) = self.relay_done {
+            let _ = done.await;
+        }
+        self.store.close().await;
+        result
+    }
+}
+
+async fn start_relay(
+    settings: &Settings,
+    store: &Store,
+    metrics: &Metrics,
+) -> anyhow::Result<(RelayHandle, Option<tokio::task::JoinHandle<()>>)> {
+    let Some(secret) = &settings.relay.signing_secret else {
+        tracing::warn!(
+            "PAGOS__RELAY__SIGNING_SECRET is not set: notifications are stored but none is sent until it is"
+        );
+        return Ok((RelayHandle::idle(), None));
+    };
+    let signing_key = SigningKey::parse(secret).map_err(anyhow::Error::msg)?;
+    let schedule =
+        RetrySchedule::parse(&settings.relay.retry_schedule).map_err(anyhow::Error::msg)?;
+    let mut config = RelayConfig::new(signing_key, schedule, settings.relay.timeout());
+    config.allow_private_targets = settings.relay.allow_private_targets;
+    if store.backend() == Backend::Sqlite {
+        // SQLite serves one replica: claims left by a previous run of it are void.
+        let released = store.release_all_leases().await?;
+        if released > 0 {
+            tracing::info!(released, "claims from the previous run released");
+        }
+    }
+    let (handle, done) = Relay::start(store.clone(), config, metrics.clone());
+    Ok((handle, Some(done)))
+}

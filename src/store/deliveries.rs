@@ -1,0 +1,362 @@
+//! The relay's outbox: claiming due notifications, recording attempts, and the operator views.
+
+use super::{column, Backend, Store, StoreError};
+use crate::clock;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+/// A notification claimed for one attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub target_url: String,
+    pub target_key: String,
+    pub body: String,
+    /// Attempts made before this one, in all.
+    pub attempts: u32,
+    /// Of those, how many came before the current round (an operator's retry starts a round).
+    pub round_base: u32,
+    pub created_at_ms: i64,
+    /// W3C trace headers (JSON object) of the request that queued it.
+    pub trace_context: Option<String>,
+}
+
+/// How an attempt ended, and what comes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptNext {
+    Delivered,
+    RetryAt(i64),
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptRecord<'a> {
+    pub delivery_id: &'a str,
+    pub attempt: u32,
+    pub started_at_ms: i64,
+    pub duration_ms: i64,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub next: AttemptNext,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptView {
+    pub attempt: i64,
+    pub at: i64,
+    pub duration_ms: i64,
+    pub response_code: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    pub id: String,
+    pub status: String,
+    pub event_type: String,
+    pub target_url: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub last_response_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub notification: serde_json::Value,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryRequest {
+    Requeued,
+    NotFound,
+    NotFailed,
+}
+
+/// Queue figures for metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueStats {
+    pub pending: i64,
+    pub failed: i64,
+    pub oldest_pending_age_ms: i64,
+}
+
+/// Due notifications that head their subject (a later one never overtakes an earlier one still
+/// pending, so a storefront sees one order's news in order), oldest first, of targets below
+/// their in-flight limit `$3`. Reading stops after `$2` rows: the cost follows the window, not
+/// the size of the queue.
+const DUE_HEADS: &str = "
+SELECT d.id, d.target_key FROM deliveries d
+WHERE d.status = 'pending' AND d.next_attempt_at_ms <= $1 AND d.lease_until_ms <= $1
+  AND d.target_key NOT IN (
+    SELECT target_key FROM deliveries
+    WHERE status = 'pending' AND lease_until_ms > $1
+    GROUP BY target_key HAVING COUNT(*) >= $3)
+  AND NOT EXISTS (
+    SELECT 1 FROM deliveries e
+    WHERE e.status = 'pending' AND e.subject_key = d.subject_key AND e.id < d.id)
+ORDER BY d.next_attempt_at_ms, d.id
+LIMIT $2";
+
+/// Deliveries in flight per target, across every worker and replica (their leases are live).
+const IN_FLIGHT_BY_TARGET: &str = "
+SELECT target_key, COUNT(*) AS busy FROM deliveries
+WHERE status = 'pending' AND lease_until_ms > $1 GROUP BY target_key";
+
+/// How many candidates one claim looks at, per delivery it may take, and at least: targets
+/// already at their limit are left out of the window, but one busy target may still fill it.
+const WINDOW_PER_SLOT: usize = 4;
+const MIN_WINDOW: usize = 512;
+
+impl Store {
+    /// Claims up to `batch` due notifications, at most `per_target` in flight per target
+    /// (counting other workers' and replicas' leases), fairly across targets: a target at its
+    /// limit is skipped and the next ones are served.
+    pub async fn claim_deliveries(
+        &self,
+        batch: usize,
+        per_target: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let now = clock::unix_ms();
+        // Reads first, without the write turn (readers never block the writer under WAL).
+        let mut busy: std::collections::HashMap<String, usize> = sqlx::query(IN_FLIGHT_BY_TARGET)
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    column(row, "target_key")?,
+                    column::<i64>(row, "busy")?.max(0) as usize,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let candidates = sqlx::query(DUE_HEADS)
+            .bind(now)
+            .bind((batch * WINDOW_PER_SLOT).max(MIN_WINDOW) as i64)
+            .bind(per_target as i64)
+            .fetch_all(self.pool())
+            .await?;
+        let mut chosen = Vec::with_capacity(batch);
+        for row in &candidates {
+            let target: String = column(row, "target_key")?;
+            let in_flight = busy.entry(target).or_insert(0);
+            if *in_flight < per_target {
+                *in_flight += 1;
+                chosen.push(column::<String>(row, "id")?);
+                if chosen.len() == batch {
+                    break;
+                }
+            }
+        }
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Compare-and-set on the lease: a row another worker claimed meanwhile is not taken.
+        let placeholders: Vec<String> = (3..chosen.len() + 3).map(|i| format!("${i}")).collect();
+        let lock = match self.backend() {
+            // Replicas skip rows another one is claiming instead of queueing behind it.
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET lease_until_ms = $1, updated_at_ms = $2 \
+             WHERE status = 'pending' AND lease_until_ms <= $2 AND id IN \
+             (SELECT id FROM deliveries WHERE id IN ({}) {lock}) \
+             RETURNING id, target_url, target_key, body, attempts, round_base, created_at_ms, \
+             trace_context",
+            placeholders.join(", ")
+        );
+        let _turn = self.write_turn().await;
+        let mut claim = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now + lease_ms)
+            .bind(now);
+        for id in &chosen {
+            claim = claim.bind(id);
+        }
+        let mut claimed: Vec<ClaimedDelivery> = claim
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(claimed)
+            .collect::<Result<_, _>>()?;
+        // RETURNING has no order; hand them out oldest first.
+        claimed.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(claimed)
+    }
+
+    /// Stores one attempt and moves the delivery on, in one transaction.
+    pub async fn record_attempt(&self, record: &AttemptRecord<'_>) -> Result<(), StoreError> {
+        let now = clock::unix_ms();
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
+             status_code, error) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (delivery_id, attempt) DO NOTHING",
+        )
+        .bind(record.delivery_id)
+        .bind(i64::from(record.attempt))
+        .bind(record.started_at_ms)
+        .bind(record.duration_ms)
+        .bind(record.status_code.map(i64::from))
+        .bind(record.error.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        let (status, next_at, finished) = match record.next {
+            AttemptNext::Delivered => ("delivered", now, Some(now)),
+            AttemptNext::RetryAt(at) => ("pending", at, None),
+            AttemptNext::Failed => ("failed", now, Some(now)),
+        };
+        sqlx::query(
+            "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at_ms = $4, \
+             lease_until_ms = 0, last_status_code = $5, last_error = $6, updated_at_ms = $7, \
+             finished_at_ms = $8 WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(record.delivery_id)
+        .bind(status)
+        .bind(i64::from(record.attempt))
+        .bind(next_at)
+        .bind(record.status_code.map(i64::from))
+        .bind(record.error.as_deref())
+        .bind(now)
+        .bind(finished)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Hands back leases this process held (a single SQLite replica restarting after a crash).
+    pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_until_ms = 0 WHERE status = 'pending' AND lease_until_ms > 0",
+        )
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Puts a failed delivery back in the queue for a fresh round of attempts.
+    pub async fn retry_delivery(&self, id: &str) -> Result<RetryRequest, StoreError> {
+        let now = clock::unix_ms();
+        let turn = self.write_turn().await;
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', round_base = attempts, next_attempt_at_ms = $2, \
+             lease_until_ms = 0, finished_at_ms = NULL, updated_at_ms = $2 \
+             WHERE id = $1 AND status = 'failed'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        drop(turn);
+        if done.rows_affected() == 1 {
+            return Ok(RetryRequest::Requeued);
+        }
+        let exists = sqlx::query("SELECT 1 FROM deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match exists {
+            Some(_) => RetryRequest::NotFailed,
+            None => RetryRequest::NotFound,
+        })
+    }
+
+    /// Notifications, newest first, with every attempt made.
+    pub async fn list_deliveries(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, status, event_type, target_url, attempts, next_attempt_at_ms, \
+             created_at_ms, finished_at_ms, last_status_code, last_error, body FROM deliveries \
+             WHERE ($1 = '' OR status = $1) ORDER BY created_at_ms DESC, id DESC LIMIT $2",
+        )
+        .bind(status.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut view = delivery_view(row)?;
+            view.attempt_log = self.attempts_of(&view.id).await?;
+            views.push(view);
+        }
+        Ok(views)
+    }
+
+    async fn attempts_of(&self, id: &str) -> Result<Vec<AttemptView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT attempt, started_at_ms, duration_ms, status_code, error FROM delivery_attempts \
+             WHERE delivery_id = $1 ORDER BY attempt",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AttemptView {
+                    attempt: column(row, "attempt")?,
+                    at: column::<i64>(row, "started_at_ms")? / 1000,
+                    duration_ms: column(row, "duration_ms")?,
+                    response_code: column(row, "status_code")?,
+                    error: column(row, "error")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
+               (SELECT COUNT(*) FROM deliveries WHERE status = 'failed') AS failed, \
+               (SELECT MIN(created_at_ms) FROM deliveries WHERE status = 'pending') AS oldest",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let oldest: Option<i64> = column(&row, "oldest")?;
+        Ok(QueueStats {
+            pending: column(&row, "pending")?,
+            failed: column(&row, "failed")?,
+            oldest_pending_age_ms: oldest.map_or(0, |at| (clock::unix_ms() - at).max(0)),
+        })
+    }
+}
+
+fn claimed(row: &AnyRow) -> Result<ClaimedDelivery, StoreError> {
+    Ok(ClaimedDelivery {
+        id: column(row, "id")?,
+        target_url: column(row, "target_url")?,
+        target_key: column(row, "target_key")?,
+        body: column(row, "body")?,
+        attempts: column::<i64>(row, "attempts")?.max(0) as u32,
+        round_base: column::<i64>(row, "round_base")?.max(0) as u32,
+        created_at_ms: column(row, "created_at_ms")?,
+        trace_context: column(row, "trace_context")?,
+    })
+}
+
+fn delivery_view(row: &AnyRow) -> Result<DeliveryView, StoreError> {
+    let status: String = column(row, "status")?;
+    let next: i64 = column(row, "next_attempt_at_ms")?;
+    let body: String = column(row, "body")?;
+    Ok(DeliveryView {
+        id: column(row, "id")?,
+        next_attempt_at: (status == "pending").then_some(next / 1000),
+        status,
+        event_type: column(row, "event_type")?,
+        target_url: column(row, "target_url")?,
+        attempts: column(row, "attempts")?,
+        created_at: column::<i64>(row, "created_at_ms")? / 1000,
+        finished_at: column::<Option<i64>>(row, "finished_at_ms")?.map(|ms| ms / 1000),
+        last_response_code: column(row, "last_status_code")?,
+        last_error: column(row, "last_error")?,
+        notification: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        attempt_log: Vec::new(),
+    })
+}

@@ -1,0 +1,140 @@
+//! The durable store: SQLite (one replica, the default) or PostgreSQL (several replicas), behind
+//! one interface. Queries are portable SQL run through sqlx's `Any` driver; migrations run at start.
+
+mod create_records;
+mod deliveries;
+mod events;
+mod references;
+
+pub use create_records::{CreateClaim, CreateKey, CreateOutcome, NewCreate, OrderRecord};
+pub use deliveries::{
+    AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryView, QueueStats,
+    RetryRequest,
+};
+pub use events::{IncomingEvent, Ingested, NewDelivery, OrderContext};
+pub use references::{NewReference, StoredReference};
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Connection, Executor};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL: use sqlite://… or postgres://…")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite: the group-commit writer that takes webhook ingests (see `events.rs`).
+    ingest_writer: Option<tokio::sync::mpsc::Sender<events::IngestJob>>,
+    /// SQLite: writers take turns here. SQLite allows one writer at a time; left to its busy
+    /// handler, connections that collide sleep for milliseconds, so a queue is far faster.
+    write_turns: Option<WriteTurns>,
+}
+
+pub(crate) type WriteTurns = std::sync::Arc<tokio::sync::Mutex<()>>;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Store {
+    /// Connects, tunes SQLite for durability (WAL, full sync) and applies pending migrations.
+    pub async fn connect(url: &SecretString) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = url.expose_secret();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+                        conn.execute(sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA busy_timeout = 5000;",
+                        ))
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        // SQLite has one writer and fsyncs every commit: ingests share commits. The writer
+        // lives on the runtime that connected the store (outside one, ingests commit alone).
+        let write_turns = (backend == Backend::Sqlite).then(WriteTurns::default);
+        let ingest_writer = match (&write_turns, tokio::runtime::Handle::try_current()) {
+            (Some(turns), Ok(runtime)) => {
+                let (writer, jobs) = tokio::sync::mpsc::channel(events::INGEST_QUEUE);
+                runtime.spawn(events::group_commit(pool.clone(), turns.clone(), jobs));
+                Some(writer)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            pool,
+            backend,
+            ingest_writer,
+            write_turns,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// True when the store answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        conn.ping().await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Waits for this process's turn to write (SQLite); PostgreSQL writers need no turns.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.write_turns {
+            Some(turns) => Some(turns.clone().lock_owned().await),
+            None => None,
+        }
+    }
+}
+
+/// Reads a column, mapping a decode failure to a store error.
+pub(crate) fn column<'r, T>(row: &'r AnyRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row;
+    Ok(row.try_get(name)?)
+}

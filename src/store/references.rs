@@ -1,0 +1,145 @@
+//! Reusable cash references and how Conekta's questions about them are answered.
+
+use super::{column, Store, StoreError};
+use crate::clock;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct NewReference<'a> {
+    pub provider: &'a str,
+    pub account_hash: &'a str,
+    pub reference_id: &'a str,
+    pub customer_id: &'a str,
+    pub payment_source_id: &'a str,
+    pub reference: &'a str,
+    pub notification_url: &'a str,
+    pub approval_url: Option<&'a str>,
+    pub min_cents: i64,
+    pub max_cents: i64,
+    pub expires_at: i64,
+    pub fields_json: &'a str,
+    pub answer: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredReference {
+    pub reference_id: String,
+    pub customer_id: String,
+    pub reference: String,
+    pub notification_url: String,
+    pub approval_url: Option<String>,
+    pub min_cents: i64,
+    pub max_cents: i64,
+    pub expires_at: i64,
+    pub active: bool,
+    pub fields_json: String,
+    pub answer: String,
+}
+
+const COLUMNS: &str = "reference_id, customer_id, reference, notification_url, approval_url, \
+                       min_cents, max_cents, expires_at, active, fields, answer";
+
+impl Store {
+    /// Records a reference; false if the storefront's reference_id was taken meanwhile.
+    pub async fn insert_reference(&self, new: &NewReference<'_>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO payment_references (provider, account_hash, reference_id, customer_id, \
+             payment_source_id, reference, notification_url, approval_url, min_cents, max_cents, \
+             expires_at, fields, answer, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (provider, account_hash, reference_id) DO NOTHING",
+        )
+        .bind(new.provider)
+        .bind(new.account_hash)
+        .bind(new.reference_id)
+        .bind(new.customer_id)
+        .bind(new.payment_source_id)
+        .bind(new.reference)
+        .bind(new.notification_url)
+        .bind(new.approval_url)
+        .bind(new.min_cents)
+        .bind(new.max_cents)
+        .bind(new.expires_at)
+        .bind(new.fields_json)
+        .bind(new.answer)
+        .bind(clock::unix_s())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The reference a storefront created under `reference_id`, if any.
+    pub async fn reference_by_storefront_id(
+        &self,
+        provider: &str,
+        account_hash: &str,
+        reference_id: &str,
+    ) -> Result<Option<StoredReference>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payment_references \
+             WHERE provider = $1 AND account_hash = $2 AND reference_id = $3"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(provider)
+            .bind(account_hash)
+            .bind(reference_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(stored).transpose()
+    }
+
+    /// The reference a payment is about: by its number, else by its customer.
+    pub async fn find_reference(
+        &self,
+        provider: &str,
+        reference: Option<&str>,
+        customer_id: Option<&str>,
+    ) -> Result<Option<StoredReference>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payment_references WHERE provider = $1 \
+             AND (reference = $2 OR ($2 = '' AND customer_id = $3)) \
+             ORDER BY created_at DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(provider)
+            .bind(reference.unwrap_or(""))
+            .bind(customer_id.unwrap_or(""))
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(stored).transpose()
+    }
+}
+
+impl Store {
+    /// Marks a customer's references inactive (its Conekta customer is gone); returns how many.
+    pub async fn deactivate_references(
+        &self,
+        provider: &str,
+        customer_id: &str,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE payment_references SET active = 0 WHERE provider = $1 AND customer_id = $2",
+        )
+        .bind(provider)
+        .bind(customer_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+fn stored(row: &AnyRow) -> Result<StoredReference, StoreError> {
+    Ok(StoredReference {
+        reference_id: column(row, "reference_id")?,
+        customer_id: column(row, "customer_id")?,
+        reference: column(row, "reference")?,
+        notification_url: column(row, "notification_url")?,
+        approval_url: column(row, "approval_url")?,
+        min_cents: column(row, "min_cents")?,
+        max_cents: column(row, "max_cents")?,
+        expires_at: column(row, "expires_at")?,
+        active: column::<i64>(row, "active")? != 0,
+        fields_json: column(row, "fields")?,
+        answer: column(row, "answer")?,
+    })
+}

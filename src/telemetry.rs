@@ -1,0 +1,169 @@
+//! Logs and traces. Logs are JSON lines carrying the trace and span ids of the request they
+//! belong to; spans go to an OTLP collector when the standard `OTEL_EXPORTER_OTLP_*` variables
+//! name one. W3C `traceparent` is read from callers and passed on to Conekta and storefronts.
+//! Secrets stay out by their types (`ProviderSecret` and friends never print), not by filters.
+
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::{global, Context};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::fmt;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::EnvFilter;
+
+/// Flushes exported spans when dropped at the end of `main`.
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// Installs the global subscriber writing JSON lines to `writer`; level from `RUST_LOG`, else
+/// `default_filter`. Returns `None` if one was already installed (as in tests).
+pub fn init<W>(writer: W, default_filter: &str) -> Option<TelemetryGuard>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let mut resource = Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name("pagos");
+    }
+    let mut provider = SdkTracerProvider::builder().with_resource(resource.build());
+    let exporting = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    if exporting {
+        match opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()
+        {
+            Ok(exporter) => provider = provider.with_batch_exporter(exporter),
+            Err(error) => eprintln!("OTLP trace export disabled: {error}"),
+        }
+    }
+    // Without an exporter spans still get ids, for the logs and for traceparent.
+    let provider = provider.build();
+    global::set_tracer_provider(provider.clone());
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let subscriber = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("pagos")))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(JsonLines)
+                .with_writer(writer),
+        );
+    tracing::subscriber::set_global_default(subscriber).ok()?;
+    let _ = tracing_log::LogTracer::init();
+    Some(TelemetryGuard { provider })
+}
+
+/// The current span's context as W3C headers (`traceparent`, maybe `tracestate`).
+pub fn trace_headers() -> HashMap<String, String> {
+    let mut headers = HashMap::new();
+    TraceContextPropagator::new().inject_context(&tracing::Span::current().context(), &mut headers);
+    headers
+}
+
+/// A trace context from W3C headers held in a map (as stored with a notification).
+pub fn context_from(headers: &HashMap<String, String>) -> Context {
+    struct Headers<'a>(&'a HashMap<String, String>);
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).map(String::as_str)
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(String::as_str).collect()
+        }
+    }
+    TraceContextPropagator::new().extract(&Headers(headers))
+}
+
+/// One JSON object per event: time, level, target, message and fields, the innermost span's
+/// name, and the OpenTelemetry trace and span ids when there is a span.
+struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let mut line = Map::new();
+        line.insert("timestamp".into(), Value::String(timestamp()));
+        line.insert("level".into(), Value::String(meta.level().to_string()));
+        line.insert("target".into(), Value::String(meta.target().to_owned()));
+        let mut fields = FieldsToJson(Map::new());
+        event.record(&mut fields);
+        line.extend(fields.0);
+        if let Some(span) = ctx.lookup_current() {
+            line.insert("span".into(), Value::String(span.name().to_owned()));
+            let context = tracing::dispatcher::get_default(|dispatch| {
+                tracing_opentelemetry::get_otel_context(&span.id(), dispatch)
+            });
+            if let Some(context) = context {
+                let otel = context.span();
+                let ids = otel.span_context();
+                if ids.is_valid() {
+                    line.insert("trace_id".into(), Value::String(ids.trace_id().to_string()));
+                    line.insert("span_id".into(), Value::String(ids.span_id().to_string()));
+                }
+            }
+        }
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:03}", now.as_secs(), now.subsec_millis())
+}
+
+struct FieldsToJson(Map<String, Value>);
+
+impl Visit for FieldsToJson {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0
+            .insert(field.name().to_owned(), Value::String(value.to_owned()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), Value::Bool(value));
+    }
+}

@@ -1,0 +1,20 @@
+//! Integration tests: the real service on a real port, a real store, a fake Conekta over HTTP.
+
+mod actions;
+mod conekta_events;
+mod create;
+mod fake_conekta;
+mod health;
+mod helpers;
+mod idempotency;
+mod operations;
+mod process;
+mod provider_errors;
+mod receiver;
+mod references;
+mod relay;
+mod relay_guard;
+mod secrets;
+mod tracing;
+mod validation;
+mod webhooks;

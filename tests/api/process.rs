@@ -1,0 +1,264 @@
+//! The real binary: configuration from the environment, graceful SIGTERM, and crash safety.
+
+use crate::conekta_events::{order_event, PUBLIC_KEY};
+use crate::fake_conekta::{FakeConekta, Reply};
+use crate::helpers::{fresh_database, seed_create, Db, SIGNING_SECRET};
+use crate::receiver::{Answer, Receiver};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One `pagos` process with its own port and log file.
+struct Pagos {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Pagos {
+    async fn start(database_url: &str, conekta: &FakeConekta, log: PathBuf) -> Self {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_pagos"))
+            .env("PAGOS__SERVER__HOST", "127.0.0.1")
+            .env("PAGOS__SERVER__PORT", port.to_string())
+            .env("PAGOS__DATABASE__URL", database_url)
+            .env("PAGOS__CONEKTA__API_URL", &conekta.url)
+            .env("PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY", PUBLIC_KEY)
+            .env("PAGOS__RELAY__SIGNING_SECRET", SIGNING_SECRET)
+            .env(
+                "PAGOS__RELAY__RETRY_SCHEDULE",
+                "200ms,200ms,200ms,200ms,200ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
+            )
+            .env("PAGOS__RELAY__TIMEOUT_MS", "2000")
+            .env("PAGOS__RELAY__ALLOW_PRIVATE_TARGETS", "true")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let pagos = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        pagos.wait_ready().await;
+        pagos
+    }
+
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("pagos did not become ready");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn log_lines_with(&self, needle: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    async fn create(&self, reference_id: &str, notification_url: &str) -> String {
+        let mut request = seed_create(reference_id);
+        request["notification_url"] = serde_json::json!(notification_url);
+        let answer = reqwest::Client::new()
+            .post(format!("{}/pagos", self.base))
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let order: serde_json::Value = answer.json().await.unwrap();
+        order["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn webhook(&self, event: &serde_json::Value) -> u16 {
+        let body = event.to_string();
+        reqwest::Client::new()
+            .post(format!("{}/webhooks/conekta", self.base))
+            .header("digest", crate::conekta_events::digest(body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}
+
+impl Drop for Pagos {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[actix_web::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
+    let conekta = FakeConekta::start();
+    conekta.reply_always(Reply::after_ms(800, Reply::Order));
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(Db::Sqlite, &dir).await;
+    let mut pagos = Pagos::start(&database_url, &conekta, dir.path().join("log")).await;
+
+    let request = reqwest::Client::new()
+        .post(format!("{}/pagos", pagos.base))
+        .json(&seed_create("term-1"))
+        .send();
+    let in_flight = actix_web::rt::spawn(request);
+    // Let the request reach Conekta, then ask pagos to stop.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while conekta.orders_received().is_empty() && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    pagos.signal("-TERM");
+
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(pagos.child.wait().unwrap().code(), Some(0));
+}
+
+#[actix_web::test]
+async fn sigterm_lets_a_delivery_in_flight_finish() {
+    let conekta = FakeConekta::start();
+    let receiver = Receiver::start();
+    receiver.answer_always(Answer::After(1_000, 200));
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(Db::Sqlite, &dir).await;
+    let mut pagos = Pagos::start(&database_url, &conekta, dir.path().join("log")).await;
+    let order_id = pagos.create("term-2", &receiver.url).await;
+    assert_eq!(
+        pagos
+            .webhook(&order_event("order.paid", &order_id, Some("paid"), 100000))
+            .await,
+        200
+    );
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+
+    pagos.signal("-TERM");
+    assert_eq!(pagos.child.wait().unwrap().code(), Some(0));
+    // The answer that came after SIGTERM was still recorded.
+    let store = pagos::store::Store::connect(&database_url.into())
+        .await
+        .unwrap();
+    let delivered = store.list_deliveries(Some("delivered"), 10).await.unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(receiver.received().len(), 1);
+}
+
+async fn acknowledged_events_survive_kill_9(db: Db) {
+    let conekta = FakeConekta::start();
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(db, &dir).await;
+    let (url, addr) = Receiver::reserve();
+    let first = Pagos::start(&database_url, &conekta, dir.path().join("log1")).await;
+    let order_id = first.create("crash-1", &url).await;
+    // Conekta hears 2xx while the storefront is down...
+    assert_eq!(
+        first
+            .webhook(&order_event("order.paid", &order_id, Some("paid"), 100000))
+            .await,
+        200
+    );
+    // ...and pagos dies without any chance to clean up.
+    first.signal("-KILL");
+    drop(first);
+
+    let receiver = Receiver::start_on(std::net::TcpListener::bind(addr).unwrap());
+    let _second = Pagos::start(&database_url, &conekta, dir.path().join("log2")).await;
+    let received = receiver.wait_for(1, Duration::from_secs(40)).await;
+    assert_eq!(received[0].body["reference_id"], "crash-1");
+    assert_eq!(received[0].body["payment_status"], "paid");
+}
+
+#[actix_web::test]
+async fn acknowledged_events_survive_kill_9_on_sqlite() {
+    acknowledged_events_survive_kill_9(Db::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn acknowledged_events_survive_kill_9_on_postgres() {
+    acknowledged_events_survive_kill_9(Db::Postgres).await;
+}
+
+#[actix_web::test]
+async fn two_processes_on_one_postgres_deliver_500_once_each() {
+    const ORDERS: usize = 100;
+    const EVENTS_PER_ORDER: usize = 5;
+    let conekta = FakeConekta::start();
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(Db::Postgres, &dir).await;
+    let a = Pagos::start(&database_url, &conekta, dir.path().join("a.log")).await;
+    let b = Pagos::start(&database_url, &conekta, dir.path().join("b.log")).await;
+
+    let mut events = Vec::new();
+    for i in 0..ORDERS {
+        let order_id = a.create(&format!("pair-{i}"), &receiver.url).await;
+        for kind in [
+            "order.created",
+            "charge.created",
+            "order.updated",
+            "order.paid",
+            "charge.paid",
+        ]
+        .iter()
+        .take(EVENTS_PER_ORDER)
+        {
+            events.push(order_event(kind, &order_id, None, 100000));
+        }
+    }
+    // Conekta's deliveries land on either replica.
+    for (i, event) in events.iter().enumerate() {
+        let replica = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(replica.webhook(event).await, 200);
+    }
+    let total = ORDERS * EVENTS_PER_ORDER;
+    let received = receiver.wait_for(total, Duration::from_secs(120)).await;
+    actix_web::rt::time::sleep(Duration::from_millis(1_000)).await;
+    let received_now = receiver.received();
+    let ids: HashSet<&str> = received_now
+        .iter()
+        .map(|d| d.header("webhook-id"))
+        .collect();
+    assert_eq!(ids.len(), total, "every notification arrived");
+    assert_eq!(received_now.len(), total, "none was sent twice");
+    assert!(received.len() >= total);
+    let (by_a, by_b) = (
+        a.log_lines_with("notification delivered"),
+        b.log_lines_with("notification delivered"),
+    );
+    assert_eq!(by_a + by_b, total);
+    assert!(
+        by_a > 0 && by_b > 0,
+        "both replicas delivered: {by_a} and {by_b}"
+    );
+}

@@ -1,0 +1,435 @@
+//! `--sandbox`: the bridge wired to the in-process Conekta simulator, exercised over HTTP as a
+//! storefront and a buyer would (no browser: the checkout page's forms are posted directly).
+
+#[path = "api/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
+
+use pagos::sandbox::Sandbox;
+use pagos::settings::Settings;
+use pagos::startup::Application;
+use receiver::{Delivered, Receiver};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const KEY: &str = "key_xxjg4bsD9nohnMjwaTGytA";
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Demo {
+    bridge: String,
+    sandbox: Sandbox,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// The service as `pagos --sandbox` builds it, on free ports and a throw-away SQLite store.
+async fn start() -> Demo {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::load_from(None).expect("defaults load");
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    settings.database.url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("pagos.db").display()
+    )
+    .into();
+    settings.relay.signing_secret = Some(SIGNING_SECRET.to_owned().into());
+    settings.relay.retry_schedule = "100ms,100ms,100ms".into();
+    settings.relay.allow_private_targets = false;
+    let sandbox = Sandbox::start_on(&mut settings, 0).expect("sandbox starts");
+    assert_eq!(settings.conekta.api_url, sandbox.url());
+    assert!(settings.conekta.webhook_public_key.is_some());
+    assert!(
+        settings.relay.allow_private_targets,
+        "the inbox is on loopback"
+    );
+    let app = Application::build(settings).await.expect("app builds");
+    sandbox.connect_bridge(app.port());
+    let bridge = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    Demo {
+        bridge,
+        sandbox,
+        // The buyer's redirects go to the shop; the tests look at them instead of following.
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        _dir: dir,
+    }
+}
+
+impl Demo {
+    /// `POST /pagos` create (seed 004) with this notification URL; returns Conekta's order.
+    async fn create(&self, reference_id: &str, notification_url: &str) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/pagos", self.bridge))
+            .json(&json!({
+                "provider": "conekta", "action": "create", "reference_id": reference_id,
+                "secret": KEY, "first_name": "andres", "last_name": "jaro", "amount": 1000,
+                "return_url": "http://shop.example", "notification_url": notification_url,
+                "success_url": "http://shop.example/gracias", "failure_url": "http://shop.example/fallo",
+                "email": "andres.jaromezuk@gmail.com"
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Posts a form on the checkout page, as the browser would; returns status and Location.
+    async fn post_form(&self, url: &str, form: &str) -> (u16, String, String) {
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, location, response.text().await.unwrap())
+    }
+
+    async fn conekta(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.sandbox.url()))
+            .bearer_auth(KEY);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+}
+
+fn verify(delivered: &Delivered) {
+    let mut headers = http::HeaderMap::new();
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        headers.insert(name, delivered.header(name).parse().unwrap());
+    }
+    standardwebhooks::Webhook::new(SIGNING_SECRET)
+        .unwrap()
+        .verify(delivered.raw.as_bytes(), &headers)
+        .expect("the notification verifies with the storefront's secret");
+}
+
+/// Waits for a notification of `kind` about `order_id`.
+async fn notification(receiver: &Receiver, order_id: &str, kind: &str) -> Delivered {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(found) = receiver
+            .received()
+            .into_iter()
+            .find(|d| d.body["order_id"] == order_id && d.body["type"] == kind)
+        {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {kind} for {order_id}; got {:?}",
+            receiver
+                .received()
+                .iter()
+                .map(|d| d.body["type"].clone())
+                .collect::<Vec<_>>()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[actix_web::test]
+async fn the_simulator_refuses_what_conekta_refuses() {
+    let demo = start().await;
+    let unauthenticated = demo
+        .http
+        .post(format!("{}/orders", demo.sandbox.url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status().as_u16(), 401);
+    let body: Value = unauthenticated.json().await.unwrap();
+    assert_eq!(body["type"], "authentication_error");
+    let now = pagos::clock::unix_s();
+    let (status, body) = demo
+        .conekta(
+            reqwest::Method::POST,
+            "/orders",
+            Some(json!({
+                "currency": "MXN",
+                "customer_info": {"name": "andres jaro", "email": "a@example.com", "phone": "+5215555555555"},
+                "line_items": [],
+                "checkout": {"allowed_payment_methods": ["card"], "expires_at": now + 60,
+                             "success_url": "https://shop.example/ok", "failure_url": "https://shop.example/ko"}
+            })),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["object"], "error");
+    assert_eq!(body["type"], "parameter_validation_error");
+    assert_eq!(body["log_id"].as_str().unwrap().len(), 24);
+    let details = body["details"].as_array().unwrap();
+    let params: Vec<&str> = details.iter().filter_map(|d| d["param"].as_str()).collect();
+    assert!(params.contains(&"line_items"), "{body}");
+    assert!(params.contains(&"checkout.type"), "{body}");
+    assert!(params.contains(&"checkout.expires_at"), "{body}");
+    for detail in details {
+        for field in ["code", "message", "debug_message"] {
+            assert!(detail[field].is_string(), "{detail}");
+        }
+    }
+    let (status, body) = demo
+        .conekta(reqwest::Method::GET, "/orders/ord_2uDDh4hPw6TYWyewJ", None)
+        .await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (404, Some("resource_not_found_error"))
+    );
+    let (status, body) = demo
+        .conekta(
+            reqwest::Method::POST,
+            "/customers",
+            Some(json!({"name": "Fulanito"})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let params: Vec<&str> = body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["param"].as_str())
+        .collect();
+    assert_eq!(params, ["email", "phone"]);
+}
+
+#[actix_web::test]
+async fn a_card_payment_on_the_checkout_page_reaches_the_storefront_signed() {
+    let demo = start().await;
+    let receiver = Receiver::start();
+    let order = demo.create("6588", &receiver.url).await;
+    assert_eq!(order["livemode"], false);
+    assert_eq!(order["amount"], 100000);
+    let url = order["checkout"]["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/checkout/", demo.sandbox.url())),
+        "{url}"
+    );
+    let page = demo
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Total a pagar: $1,000.00 MXN"), "{page}");
+    assert!(page.contains("simular pago en tienda") && page.contains("simular transferencia"));
+    assert!(page.contains("livemode: false"));
+    // A card that is not a test card is refused on the page, and nothing is charged.
+    let (status, _, page) = demo
+        .post_form(
+            &format!("{url}/card"),
+            "name=Ana&number=1234&expiry=12%2F40&cvc=123",
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("no es válido"));
+    let (status, location, _) = demo
+        .post_form(
+            &format!("{url}/card"),
+            "name=Ana+Prueba&number=4242+4242+4242+4242&expiry=12%2F40&cvc=123",
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(
+        location.starts_with("http://shop.example/gracias?"),
+        "{location}"
+    );
+    assert!(location.contains("payment_status=paid"), "{location}");
+    let order_id = order["id"].as_str().unwrap();
+    let paid = notification(&receiver, order_id, "order.paid").await;
+    verify(&paid);
+    assert_eq!(paid.body["payment_status"], "paid");
+    assert_eq!(paid.body["reference_id"], "6588");
+    assert_eq!(paid.body["amount"], "1000.00");
+    assert_eq!(paid.body["data"]["charges"]["data"][0]["status"], "paid");
+    assert_eq!(paid.body["data"]["livemode"], false);
+    notification(&receiver, order_id, "charge.paid").await;
+    // Conekta's record agrees, and a paid order cannot be paid again.
+    let (_, stored) = demo
+        .conekta(reqwest::Method::GET, &format!("/orders/{order_id}"), None)
+        .await;
+    assert_eq!(stored["payment_status"], "paid");
+    let (status, _, _) = demo.post_form(&format!("{url}/cash"), "").await;
+    assert_eq!(status, 409);
+}
+
+#[actix_web::test]
+async fn the_decline_card_yields_a_declined_notification() {
+    let demo = start().await;
+    let receiver = Receiver::start();
+    let order = demo.create("6589", &receiver.url).await;
+    let url = order["checkout"]["url"].as_str().unwrap();
+    let (status, location, _) = demo
+        .post_form(
+            &format!("{url}/card"),
+            "name=Ana+Prueba&number=4000000000000002&expiry=12%2F40&cvc=123",
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(
+        location.starts_with("http://shop.example/fallo?"),
+        "{location}"
+    );
+    assert!(location.contains("payment_status=declined"));
+    let declined = notification(&receiver, order["id"].as_str().unwrap(), "order.declined").await;
+    verify(&declined);
+    assert_eq!(declined.body["payment_status"], "declined");
+    notification(&receiver, order["id"].as_str().unwrap(), "charge.declined").await;
+}
+
+#[actix_web::test]
+async fn the_inbox_keeps_and_shows_signed_notifications() {
+    let demo = start().await;
+    let order = demo.create("6590", &demo.sandbox.inbox_url()).await;
+    let url = order["checkout"]["url"].as_str().unwrap();
+    let (status, location, _) = demo.post_form(&format!("{url}/transfer"), "").await;
+    assert_eq!(status, 303);
+    assert!(location.contains("payment_status=paid"));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let inbox: Value = demo
+            .http
+            .get(format!("{}/inbox.json", demo.sandbox.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let paid = inbox["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["body"]["type"] == "order.paid" && n["body"]["reference_id"] == "6590");
+        if paid {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{inbox}");
+        actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    let page = demo
+        .http
+        .get(format!("{}/inbox", demo.sandbox.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("order.paid") && page.contains("6590") && page.contains("$1,000.00"));
+    // Anything not signed with the relay's secret is refused and not shown.
+    let forged = demo
+        .http
+        .post(demo.sandbox.inbox_url())
+        .header("webhook-id", "msg_forged")
+        .header("webhook-timestamp", pagos::clock::unix_s().to_string())
+        .header("webhook-signature", "v1,bm90IGEgc2lnbmF0dXJl")
+        .body(r#"{"type":"order.paid"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+}
+
+#[actix_web::test]
+async fn a_recurrent_reference_at_the_cashier_asks_the_bridge_first() {
+    let demo = start().await;
+    let (status, customer) = demo
+        .conekta(
+            reqwest::Method::POST,
+            "/customers",
+            Some(json!({"name": "Fulanito", "email": "fulanito@example.com", "phone": "+5218181818181",
+                        "payment_sources": [{"type": "cash_recurrent"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{customer}");
+    let source = &customer["payment_sources"]["data"][0];
+    assert!(source["id"].as_str().unwrap().starts_with("off_ref_"));
+    assert_eq!(source["type"], "cash_recurrent");
+    let reference = source["reference"].as_str().unwrap();
+    assert_eq!(reference.len(), 14);
+    assert_eq!(source["barcode"], reference);
+    // A reference made behind the bridge's back is unknown to it (01): the cashier shows a decline.
+    let (status, _, page) = demo
+        .post_form(
+            &format!("{}/cajero", demo.sandbox.url()),
+            &format!("reference={reference}&amount=150.00"),
+        )
+        .await;
+    assert_eq!(status, 402, "{page}");
+    assert!(page.contains("DECLINADO"), "{page}");
+    assert!(page.contains("inbound_payment.lookup"), "{page}");
+}
+
+#[actix_web::test]
+async fn a_reference_made_through_pagos_is_paid_at_the_cashier_and_notified() {
+    let demo = start().await;
+    let receiver = Receiver::start();
+    let response = demo
+        .http
+        .post(format!("{}/pagos", demo.bridge))
+        .json(&json!({
+            "provider": "conekta", "action": "reference", "secret": KEY,
+            "reference_id": "cliente-42", "notification_url": receiver.url,
+            "first_name": "Fulanito", "last_name": "Pérez", "email": "fulanito@example.com",
+            "min_amount": 50, "max_amount": 500
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reference: Value = response.json().await.unwrap();
+    let number = reference["reference"].as_str().unwrap();
+
+    // Out of the storefront's range: the bridge declines with 35.
+    let (status, _, page) = demo
+        .post_form(
+            &format!("{}/cajero", demo.sandbox.url()),
+            &format!("reference={number}&amount=900.00"),
+        )
+        .await;
+    assert_eq!(status, 402, "{page}");
+    assert!(page.contains("35"), "{page}");
+
+    // Inside it: approved, paid, and the storefront hears about it once.
+    let (status, _, page) = demo
+        .post_form(
+            &format!("{}/cajero", demo.sandbox.url()),
+            &format!("reference={number}&amount=150.00"),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let received = receiver.wait_for(1, WAIT).await;
+    assert_eq!(received[0].body["type"], "charge.paid");
+    assert_eq!(received[0].body["reference_id"], "cliente-42");
+    assert_eq!(received[0].body["amount"], "150.00");
+}
