@@ -1,6 +1,7 @@
 //! Integration tests: the real service on a real port, a real store, a fake Conekta over HTTP.
 
 mod actions;
+mod binary;
 mod conekta_events;
 mod create;
 mod fake_conekta;

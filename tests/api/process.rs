@@ -1,122 +1,12 @@
 //! The real binary: configuration from the environment, graceful SIGTERM, and crash safety.
 
-use crate::conekta_events::{order_event, PUBLIC_KEY};
+use crate::binary::Pagos;
+use crate::conekta_events::order_event;
 use crate::fake_conekta::{FakeConekta, Reply};
-use crate::helpers::{fresh_database, seed_create, Db, SIGNING_SECRET};
+use crate::helpers::{fresh_database, seed_create, Db};
 use crate::receiver::{Answer, Receiver};
 use std::collections::HashSet;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One `pagos` process with its own port and log file.
-struct Pagos {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Pagos {
-    async fn start(database_url: &str, conekta: &FakeConekta, log: PathBuf) -> Self {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_pagos"))
-            .env("PAGOS__SERVER__HOST", "127.0.0.1")
-            .env("PAGOS__SERVER__PORT", port.to_string())
-            .env("PAGOS__DATABASE__URL", database_url)
-            .env("PAGOS__CONEKTA__API_URL", &conekta.url)
-            .env("PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY", PUBLIC_KEY)
-            .env("PAGOS__RELAY__SIGNING_SECRET", SIGNING_SECRET)
-            .env(
-                "PAGOS__RELAY__RETRY_SCHEDULE",
-                "200ms,200ms,200ms,200ms,200ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
-            )
-            .env("PAGOS__RELAY__TIMEOUT_MS", "2000")
-            .env("PAGOS__RELAY__ALLOW_PRIVATE_TARGETS", "true")
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let pagos = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        pagos.wait_ready().await;
-        pagos
-    }
-
-    async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("pagos did not become ready");
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn log_lines_with(&self, needle: &str) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .count()
-    }
-
-    async fn create(&self, reference_id: &str, notification_url: &str) -> String {
-        let mut request = seed_create(reference_id);
-        request["notification_url"] = serde_json::json!(notification_url);
-        let answer = reqwest::Client::new()
-            .post(format!("{}/pagos", self.base))
-            .json(&request)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        let order: serde_json::Value = answer.json().await.unwrap();
-        order["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn webhook(&self, event: &serde_json::Value) -> u16 {
-        let body = event.to_string();
-        reqwest::Client::new()
-            .post(format!("{}/webhooks/conekta", self.base))
-            .header("digest", crate::conekta_events::digest(body.as_bytes()))
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-}
-
-impl Drop for Pagos {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[actix_web::test]
 async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {

@@ -1,15 +1,15 @@
 //! Traces: an incoming `traceparent` continues through pagos to Conekta, spans are exported
 //! over OTLP/HTTP, and log lines carry the trace and span ids.
 
-use crate::conekta_events::{order_event, PUBLIC_KEY};
+use crate::binary::Pagos;
+use crate::conekta_events::order_event;
 use crate::fake_conekta::FakeConekta;
-use crate::helpers::{fresh_database, seed_create, Db, SIGNING_SECRET};
+use crate::helpers::{fresh_database, seed_create, Db};
 use crate::receiver::Receiver;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,6 +66,27 @@ impl Collector {
         }
     }
 
+    /// The span and its exported ancestors, once the oldest ancestor's parent is `caller_span`
+    /// (or, after the deadline, as far as it got).
+    async fn wait_for_chain(&self, span: &Span, caller_span: &str) -> Vec<Span> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut chain = vec![span.clone()];
+            while let Some(parent) = self.by_id(&chain.last().unwrap().parent_span_id) {
+                chain.push(parent);
+            }
+            let reached = hex::encode(&chain.last().unwrap().parent_span_id) == caller_span;
+            if reached || Instant::now() >= deadline {
+                assert!(
+                    reached,
+                    "the request span's parent is the caller's: {chain:?}"
+                );
+                return chain;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     fn by_id(&self, id: &[u8]) -> Option<Span> {
         self.0
             .lock()
@@ -84,34 +105,19 @@ async fn an_incoming_traceparent_reaches_conekta_and_the_storefront() {
     let receiver = Receiver::start();
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_database(Db::Sqlite, &dir).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = dir.path().join("pagos.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pagos"))
-        .env("PAGOS__SERVER__HOST", "127.0.0.1")
-        .env("PAGOS__SERVER__PORT", port.to_string())
-        .env("PAGOS__DATABASE__URL", &database_url)
-        .env("PAGOS__CONEKTA__API_URL", &conekta.url)
-        .env("PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY", PUBLIC_KEY)
-        .env("PAGOS__RELAY__SIGNING_SECRET", SIGNING_SECRET)
-        .env("PAGOS__RELAY__ALLOW_PRIVATE_TARGETS", "true")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let mut pagos = Pagos::start_with(
+        &database_url,
+        &conekta,
+        dir.path().join("pagos.log"),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    let base = pagos.base.clone();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/readyz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "pagos did not start");
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";
@@ -127,19 +133,12 @@ async fn an_incoming_traceparent_reaches_conekta_and_the_storefront() {
     assert_eq!(answer.status(), 200);
     let order: serde_json::Value = answer.json().await.unwrap();
 
-    // The exported chain: caller -> pagos's request span -> ... -> the Conekta call.
+    // The exported chain: caller -> pagos's request span -> ... -> the Conekta call. Spans are
+    // exported as they end, the request span last, so wait until the chain reaches the caller.
     let call = collector.wait_for("conekta.call").await;
     assert_eq!(hex::encode(&call.trace_id), trace_id);
-    let mut chain = vec![call.clone()];
-    while let Some(parent) = collector.by_id(&chain.last().unwrap().parent_span_id) {
-        chain.push(parent);
-    }
+    let chain = collector.wait_for_chain(&call, caller_span).await;
     let root = chain.last().unwrap();
-    assert_eq!(
-        hex::encode(&root.parent_span_id),
-        caller_span,
-        "the request span's parent is the caller's"
-    );
     assert!(
         root.name.contains("/pagos"),
         "the request span: {}",
@@ -188,9 +187,7 @@ async fn an_incoming_traceparent_reaches_conekta_and_the_storefront() {
     assert_eq!(hex::encode(&attempt.trace_id), webhook_trace);
 
     // Log lines written while serving the request name its trace and span.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let logs = std::fs::read_to_string(&log).unwrap();
+    let logs = pagos.kill_and_read_log();
     let traced: Vec<serde_json::Value> = logs
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
