@@ -232,7 +232,7 @@ impl Relay {
             _ => tracing::info!(attempt, "notification delivered"),
         }
         let record = AttemptRecord {
-            delivery_id: &delivery.id,
+            delivery_id: delivery.id,
             attempt,
             started_at_ms,
             duration_ms: started.elapsed().as_millis() as i64,
@@ -240,7 +240,7 @@ impl Relay {
             error,
             next,
         };
-        if let Err(error) = self.store.record_attempt(&record).await {
+        if let Err(error) = self.store.record_attempt(record).await {
             // The lease lapses and the notification is attempted again: at-least-once.
             tracing::error!(%error, "could not record a delivery attempt");
         }

@@ -4,8 +4,10 @@
 //! on one PostgreSQL agree on who calls the provider without holding a transaction open
 //! across that call.
 
+use super::group_commit::{Write, WriteFuture};
 use super::{column, Store, StoreError};
 use crate::clock;
+use sqlx::AnyConnection;
 
 /// Which create a record is about.
 #[derive(Debug, Clone, Copy)]
@@ -75,26 +77,19 @@ impl Store {
     ) -> Result<CreateClaim, StoreError> {
         for _ in 0..CLAIM_ATTEMPTS {
             let now_ms = clock::unix_ms();
-            let turn = self.write_turn().await;
-            let inserted = sqlx::query(
-                "INSERT INTO create_records (provider, account_hash, reference_id, fingerprint, \
-                 fields, idempotency_key, version, lease_until_ms, expires_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $9) \
-                 ON CONFLICT (provider, account_hash, reference_id) DO NOTHING",
-            )
-            .bind(key.provider)
-            .bind(key.account_hash)
-            .bind(key.reference_id)
-            .bind(new.fingerprint)
-            .bind(new.fields_json)
-            .bind(new.idempotency_key)
-            .bind(now_ms + new.lease_ms)
-            .bind(new.expires_at)
-            .bind(now_ms / 1000)
-            .execute(self.pool())
-            .await?;
-            drop(turn);
-            if inserted.rows_affected() == 1 {
+            let inserted = self
+                .write(ClaimInsert {
+                    provider: key.provider.to_owned(),
+                    account_hash: key.account_hash.to_owned(),
+                    reference_id: key.reference_id.to_owned(),
+                    fingerprint: new.fingerprint.to_owned(),
+                    fields_json: new.fields_json.to_owned(),
+                    idempotency_key: new.idempotency_key.to_owned(),
+                    lease_ms: new.lease_ms,
+                    expires_at: new.expires_at,
+                })
+                .await?;
+            if inserted {
                 return Ok(CreateClaim::Owned {
                     version: 1,
                     idempotency_key: new.idempotency_key.to_owned(),
@@ -203,50 +198,27 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records the order and answers future identical creates with it, in one transaction.
+    /// Records the order and answers future identical creates with it, in one transaction
+    /// (group-committed on SQLite).
     pub async fn complete_create(
         &self,
         key: CreateKey<'_>,
         version: i64,
         order: &OrderRecord<'_>,
     ) -> Result<(), StoreError> {
-        let now = clock::unix_s();
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO orders (provider, order_id, account_hash, reference_id, notification_url, \
-             amount_cents, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (provider, order_id) DO NOTHING",
-        )
-        .bind(key.provider)
-        .bind(order.order_id)
-        .bind(key.account_hash)
-        .bind(key.reference_id)
-        .bind(order.notification_url)
-        .bind(order.amount_cents)
-        .bind(order.currency)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        // If another request took the lease over meanwhile, its result will be recorded by it;
-        // the order map above is kept either way.
-        sqlx::query(
-            "UPDATE create_records SET order_id = $5, response = $6, expires_at = $7, \
-             lease_until_ms = 0, version = version + 1, updated_at = $8 \
-             WHERE provider = $1 AND account_hash = $2 AND reference_id = $3 AND version = $4",
-        )
-        .bind(key.provider)
-        .bind(key.account_hash)
-        .bind(key.reference_id)
-        .bind(version)
-        .bind(order.order_id)
-        .bind(order.response)
-        .bind(order.expires_at)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.write(Completion {
+            provider: key.provider.to_owned(),
+            account_hash: key.account_hash.to_owned(),
+            reference_id: key.reference_id.to_owned(),
+            version,
+            order_id: order.order_id.to_owned(),
+            notification_url: order.notification_url.to_owned(),
+            amount_cents: order.amount_cents,
+            currency: order.currency.to_owned(),
+            response: order.response.to_owned(),
+            expires_at: order.expires_at,
+        })
+        .await
     }
 
     /// Ends an owned attempt that produced no order.
@@ -298,5 +270,102 @@ impl Store {
             ))
         })
         .transpose()
+    }
+}
+
+/// The first step of a claim: take the reference if nobody holds it.
+struct ClaimInsert {
+    provider: String,
+    account_hash: String,
+    reference_id: String,
+    fingerprint: String,
+    fields_json: String,
+    idempotency_key: String,
+    lease_ms: i64,
+    expires_at: i64,
+}
+
+impl Write for ClaimInsert {
+    /// True when this request now holds the reference.
+    type Output = bool;
+
+    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            let inserted = sqlx::query(
+                "INSERT INTO create_records (provider, account_hash, reference_id, fingerprint, \
+                 fields, idempotency_key, version, lease_until_ms, expires_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $9) \
+                 ON CONFLICT (provider, account_hash, reference_id) DO NOTHING",
+            )
+            .bind(&self.provider)
+            .bind(&self.account_hash)
+            .bind(&self.reference_id)
+            .bind(&self.fingerprint)
+            .bind(&self.fields_json)
+            .bind(&self.idempotency_key)
+            .bind(now_ms + self.lease_ms)
+            .bind(self.expires_at)
+            .bind(now_ms / 1000)
+            .execute(&mut *conn)
+            .await?;
+            Ok(inserted.rows_affected() == 1)
+        })
+    }
+}
+
+/// The last step of a create that produced an order.
+struct Completion {
+    provider: String,
+    account_hash: String,
+    reference_id: String,
+    version: i64,
+    order_id: String,
+    notification_url: String,
+    amount_cents: i64,
+    currency: String,
+    response: String,
+    expires_at: i64,
+}
+
+impl Write for Completion {
+    type Output = ();
+
+    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now_ms: i64) -> WriteFuture<'c, ()> {
+        Box::pin(async move {
+            let now = now_ms / 1000;
+            sqlx::query(
+                "INSERT INTO orders (provider, order_id, account_hash, reference_id, notification_url, \
+                 amount_cents, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (provider, order_id) DO NOTHING",
+            )
+            .bind(&self.provider)
+            .bind(&self.order_id)
+            .bind(&self.account_hash)
+            .bind(&self.reference_id)
+            .bind(&self.notification_url)
+            .bind(self.amount_cents)
+            .bind(&self.currency)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            // If another request took the lease over meanwhile, its result will be recorded by it;
+            // the order map above is kept either way.
+            sqlx::query(
+                "UPDATE create_records SET order_id = $5, response = $6, expires_at = $7, \
+                 lease_until_ms = 0, version = version + 1, updated_at = $8 \
+                 WHERE provider = $1 AND account_hash = $2 AND reference_id = $3 AND version = $4",
+            )
+            .bind(&self.provider)
+            .bind(&self.account_hash)
+            .bind(&self.reference_id)
+            .bind(self.version)
+            .bind(&self.order_id)
+            .bind(&self.response)
+            .bind(self.expires_at)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
     }
 }

@@ -1,18 +1,12 @@
 //! Intake of provider events: dedup by event id, the forward-only order status, and the
 //! notification written to the outbox, all in one transaction before the provider hears 2xx.
 
+use super::group_commit::{Write, WriteFuture};
 use super::{column, Store, StoreError};
-use crate::clock;
-use sqlx::{AnyConnection, AnyPool};
-use tokio::sync::{mpsc, oneshot};
+use sqlx::AnyConnection;
 
 /// Builds the notification once the order is known (may run again if a group commit is retried).
 pub type BuildDelivery = Box<dyn Fn(&OrderContext) -> NewDelivery + Send + Sync>;
-
-/// Most events one group commit takes in.
-const MAX_GROUP: usize = 512;
-/// Ingests waiting for the group-commit writer before callers wait to hand theirs over.
-pub(super) const INGEST_QUEUE: usize = 4096;
 
 /// A genuine provider event, reduced to what the store needs.
 #[derive(Debug, Clone)]
@@ -92,92 +86,35 @@ impl OwnedEvent {
     }
 }
 
-pub(super) struct IngestJob {
+/// The intake of one event, as a write for the group-commit writer.
+struct Ingest {
     event: OwnedEvent,
     build: BuildDelivery,
-    reply: oneshot::Sender<Result<Ingested, StoreError>>,
+}
+
+impl Write for Ingest {
+    type Output = Ingested;
+
+    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now_ms: i64) -> WriteFuture<'c, Ingested> {
+        Box::pin(ingest_in(conn, self.event.view(), &*self.build, now_ms))
+    }
 }
 
 impl Store {
     /// Takes in one event durably: when this returns `Ok`, its transaction has committed.
-    ///
-    /// On SQLite (one writer, and every commit an fsync) concurrent ingests are group-committed:
-    /// one writer task takes every ingest waiting while the previous commit ran and commits them
-    /// in one transaction, answering each caller only after that commit. Each event keeps its own
-    /// semantics inside the group (dedup by event id, forward-only status); if the group's
-    /// transaction fails, each event is retried in a transaction of its own, so one bad event
-    /// cannot fail the others. PostgreSQL commits each ingest on its own connection.
+    /// Its id is recorded (a duplicate does nothing), the order's status moves forward only,
+    /// and the notification is queued, all in one transaction (group-committed on SQLite).
     pub async fn ingest_event(
         &self,
         event: &IncomingEvent<'_>,
         build: impl Fn(&OrderContext) -> NewDelivery + Send + Sync + 'static,
     ) -> Result<Ingested, StoreError> {
-        if let Some(writer) = &self.ingest_writer {
-            let (reply, answer) = oneshot::channel();
-            let job = IngestJob {
-                event: OwnedEvent::of(event),
-                build: Box::new(build),
-                reply,
-            };
-            if writer.send(job).await.is_ok() {
-                if let Ok(result) = answer.await {
-                    return result;
-                }
-            }
-            return Err(StoreError::Database(sqlx::Error::PoolClosed));
-        }
-        let _turn = self.write_turn().await;
-        ingest_alone(self.pool(), event, &build).await
+        self.write(Ingest {
+            event: OwnedEvent::of(event),
+            build: Box::new(build),
+        })
+        .await
     }
-}
-
-/// The group-commit writer: runs until every `Store` clone is gone.
-pub(super) async fn group_commit(
-    pool: AnyPool,
-    turns: super::WriteTurns,
-    mut jobs: mpsc::Receiver<IngestJob>,
-) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let _turn = turns.lock().await;
-        let result = async {
-            let mut tx = pool.begin().await?;
-            let now = clock::unix_ms();
-            let mut outcomes = Vec::with_capacity(group.len());
-            for job in &group {
-                outcomes.push(ingest_in(&mut tx, &job.event.view(), &*job.build, now).await?);
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(outcomes)
-        }
-        .await;
-        match result {
-            Ok(outcomes) => {
-                for (job, outcome) in group.drain(..).zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, events = group.len(), "group commit failed; taking the events in one by one");
-                for job in group.drain(..) {
-                    let outcome = ingest_alone(&pool, &job.event.view(), &*job.build).await;
-                    let _ = job.reply.send(outcome);
-                }
-            }
-        }
-    }
-}
-
-/// One event in a transaction of its own.
-async fn ingest_alone(
-    pool: &AnyPool,
-    event: &IncomingEvent<'_>,
-    build: &(dyn Fn(&OrderContext) -> NewDelivery + Send + Sync),
-) -> Result<Ingested, StoreError> {
-    let mut tx = pool.begin().await?;
-    let outcome = ingest_in(&mut tx, event, build, clock::unix_ms()).await?;
-    tx.commit().await?;
-    Ok(outcome)
 }
 
 /// The intake statements for one event, inside the caller's transaction. A duplicate writes
@@ -185,46 +122,45 @@ async fn ingest_alone(
 /// notification.
 async fn ingest_in(
     conn: &mut AnyConnection,
-    event: &IncomingEvent<'_>,
+    event: IncomingEvent<'_>,
     build: &(dyn Fn(&OrderContext) -> NewDelivery + Send + Sync),
     now: i64,
 ) -> Result<Ingested, StoreError> {
-    let fresh = sqlx::query(
-        "INSERT INTO webhook_events (provider, event_id, event_type, received_at_ms) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (provider, event_id) DO NOTHING",
-    )
-    .bind(event.provider)
-    .bind(event.event_id)
-    .bind(event.event_type)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    if fresh.rows_affected() == 0 {
+    if !record_event_id(conn, &event, event.event_id, now).await? {
         return Ok(Ingested::Duplicate);
     }
     let Some(order_id) = event.order_id else {
         return Ok(Ingested::NotOurs);
     };
-    if let Some((status, rank)) = event.status {
-        sqlx::query(
-                "UPDATE orders SET payment_status = $3, status_rank = $4 \
-                 WHERE provider = $1 AND order_id = $2 AND (payment_status IS NULL OR status_rank < $4)",
+    // One statement: move the status forward if this one ranks higher, and read the order.
+    let row =
+        match event.status {
+            Some((status, rank)) => {
+                sqlx::query(
+                    "UPDATE orders SET \
+                 payment_status = CASE WHEN payment_status IS NULL OR status_rank < $4 \
+                   THEN $3 ELSE payment_status END, \
+                 status_rank = CASE WHEN payment_status IS NULL OR status_rank < $4 \
+                   THEN $4 ELSE status_rank END \
+                 WHERE provider = $1 AND order_id = $2 \
+                 RETURNING reference_id, notification_url, amount_cents, currency, payment_status",
+                )
+                .bind(event.provider)
+                .bind(order_id)
+                .bind(status)
+                .bind(rank)
+                .fetch_optional(&mut *conn)
+                .await?
+            }
+            None => sqlx::query(
+                "SELECT reference_id, notification_url, amount_cents, currency, payment_status \
+                 FROM orders WHERE provider = $1 AND order_id = $2",
             )
             .bind(event.provider)
             .bind(order_id)
-            .bind(status)
-            .bind(rank)
-            .execute(&mut *conn)
-            .await?;
-    }
-    let row = sqlx::query(
-        "SELECT reference_id, notification_url, amount_cents, currency, payment_status \
-             FROM orders WHERE provider = $1 AND order_id = $2",
-    )
-    .bind(event.provider)
-    .bind(order_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+            .fetch_optional(&mut *conn)
+            .await?,
+        };
     let Some(row) = row else {
         return Ok(Ingested::NotOurs);
     };
@@ -236,7 +172,7 @@ async fn ingest_in(
         payment_status: column(&row, "payment_status")?,
     };
     let delivery = build(&order);
-    queue(conn, event, &delivery, now).await?;
+    queue(conn, &event, &delivery, now).await?;
     Ok(Ingested::Queued {
         delivery_id: delivery.id,
     })
@@ -251,30 +187,59 @@ impl Store {
         payment_key: Option<&str>,
         delivery: &NewDelivery,
     ) -> Result<Ingested, StoreError> {
-        let now = clock::unix_ms();
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool().begin().await?;
-        for key in std::iter::once(event.event_id).chain(payment_key) {
-            let fresh = sqlx::query(
-                "INSERT INTO webhook_events (provider, event_id, event_type, received_at_ms) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (provider, event_id) DO NOTHING",
-            )
-            .bind(event.provider)
-            .bind(key)
-            .bind(event.event_type)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if fresh.rows_affected() == 0 {
-                return Ok(Ingested::Duplicate);
+        self.write(PaymentIngest {
+            event: OwnedEvent::of(event),
+            payment_key: payment_key.map(str::to_owned),
+            delivery: delivery.clone(),
+        })
+        .await
+    }
+}
+
+/// The intake of a payment on a reusable reference, as a write for the group-commit writer.
+struct PaymentIngest {
+    event: OwnedEvent,
+    payment_key: Option<String>,
+    delivery: NewDelivery,
+}
+
+impl Write for PaymentIngest {
+    type Output = Ingested;
+
+    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now: i64) -> WriteFuture<'c, Ingested> {
+        Box::pin(async move {
+            let event = self.event.view();
+            for key in std::iter::once(event.event_id).chain(self.payment_key.as_deref()) {
+                if !record_event_id(conn, &event, key, now).await? {
+                    return Ok(Ingested::Duplicate);
+                }
             }
-        }
-        queue(&mut tx, event, delivery, now).await?;
-        tx.commit().await?;
-        Ok(Ingested::Queued {
-            delivery_id: delivery.id.clone(),
+            queue(conn, &event, &self.delivery, now).await?;
+            Ok(Ingested::Queued {
+                delivery_id: self.delivery.id.clone(),
+            })
         })
     }
+}
+
+/// Records that `key` was taken in; false if it already was.
+async fn record_event_id(
+    conn: &mut AnyConnection,
+    event: &IncomingEvent<'_>,
+    key: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let fresh = sqlx::query(
+        "INSERT INTO webhook_events (provider, event_id, event_type, received_at_ms) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (provider, event_id) DO NOTHING",
+    )
+    .bind(event.provider)
+    .bind(key)
+    .bind(event.event_type)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(fresh.rows_affected() == 1)
 }
 
 /// Puts the notification in the outbox and links the event to it.

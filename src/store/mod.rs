@@ -4,6 +4,7 @@
 mod create_records;
 mod deliveries;
 mod events;
+mod group_commit;
 mod references;
 
 pub use create_records::{CreateClaim, CreateKey, CreateOutcome, NewCreate, OrderRecord};
@@ -14,6 +15,7 @@ pub use deliveries::{
 pub use events::{IncomingEvent, Ingested, NewDelivery, OrderContext};
 pub use references::{NewReference, StoredReference};
 
+use group_commit::{GroupWriter, Write};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Connection, Executor};
@@ -39,8 +41,8 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite: the group-commit writer that takes webhook ingests (see `events.rs`).
-    ingest_writer: Option<tokio::sync::mpsc::Sender<events::IngestJob>>,
+    /// SQLite: the group-commit writer the hot writes go through (see `group_commit.rs`).
+    writer: Option<GroupWriter>,
     /// SQLite: writers take turns here. SQLite allows one writer at a time; left to its busy
     /// handler, connections that collide sleep for milliseconds, so a queue is far faster.
     write_turns: Option<WriteTurns>,
@@ -83,21 +85,19 @@ impl Store {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        // SQLite has one writer and fsyncs every commit: ingests share commits. The writer
-        // lives on the runtime that connected the store (outside one, ingests commit alone).
+        // SQLite has one writer and fsyncs every commit: hot writes share commits. The writer
+        // lives on the runtime that connected the store (outside one, writes commit alone).
         let write_turns = (backend == Backend::Sqlite).then(WriteTurns::default);
-        let ingest_writer = match (&write_turns, tokio::runtime::Handle::try_current()) {
+        let writer = match (&write_turns, tokio::runtime::Handle::try_current()) {
             (Some(turns), Ok(runtime)) => {
-                let (writer, jobs) = tokio::sync::mpsc::channel(events::INGEST_QUEUE);
-                runtime.spawn(events::group_commit(pool.clone(), turns.clone(), jobs));
-                Some(writer)
+                Some(GroupWriter::start(&runtime, pool.clone(), turns.clone()))
             }
             _ => None,
         };
         Ok(Self {
             pool,
             backend,
-            ingest_writer,
+            writer,
             write_turns,
         })
     }
@@ -119,6 +119,17 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Commits `write`: group-committed on SQLite, on its own connection on PostgreSQL.
+    async fn write<W: Write>(&self, write: W) -> Result<W::Output, StoreError> {
+        match &self.writer {
+            Some(writer) => writer.write(write).await,
+            None => {
+                let _turn = self.write_turn().await;
+                group_commit::write_alone(self.pool(), &write).await
+            }
+        }
     }
 
     /// Waits for this process's turn to write (SQLite); PostgreSQL writers need no turns.

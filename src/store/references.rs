@@ -42,6 +42,7 @@ const COLUMNS: &str = "reference_id, customer_id, reference, notification_url, a
 impl Store {
     /// Records a reference; false if the storefront's reference_id was taken meanwhile.
     pub async fn insert_reference(&self, new: &NewReference<'_>) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "INSERT INTO payment_references (provider, account_hash, reference_id, customer_id, \
              payment_source_id, reference, notification_url, approval_url, min_cents, max_cents, \
@@ -117,6 +118,7 @@ impl Store {
         provider: &str,
         customer_id: &str,
     ) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE payment_references SET active = 0 WHERE provider = $1 AND customer_id = $2",
         )
