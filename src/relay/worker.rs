@@ -6,9 +6,10 @@ use super::schedule::RetrySchedule;
 use super::signing::SigningKey;
 use crate::clock;
 use crate::metrics::Metrics;
-use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, Store};
+use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, Store};
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -55,6 +56,8 @@ impl RelayConfig {
 #[derive(Clone)]
 pub struct RelayHandle {
     wake: Arc<Notify>,
+    /// Set when work was queued from outside, so the relay reads the queue afresh.
+    news: Arc<AtomicBool>,
     stop: Arc<watch::Sender<bool>>,
 }
 
@@ -63,11 +66,14 @@ impl RelayHandle {
     pub fn idle() -> Self {
         Self {
             wake: Arc::new(Notify::new()),
+            news: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(watch::channel(false).0),
         }
     }
 
+    /// Something was queued: claim it now rather than at the next poll.
     pub fn wake(&self) {
+        self.news.store(true, Ordering::Relaxed);
         self.wake.notify_one();
     }
 
@@ -82,7 +88,10 @@ pub struct Relay {
     metrics: Metrics,
     http: awc::Client,
     wake: Arc<Notify>,
+    news: Arc<AtomicBool>,
     in_flight: Cell<usize>,
+    /// The queue read ahead, between claims.
+    window: Cell<DueWindow>,
 }
 
 const CLAIM_BATCH: usize = 256;
@@ -95,6 +104,7 @@ impl Relay {
         metrics: Metrics,
     ) -> (RelayHandle, tokio::task::JoinHandle<()>) {
         let wake = Arc::new(Notify::new());
+        let news = Arc::new(AtomicBool::new(false));
         let (stop_tx, stop_rx) = watch::channel(false);
         let relay = Rc::new(Self {
             http: http_client(&config),
@@ -102,12 +112,15 @@ impl Relay {
             config,
             metrics,
             wake: wake.clone(),
+            news: news.clone(),
             in_flight: Cell::new(0),
+            window: Cell::new(DueWindow::default()),
         });
         let done = actix_web::rt::spawn(relay.run(stop_rx));
         (
             RelayHandle {
                 wake,
+                news,
                 stop: Arc::new(stop_tx),
             },
             done,
@@ -152,15 +165,21 @@ impl Relay {
                 return;
             }
             let wanted = room.min(CLAIM_BATCH);
-            let claimed = match self
+            let mut window = self.window.take();
+            if self.news.swap(false, Ordering::Relaxed) {
+                window.mark_stale();
+            }
+            let claim = self
                 .store
                 .claim_deliveries(
+                    &mut window,
                     wanted,
                     self.config.max_per_target,
                     self.config.lease().as_millis() as i64,
                 )
-                .await
-            {
+                .await;
+            self.window.set(window);
+            let claimed = match claim {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(%error, "could not claim deliveries; will retry");

@@ -6,6 +6,7 @@ use crate::clock;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
+use std::collections::HashMap;
 
 /// A notification claimed for one attempt.
 #[derive(Debug, Clone)]
@@ -104,24 +105,80 @@ const IN_FLIGHT_BY_TARGET: &str = "
 SELECT target_key, COUNT(*) AS busy FROM deliveries
 WHERE status = 'pending' AND lease_until_ms > $1 GROUP BY target_key";
 
-/// How many candidates one claim looks at, per delivery it may take, and at least: targets
-/// already at their limit are left out of the window, but one busy target may still fill it.
+/// How many due notifications one read of the queue takes in, per delivery a claim may take,
+/// and at least. Targets at their limit are left out of the read.
 const WINDOW_PER_SLOT: usize = 4;
 const MIN_WINDOW: usize = 512;
+/// How long a read of the queue may serve claims before the queue is read again, so newly due
+/// notifications (retries coming due, other targets) wait at most this long behind it.
+const WINDOW_MAX_AGE_MS: i64 = 200;
+
+/// Due notifications read ahead of the claims that take them: one read of the queue serves many
+/// claims, so a claim's cost does not grow with the backlog (one busy target with thousands
+/// queued would otherwise be read again for every slot that frees up). Only a hint: the lease
+/// compare-and-set checks every condition again.
+#[derive(Debug, Default)]
+pub struct DueWindow {
+    /// `(id, target_key)`, oldest due first.
+    candidates: std::collections::VecDeque<(String, String)>,
+    read_at_ms: i64,
+    stale: bool,
+}
+
+impl DueWindow {
+    /// New work was queued: read the queue again at the next claim.
+    pub fn mark_stale(&mut self) {
+        self.stale = true;
+    }
+
+    fn needs_read(&self, now: i64, busy: &HashMap<String, usize>, per_target: usize) -> bool {
+        self.stale
+            || now - self.read_at_ms > WINDOW_MAX_AGE_MS
+            || !self
+                .candidates
+                .iter()
+                .any(|(_, target)| busy.get(target).copied().unwrap_or(0) < per_target)
+    }
+
+    /// Takes up to `batch` candidates of targets below `per_target`, counting them as busy.
+    fn take(
+        &mut self,
+        busy: &mut HashMap<String, usize>,
+        per_target: usize,
+        batch: usize,
+    ) -> Vec<String> {
+        let mut chosen = Vec::with_capacity(batch.min(self.candidates.len()));
+        self.candidates.retain(|(id, target)| {
+            if chosen.len() == batch {
+                return true;
+            }
+            let in_flight = busy.entry(target.clone()).or_insert(0);
+            if *in_flight >= per_target {
+                return true;
+            }
+            *in_flight += 1;
+            chosen.push(id.clone());
+            false
+        });
+        chosen
+    }
+}
 
 impl Store {
     /// Claims up to `batch` due notifications, at most `per_target` in flight per target
     /// (counting other workers' and replicas' leases), fairly across targets: a target at its
-    /// limit is skipped and the next ones are served.
+    /// limit is skipped and the next ones are served. `window` carries the read-ahead from one
+    /// claim to the next.
     pub async fn claim_deliveries(
         &self,
+        window: &mut DueWindow,
         batch: usize,
         per_target: usize,
         lease_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = clock::unix_ms();
         // Reads first, without the write turn (readers never block the writer under WAL).
-        let mut busy: std::collections::HashMap<String, usize> = sqlx::query(IN_FLIGHT_BY_TARGET)
+        let mut busy: HashMap<String, usize> = sqlx::query(IN_FLIGHT_BY_TARGET)
             .bind(now)
             .fetch_all(self.pool())
             .await?
@@ -133,28 +190,26 @@ impl Store {
                 ))
             })
             .collect::<Result<_, StoreError>>()?;
-        let candidates = sqlx::query(DUE_HEADS)
-            .bind(now)
-            .bind((batch * WINDOW_PER_SLOT).max(MIN_WINDOW) as i64)
-            .bind(per_target as i64)
-            .fetch_all(self.pool())
-            .await?;
-        let mut chosen = Vec::with_capacity(batch);
-        for row in &candidates {
-            let target: String = column(row, "target_key")?;
-            let in_flight = busy.entry(target).or_insert(0);
-            if *in_flight < per_target {
-                *in_flight += 1;
-                chosen.push(column::<String>(row, "id")?);
-                if chosen.len() == batch {
-                    break;
-                }
-            }
+        if window.needs_read(now, &busy, per_target) {
+            let rows = sqlx::query(DUE_HEADS)
+                .bind(now)
+                .bind((batch * WINDOW_PER_SLOT).max(MIN_WINDOW) as i64)
+                .bind(per_target as i64)
+                .fetch_all(self.pool())
+                .await?;
+            window.candidates = rows
+                .iter()
+                .map(|row| Ok((column(row, "id")?, column(row, "target_key")?)))
+                .collect::<Result<_, StoreError>>()?;
+            window.read_at_ms = now;
+            window.stale = false;
         }
+        let chosen = window.take(&mut busy, per_target, batch);
         if chosen.is_empty() {
             return Ok(Vec::new());
         }
-        // Compare-and-set on the lease: a row another worker claimed meanwhile is not taken.
+        // Compare-and-set on the lease: a row another worker claimed meanwhile, or one no
+        // longer due or no longer first of its subject, is not taken.
         let mut claimed = self
             .write(LeaseClaim {
                 ids: chosen,
@@ -376,8 +431,10 @@ impl Write for LeaseClaim {
             };
             let sql = format!(
                 "UPDATE deliveries SET lease_until_ms = $1, updated_at_ms = $2 \
-                 WHERE status = 'pending' AND lease_until_ms <= $2 AND id IN \
-                 (SELECT id FROM deliveries WHERE id IN ({}) {lock}) \
+                 WHERE status = 'pending' AND lease_until_ms <= $2 AND next_attempt_at_ms <= $2 \
+                 AND id IN (SELECT id FROM deliveries WHERE id IN ({}) {lock}) \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
+                   AND e.subject_key = deliveries.subject_key AND e.id < deliveries.id) \
                  RETURNING id, target_url, target_key, body, attempts, round_base, created_at_ms, \
                  trace_context",
                 placeholders.join(", ")

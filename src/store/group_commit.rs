@@ -137,3 +137,80 @@ async fn commit_groups(pool: AnyPool, turns: WriteTurns, mut queue: mpsc::Receiv
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::any::AnyPoolOptions;
+
+    /// Inserts `value` into `t`, or into a table that does not exist when `fail` is set.
+    struct Insert {
+        value: i64,
+        fail: bool,
+    }
+
+    impl Write for Insert {
+        type Output = i64;
+
+        fn run<'c>(&'c self, conn: &'c mut AnyConnection, _now: i64) -> WriteFuture<'c, i64> {
+            Box::pin(async move {
+                let table = if self.fail { "missing" } else { "t" };
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO {table} (v) VALUES ($1)"
+                )))
+                .bind(self.value)
+                .execute(&mut *conn)
+                .await?;
+                Ok(self.value)
+            })
+        }
+    }
+
+    async fn pool(dir: &tempfile::TempDir) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = AnyPoolOptions::new().connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE t (v BIGINT NOT NULL)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool
+    }
+
+    #[tokio::test]
+    async fn a_burst_commits_and_one_bad_write_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let turns = WriteTurns::default();
+        let writer = GroupWriter::start(
+            &tokio::runtime::Handle::current(),
+            pool.clone(),
+            turns.clone(),
+        );
+        // While another writer holds the turn, the whole burst queues up: it lands in one or
+        // two groups, the bad write among the others.
+        let held = turns.lock().await;
+        let burst: Vec<_> = (0..200)
+            .map(|value| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    let fail = value == 57;
+                    (value, writer.write(Insert { value, fail }).await)
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(held);
+        for task in burst {
+            match task.await.unwrap() {
+                (57, result) => assert!(result.is_err(), "the bad write reports its failure"),
+                (value, result) => assert_eq!(result.unwrap(), value),
+            }
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 199, "every good write committed, the bad one did not");
+    }
+}

@@ -9,7 +9,7 @@ mod references;
 
 pub use create_records::{CreateClaim, CreateKey, CreateOutcome, NewCreate, OrderRecord};
 pub use deliveries::{
-    AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryView, QueueStats,
+    AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryView, DueWindow, QueueStats,
     RetryRequest,
 };
 pub use events::{IncomingEvent, Ingested, NewDelivery, OrderContext};

@@ -46,7 +46,9 @@ impl ConektaClient {
             .timeout(timeout.min(Duration::from_secs(5)))
             .conn_keep_alive(Duration::from_secs(30))
             .conn_lifetime(Duration::from_secs(300))
-            .limit(256);
+            // Calls in flight per worker: a slow Conekta (300 ms) under thousands of creates/s needs
+            // this many; past it requests wait for a connection inside the time budget.
+            .limit(2048);
         let http = awc::Client::builder()
             .connector(connector)
             .timeout(timeout)
