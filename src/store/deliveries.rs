@@ -214,7 +214,7 @@ impl Store {
             .write(LeaseClaim {
                 ids: chosen,
                 lease_ms,
-                skip_locked: self.backend() == Backend::Postgres,
+                postgres: self.backend() == Backend::Postgres,
             })
             .await?;
         // RETURNING has no order; hand them out oldest first.
@@ -409,8 +409,7 @@ impl Write for AttemptRecord {
 struct LeaseClaim {
     ids: Vec<String>,
     lease_ms: i64,
-    /// PostgreSQL: replicas skip rows another one is claiming instead of queueing behind it.
-    skip_locked: bool,
+    postgres: bool,
 }
 
 impl Write for LeaseClaim {
@@ -424,14 +423,18 @@ impl Write for LeaseClaim {
         Box::pin(async move {
             let placeholders: Vec<String> =
                 (3..self.ids.len() + 3).map(|i| format!("${i}")).collect();
-            let lock = if self.skip_locked {
-                "FOR UPDATE SKIP LOCKED"
+            // PostgreSQL: replicas skip rows another one is claiming instead of queueing behind
+            // it. SQLite: a unary `+` keeps a column's indexes out of the plan, so the rows are
+            // found by id, not by walking every pending row on the status index.
+            let (lock, no_index) = if self.postgres {
+                ("FOR UPDATE SKIP LOCKED", "")
             } else {
-                ""
+                ("", "+")
             };
             let sql = format!(
                 "UPDATE deliveries SET lease_until_ms = $1, updated_at_ms = $2 \
-                 WHERE status = 'pending' AND lease_until_ms <= $2 AND next_attempt_at_ms <= $2 \
+                 WHERE {no_index}status = 'pending' AND {no_index}lease_until_ms <= $2 \
+                 AND {no_index}next_attempt_at_ms <= $2 \
                  AND id IN (SELECT id FROM deliveries WHERE id IN ({}) {lock}) \
                  AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
                    AND e.subject_key = deliveries.subject_key AND e.id < deliveries.id) \
