@@ -92,6 +92,8 @@ pub struct Relay {
     in_flight: Cell<usize>,
     /// The queue read ahead, between claims.
     window: Cell<DueWindow>,
+    /// Set once stop was asked for: deliveries in flight finish, none is started.
+    stopping: Cell<bool>,
 }
 
 const CLAIM_BATCH: usize = 256;
@@ -115,6 +117,7 @@ impl Relay {
             news: news.clone(),
             in_flight: Cell::new(0),
             window: Cell::new(DueWindow::default()),
+            stopping: Cell::new(false),
         });
         let done = actix_web::rt::spawn(relay.run(stop_rx));
         (
@@ -141,6 +144,7 @@ impl Relay {
                 _ = stop.changed() => {}
             }
         }
+        self.stopping.set(true);
         let deadline = Instant::now() + self.config.drain_timeout;
         while self.in_flight.get() > 0 && Instant::now() < deadline {
             tokio::select! {
@@ -191,9 +195,13 @@ impl Relay {
                 self.in_flight.set(self.in_flight.get() + 1);
                 self.metrics.relay_in_flight.inc();
                 let relay = self.clone();
-                let span = attempt_span(&delivery);
                 actix_web::rt::spawn(async move {
-                    relay.deliver(delivery).instrument(span).await;
+                    // A finished delivery may hand its slot to the next one of its target.
+                    let mut next = Some(delivery);
+                    while let Some(delivery) = next.take() {
+                        let span = attempt_span(&delivery);
+                        next = relay.deliver(delivery).instrument(span).await;
+                    }
                     relay.in_flight.set(relay.in_flight.get() - 1);
                     relay.metrics.relay_in_flight.dec();
                     relay.wake.notify_one();
@@ -205,7 +213,8 @@ impl Relay {
         }
     }
 
-    async fn deliver(&self, delivery: ClaimedDelivery) {
+    /// Makes one attempt and records it; returns the delivery its slot was handed to, if any.
+    async fn deliver(&self, delivery: ClaimedDelivery) -> Option<ClaimedDelivery> {
         let attempt = delivery.attempts + 1;
         let started_at_ms = clock::unix_ms();
         let started = Instant::now();
@@ -259,10 +268,32 @@ impl Relay {
             error,
             next,
         };
-        if let Err(error) = self.store.record_attempt(record).await {
-            // The lease lapses and the notification is attempted again: at-least-once.
-            tracing::error!(%error, "could not record a delivery attempt");
+        let hand_over = self.hand_over_to(&delivery.target_key);
+        match self
+            .store
+            .record_attempt(record, hand_over, self.config.lease().as_millis() as i64)
+            .await
+        {
+            Ok(next) => next,
+            Err(error) => {
+                // The lease lapses and the notification is attempted again: at-least-once.
+                tracing::error!(%error, "could not record a delivery attempt");
+                None
+            }
         }
+    }
+
+    /// The next notification for `target` when it is also the next one due overall (so slots
+    /// still go oldest first across targets), unless the relay is stopping. Its lease is taken
+    /// in the same transaction that records this attempt, so the target's count never rises.
+    fn hand_over_to(&self, target: &str) -> Option<String> {
+        if self.stopping.get() {
+            return None;
+        }
+        let mut window = self.window.take();
+        let next = window.take_next_of(target, clock::unix_ms());
+        self.window.set(window);
+        next
     }
 
     /// One signed POST; the receiver's 2xx status, or why it failed.

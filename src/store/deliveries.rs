@@ -140,6 +140,17 @@ impl DueWindow {
                 .any(|(_, target)| busy.get(target).copied().unwrap_or(0) < per_target)
     }
 
+    /// The oldest candidate, if it is `target`'s and the read is still fresh.
+    pub fn take_next_of(&mut self, target: &str, now: i64) -> Option<String> {
+        if self.stale || now - self.read_at_ms > WINDOW_MAX_AGE_MS {
+            return None;
+        }
+        match self.candidates.front() {
+            Some((_, next)) if next == target => self.candidates.pop_front().map(|(id, _)| id),
+            _ => None,
+        }
+    }
+
     /// Takes up to `batch` candidates of targets below `per_target`, counting them as busy.
     fn take(
         &mut self,
@@ -223,9 +234,25 @@ impl Store {
     }
 
     /// Stores one attempt and moves the delivery on, in one transaction (group-committed on
-    /// SQLite: a burst of finished deliveries shares one fsync).
-    pub async fn record_attempt(&self, record: AttemptRecord) -> Result<(), StoreError> {
-        self.write(record).await
+    /// SQLite: a burst of finished deliveries shares one fsync). With `hand_over`, the same
+    /// transaction also takes that notification's lease (if it is still free, due and first of
+    /// its subject) and returns it to be delivered next: the slot passes on without a claim.
+    pub async fn record_attempt(
+        &self,
+        record: AttemptRecord,
+        hand_over: Option<String>,
+        lease_ms: i64,
+    ) -> Result<Option<ClaimedDelivery>, StoreError> {
+        let postgres = self.backend() == Backend::Postgres;
+        self.write(RecordAndHandOver {
+            record,
+            next: hand_over.map(|id| LeaseClaim {
+                ids: vec![id],
+                lease_ms,
+                postgres,
+            }),
+        })
+        .await
     }
 
     /// Hands back leases this process held (a single SQLite replica restarting after a crash).
@@ -455,5 +482,72 @@ impl Write for LeaseClaim {
                 .map(claimed)
                 .collect()
         })
+    }
+}
+
+/// An attempt's record and, optionally, the next lease for the same target.
+struct RecordAndHandOver {
+    record: AttemptRecord,
+    next: Option<LeaseClaim>,
+}
+
+impl Write for RecordAndHandOver {
+    type Output = Option<ClaimedDelivery>;
+
+    fn run<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+        now: i64,
+    ) -> WriteFuture<'c, Option<ClaimedDelivery>> {
+        Box::pin(async move {
+            self.record.run(conn, now).await?;
+            match &self.next {
+                Some(claim) => Ok(claim.run(conn, now).await?.pop()),
+                None => Ok(None),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(candidates: &[(&str, &str)], read_at_ms: i64) -> DueWindow {
+        DueWindow {
+            candidates: candidates
+                .iter()
+                .map(|(id, target)| (id.to_string(), target.to_string()))
+                .collect(),
+            read_at_ms,
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn a_slot_passes_on_only_to_the_oldest_and_only_while_the_read_is_fresh() {
+        let mut w = window(&[("1", "a"), ("2", "b"), ("3", "a")], 1_000);
+        // "b" is not next overall: its slot goes back to the claim.
+        assert_eq!(w.take_next_of("b", 1_000), None);
+        assert_eq!(w.take_next_of("a", 1_000).as_deref(), Some("1"));
+        assert_eq!(w.take_next_of("b", 1_000).as_deref(), Some("2"));
+        // Too old a read, or news queued since: nothing is handed over.
+        assert_eq!(w.take_next_of("a", 1_000 + WINDOW_MAX_AGE_MS + 1), None);
+        w.mark_stale();
+        assert_eq!(w.take_next_of("a", 1_000), None);
+    }
+
+    #[test]
+    fn a_claim_takes_oldest_first_and_skips_targets_at_their_limit() {
+        let mut w = window(&[("1", "a"), ("2", "a"), ("3", "b"), ("4", "c")], 0);
+        let mut busy = HashMap::from([("a".to_string(), 1usize)]);
+        assert_eq!(w.take(&mut busy, 2, 10), vec!["1", "3", "4"]);
+        assert_eq!(busy["a"], 2);
+        // What was not taken stays for the next claim.
+        assert_eq!(w.candidates.len(), 1);
+        assert!(
+            w.needs_read(0, &busy, 2),
+            "only a target at its limit is left"
+        );
     }
 }

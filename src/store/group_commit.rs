@@ -10,7 +10,8 @@
 
 use super::{StoreError, WriteTurns};
 use crate::clock;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use std::future::Future;
 use std::pin::Pin;
 use tokio::sync::{mpsc, oneshot};
@@ -107,10 +108,26 @@ pub(super) async fn write_alone<W: Write>(
 
 async fn commit_groups(pool: AnyPool, turns: WriteTurns, mut queue: mpsc::Receiver<Box<dyn Job>>) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
-    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+    // The writer keeps one connection (no pool checkout per group); it is replaced after an
+    // error, and handed back when the pool closes (closing waits for every connection).
+    let mut kept: Option<PoolConnection<Any>> = None;
+    let closing = pool.close_event();
+    tokio::pin!(closing);
+    loop {
+        let received = tokio::select! {
+            received = queue.recv_many(&mut group, MAX_GROUP) => received,
+            _ = &mut closing => 0,
+        };
+        if received == 0 {
+            break;
+        }
         let _turn = turns.lock().await;
         let result = async {
-            let mut tx = pool.begin().await?;
+            let conn = match &mut kept {
+                Some(conn) => conn,
+                None => kept.insert(pool.acquire().await?),
+            };
+            let mut tx = conn.begin().await?;
             let now = clock::unix_ms();
             for job in group.iter_mut() {
                 job.run(&mut tx, now).await?;
@@ -122,6 +139,7 @@ async fn commit_groups(pool: AnyPool, turns: WriteTurns, mut queue: mpsc::Receiv
         match result {
             Ok(()) => group.drain(..).for_each(|job| job.answer(None)),
             Err(error) => {
+                kept = None;
                 tracing::warn!(%error, writes = group.len(), "group commit failed; committing each write alone");
                 for mut job in group.drain(..) {
                     let alone = async {

@@ -70,6 +70,8 @@ impl Store {
                 Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(5))
+            // A connection to a local SQLite file does not go stale: no ping per checkout.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     if conn.backend_name().eq_ignore_ascii_case("sqlite") {
