@@ -6,7 +6,7 @@ use super::{column, Store, StoreError};
 use sqlx::AnyConnection;
 
 /// Builds the notification once the order is known (may run again if a group commit is retried).
-pub type BuildDelivery = Box<dyn Fn(&OrderContext) -> NewDelivery + Send + Sync>;
+pub type BuildDelivery = Box<dyn Fn(&OrderContext, &str) -> NewDelivery + Send + Sync>;
 
 /// A genuine provider event, reduced to what the store needs.
 #[derive(Debug, Clone)]
@@ -89,6 +89,8 @@ impl OwnedEvent {
 /// The intake of one event, as a write for the group-commit writer.
 struct Ingest {
     event: OwnedEvent,
+    /// The id the notification will have, if one is queued (the event row links to it).
+    delivery_id: String,
     build: BuildDelivery,
 }
 
@@ -96,7 +98,13 @@ impl Write for Ingest {
     type Output = Ingested;
 
     fn run<'c>(&'c self, conn: &'c mut AnyConnection, now_ms: i64) -> WriteFuture<'c, Ingested> {
-        Box::pin(ingest_in(conn, self.event.view(), &*self.build, now_ms))
+        Box::pin(ingest_in(
+            conn,
+            self.event.view(),
+            &self.delivery_id,
+            &*self.build,
+            now_ms,
+        ))
     }
 }
 
@@ -104,13 +112,16 @@ impl Store {
     /// Takes in one event durably: when this returns `Ok`, its transaction has committed.
     /// Its id is recorded (a duplicate does nothing), the order's status moves forward only,
     /// and the notification is queued, all in one transaction (group-committed on SQLite).
+    /// `build` makes the notification, with id `delivery_id`, once the order is known.
     pub async fn ingest_event(
         &self,
         event: &IncomingEvent<'_>,
-        build: impl Fn(&OrderContext) -> NewDelivery + Send + Sync + 'static,
+        delivery_id: String,
+        build: impl Fn(&OrderContext, &str) -> NewDelivery + Send + Sync + 'static,
     ) -> Result<Ingested, StoreError> {
         self.write(Ingest {
             event: OwnedEvent::of(event),
+            delivery_id,
             build: Box::new(build),
         })
         .await
@@ -123,14 +134,17 @@ impl Store {
 async fn ingest_in(
     conn: &mut AnyConnection,
     event: IncomingEvent<'_>,
-    build: &(dyn Fn(&OrderContext) -> NewDelivery + Send + Sync),
+    delivery_id: &str,
+    build: &(dyn Fn(&OrderContext, &str) -> NewDelivery + Send + Sync),
     now: i64,
 ) -> Result<Ingested, StoreError> {
-    if !record_event_id(conn, &event, event.event_id, now).await? {
+    // Linked to the notification up front (one statement fewer on the common path); unlinked
+    // below in the rarer case that nothing is queued.
+    if !record_event_id(conn, &event, event.event_id, Some(delivery_id), now).await? {
         return Ok(Ingested::Duplicate);
     }
     let Some(order_id) = event.order_id else {
-        return Ok(Ingested::NotOurs);
+        return not_ours(conn, &event).await;
     };
     // One statement: move the status forward if this one ranks higher, and read the order.
     let row =
@@ -162,7 +176,7 @@ async fn ingest_in(
             .await?,
         };
     let Some(row) = row else {
-        return Ok(Ingested::NotOurs);
+        return not_ours(conn, &event).await;
     };
     let order = OrderContext {
         reference_id: column(&row, "reference_id")?,
@@ -171,8 +185,8 @@ async fn ingest_in(
         currency: column(&row, "currency")?,
         payment_status: column(&row, "payment_status")?,
     };
-    let delivery = build(&order);
-    queue(conn, &event, &delivery, now).await?;
+    let delivery = build(&order, delivery_id);
+    queue(conn, &delivery, now).await?;
     Ok(Ingested::Queued {
         delivery_id: delivery.id,
     })
@@ -210,11 +224,11 @@ impl Write for PaymentIngest {
         Box::pin(async move {
             let event = self.event.view();
             for key in std::iter::once(event.event_id).chain(self.payment_key.as_deref()) {
-                if !record_event_id(conn, &event, key, now).await? {
+                if !record_event_id(conn, &event, key, Some(&self.delivery.id), now).await? {
                     return Ok(Ingested::Duplicate);
                 }
             }
-            queue(conn, &event, &self.delivery, now).await?;
+            queue(conn, &self.delivery, now).await?;
             Ok(Ingested::Queued {
                 delivery_id: self.delivery.id.clone(),
             })
@@ -222,30 +236,47 @@ impl Write for PaymentIngest {
     }
 }
 
-/// Records that `key` was taken in; false if it already was.
+/// Records that `key` was taken in, linked to the notification it produces; false if it
+/// already was.
 async fn record_event_id(
     conn: &mut AnyConnection,
     event: &IncomingEvent<'_>,
     key: &str,
+    delivery_id: Option<&str>,
     now: i64,
 ) -> Result<bool, StoreError> {
     let fresh = sqlx::query(
-        "INSERT INTO webhook_events (provider, event_id, event_type, received_at_ms) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (provider, event_id) DO NOTHING",
+        "INSERT INTO webhook_events (provider, event_id, event_type, received_at_ms, delivery_id) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, event_id) DO NOTHING",
     )
     .bind(event.provider)
     .bind(key)
     .bind(event.event_type)
     .bind(now)
+    .bind(delivery_id)
     .execute(&mut *conn)
     .await?;
     Ok(fresh.rows_affected() == 1)
 }
 
-/// Puts the notification in the outbox and links the event to it.
-async fn queue(
+/// The event was recorded but queues nothing: drop its link to a notification.
+async fn not_ours(
     conn: &mut AnyConnection,
     event: &IncomingEvent<'_>,
+) -> Result<Ingested, StoreError> {
+    sqlx::query(
+        "UPDATE webhook_events SET delivery_id = NULL WHERE provider = $1 AND event_id = $2",
+    )
+    .bind(event.provider)
+    .bind(event.event_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Ingested::NotOurs)
+}
+
+/// Puts the notification in the outbox.
+async fn queue(
+    conn: &mut AnyConnection,
     delivery: &NewDelivery,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -264,11 +295,5 @@ async fn queue(
     .bind(delivery.trace_context.as_deref())
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE webhook_events SET delivery_id = $3 WHERE provider = $1 AND event_id = $2")
-        .bind(event.provider)
-        .bind(event.event_id)
-        .bind(&delivery.id)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }

@@ -173,8 +173,8 @@ impl ConektaWebhooks {
         let for_notification = event.clone();
         let trace_context = serde_json::to_string(&crate::telemetry::trace_headers()).ok();
         self.store
-            .ingest_event(&incoming, move |order| {
-                let mut delivery = notification(&for_notification, order);
+            .ingest_event(&incoming, new_message_id(), move |order, id| {
+                let mut delivery = notification(&for_notification, order, id.to_owned());
                 delivery.trace_context = trace_context.clone();
                 delivery
             })
@@ -219,8 +219,11 @@ fn payment_notification(event: &ConektaEvent, reference: &StoredReference) -> Ne
 }
 
 /// The notification for one event about one of our orders.
-fn notification(event: &ConektaEvent, order: &crate::store::OrderContext) -> NewDelivery {
-    let id = new_message_id();
+fn notification(
+    event: &ConektaEvent,
+    order: &crate::store::OrderContext,
+    id: String,
+) -> NewDelivery {
     let order_id = event.order_id().unwrap_or_default();
     let body = Notification {
         id: &id,
