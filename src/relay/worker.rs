@@ -47,8 +47,8 @@ impl RelayConfig {
     }
 
     /// A claim outlives the attempt it covers; after a crash it lapses and another worker retries.
-    fn lease(&self) -> Duration {
-        self.timeout + Duration::from_secs(10)
+    fn lease_ms(&self) -> i64 {
+        (self.timeout + Duration::from_secs(10)).as_millis() as i64
     }
 }
 
@@ -179,7 +179,7 @@ impl Relay {
                     &mut window,
                     wanted,
                     self.config.max_per_target,
-                    self.config.lease().as_millis() as i64,
+                    self.config.lease_ms(),
                 )
                 .await;
             self.window.set(window);
@@ -271,7 +271,7 @@ impl Relay {
         let hand_over = self.hand_over_to(&delivery.target_key);
         match self
             .store
-            .record_attempt(record, hand_over, self.config.lease().as_millis() as i64)
+            .record_attempt(record, hand_over, self.config.lease_ms())
             .await
         {
             Ok(next) => next,
