@@ -5,9 +5,9 @@
 //! across that call.
 
 use super::group_commit::{Write, WriteFuture};
+use super::tx::{args, Tx};
 use super::{column, Store, StoreError};
 use crate::clock;
-use sqlx::AnyConnection;
 
 /// Which create a record is about.
 #[derive(Debug, Clone, Copy)]
@@ -289,26 +289,28 @@ impl Write for ClaimInsert {
     /// True when this request now holds the reference.
     type Output = bool;
 
-    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now_ms: i64) -> WriteFuture<'c, bool> {
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
         Box::pin(async move {
-            let inserted = sqlx::query(
-                "INSERT INTO create_records (provider, account_hash, reference_id, fingerprint, \
-                 fields, idempotency_key, version, lease_until_ms, expires_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $9) \
-                 ON CONFLICT (provider, account_hash, reference_id) DO NOTHING",
-            )
-            .bind(&self.provider)
-            .bind(&self.account_hash)
-            .bind(&self.reference_id)
-            .bind(&self.fingerprint)
-            .bind(&self.fields_json)
-            .bind(&self.idempotency_key)
-            .bind(now_ms + self.lease_ms)
-            .bind(self.expires_at)
-            .bind(now_ms / 1000)
-            .execute(&mut *conn)
-            .await?;
-            Ok(inserted.rows_affected() == 1)
+            let inserted = tx
+                .execute(
+                    "INSERT INTO create_records (provider, account_hash, reference_id, fingerprint, \
+                     fields, idempotency_key, version, lease_until_ms, expires_at, created_at, \
+                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $9) \
+                     ON CONFLICT (provider, account_hash, reference_id) DO NOTHING",
+                    &args![
+                        &self.provider,
+                        &self.account_hash,
+                        &self.reference_id,
+                        &self.fingerprint,
+                        &self.fields_json,
+                        &self.idempotency_key,
+                        now_ms + self.lease_ms,
+                        self.expires_at,
+                        now_ms / 1000,
+                    ],
+                )
+                .await?;
+            Ok(inserted == 1)
         })
     }
 }
@@ -330,40 +332,43 @@ struct Completion {
 impl Write for Completion {
     type Output = ();
 
-    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now_ms: i64) -> WriteFuture<'c, ()> {
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, ()> {
         Box::pin(async move {
             let now = now_ms / 1000;
-            sqlx::query(
-                "INSERT INTO orders (provider, order_id, account_hash, reference_id, notification_url, \
-                 amount_cents, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            tx.execute(
+                "INSERT INTO orders (provider, order_id, account_hash, reference_id, \
+                 notification_url, amount_cents, currency, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                  ON CONFLICT (provider, order_id) DO NOTHING",
+                &args![
+                    &self.provider,
+                    &self.order_id,
+                    &self.account_hash,
+                    &self.reference_id,
+                    &self.notification_url,
+                    self.amount_cents,
+                    &self.currency,
+                    now,
+                ],
             )
-            .bind(&self.provider)
-            .bind(&self.order_id)
-            .bind(&self.account_hash)
-            .bind(&self.reference_id)
-            .bind(&self.notification_url)
-            .bind(self.amount_cents)
-            .bind(&self.currency)
-            .bind(now)
-            .execute(&mut *conn)
             .await?;
             // If another request took the lease over meanwhile, its result will be recorded by it;
             // the order map above is kept either way.
-            sqlx::query(
+            tx.execute(
                 "UPDATE create_records SET order_id = $5, response = $6, expires_at = $7, \
                  lease_until_ms = 0, version = version + 1, updated_at = $8 \
                  WHERE provider = $1 AND account_hash = $2 AND reference_id = $3 AND version = $4",
+                &args![
+                    &self.provider,
+                    &self.account_hash,
+                    &self.reference_id,
+                    self.version,
+                    &self.order_id,
+                    &self.response,
+                    self.expires_at,
+                    now,
+                ],
             )
-            .bind(&self.provider)
-            .bind(&self.account_hash)
-            .bind(&self.reference_id)
-            .bind(self.version)
-            .bind(&self.order_id)
-            .bind(&self.response)
-            .bind(self.expires_at)
-            .bind(now)
-            .execute(&mut *conn)
             .await?;
             Ok(())
         })

@@ -1,11 +1,11 @@
 //! The relay's outbox: claiming due notifications, recording attempts, and the operator views.
 
 use super::group_commit::{Write, WriteFuture};
+use super::tx::{args, Arg, Row, Tx};
 use super::{column, Backend, Store, StoreError};
 use crate::clock;
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 /// A notification claimed for one attempt.
@@ -356,16 +356,16 @@ impl Store {
     }
 }
 
-fn claimed(row: &AnyRow) -> Result<ClaimedDelivery, StoreError> {
+fn claimed(row: &Row) -> Result<ClaimedDelivery, StoreError> {
     Ok(ClaimedDelivery {
-        id: column(row, "id")?,
-        target_url: column(row, "target_url")?,
-        target_key: column(row, "target_key")?,
-        body: column(row, "body")?,
-        attempts: column::<i64>(row, "attempts")?.max(0) as u32,
-        round_base: column::<i64>(row, "round_base")?.max(0) as u32,
-        created_at_ms: column(row, "created_at_ms")?,
-        trace_context: column(row, "trace_context")?,
+        id: row.get("id")?,
+        target_url: row.get("target_url")?,
+        target_key: row.get("target_key")?,
+        body: row.get("body")?,
+        attempts: row.get::<i64>("attempts")?.max(0) as u32,
+        round_base: row.get::<i64>("round_base")?.max(0) as u32,
+        created_at_ms: row.get("created_at_ms")?,
+        trace_context: row.get("trace_context")?,
     })
 }
 
@@ -392,40 +392,43 @@ fn delivery_view(row: &AnyRow) -> Result<DeliveryView, StoreError> {
 impl Write for AttemptRecord {
     type Output = ();
 
-    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now: i64) -> WriteFuture<'c, ()> {
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, ()> {
         Box::pin(async move {
-            sqlx::query(
+            let status_code = self.status_code.map(i64::from);
+            tx.execute(
                 "INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
                  status_code, error) VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (delivery_id, attempt) DO NOTHING",
+                &args![
+                    &self.delivery_id,
+                    i64::from(self.attempt),
+                    self.started_at_ms,
+                    self.duration_ms,
+                    status_code,
+                    self.error.as_deref(),
+                ],
             )
-            .bind(&self.delivery_id)
-            .bind(i64::from(self.attempt))
-            .bind(self.started_at_ms)
-            .bind(self.duration_ms)
-            .bind(self.status_code.map(i64::from))
-            .bind(self.error.as_deref())
-            .execute(&mut *conn)
             .await?;
             let (status, next_at, finished) = match self.next {
                 AttemptNext::Delivered => ("delivered", now, Some(now)),
                 AttemptNext::RetryAt(at) => ("pending", at, None),
                 AttemptNext::Failed => ("failed", now, Some(now)),
             };
-            sqlx::query(
+            tx.execute(
                 "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at_ms = $4, \
                  lease_until_ms = 0, last_status_code = $5, last_error = $6, updated_at_ms = $7, \
                  finished_at_ms = $8 WHERE id = $1 AND status = 'pending'",
+                &args![
+                    &self.delivery_id,
+                    status,
+                    i64::from(self.attempt),
+                    next_at,
+                    status_code,
+                    self.error.as_deref(),
+                    now,
+                    finished,
+                ],
             )
-            .bind(&self.delivery_id)
-            .bind(status)
-            .bind(i64::from(self.attempt))
-            .bind(next_at)
-            .bind(self.status_code.map(i64::from))
-            .bind(self.error.as_deref())
-            .bind(now)
-            .bind(finished)
-            .execute(&mut *conn)
             .await?;
             Ok(())
         })
@@ -439,48 +442,51 @@ struct LeaseClaim {
     postgres: bool,
 }
 
+/// The lease compare-and-set; `{ids}` is where the chosen ids come from, `{lock}` and
+/// `{no_index}` differ per backend (see `LeaseClaim::run`).
+const LEASE_CLAIM: &str = "UPDATE deliveries SET lease_until_ms = $1, updated_at_ms = $2 \
+     WHERE {no_index}status = 'pending' AND {no_index}lease_until_ms <= $2 \
+     AND {no_index}next_attempt_at_ms <= $2 AND id IN ({ids}) \
+     AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
+       AND e.subject_key = deliveries.subject_key AND e.id < deliveries.id) \
+     RETURNING id, target_url, target_key, body, attempts, round_base, created_at_ms, \
+     trace_context";
+
+/// SQLite: the ids arrive as one JSON array, so every claim is the same prepared statement, and
+/// a unary `+` keeps the other columns' indexes out of the plan, so the rows are found by id,
+/// not by walking every pending row on the status index.
+static SQLITE_LEASE_CLAIM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    LEASE_CLAIM
+        .replace("{no_index}", "+")
+        .replace("{ids}", "SELECT value FROM json_each($3)")
+});
+
 impl Write for LeaseClaim {
     type Output = Vec<ClaimedDelivery>;
 
-    fn run<'c>(
-        &'c self,
-        conn: &'c mut AnyConnection,
-        now: i64,
-    ) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
-            let placeholders: Vec<String> =
-                (3..self.ids.len() + 3).map(|i| format!("${i}")).collect();
-            // PostgreSQL: replicas skip rows another one is claiming instead of queueing behind
-            // it. SQLite: a unary `+` keeps a column's indexes out of the plan, so the rows are
-            // found by id, not by walking every pending row on the status index.
-            let (lock, no_index) = if self.postgres {
-                ("FOR UPDATE SKIP LOCKED", "")
+            let rows = if self.postgres {
+                // Replicas skip rows another one is claiming instead of queueing behind it.
+                let placeholders: Vec<String> =
+                    (3..self.ids.len() + 3).map(|i| format!("${i}")).collect();
+                let ids = format!(
+                    "SELECT id FROM deliveries WHERE id IN ({}) FOR UPDATE SKIP LOCKED",
+                    placeholders.join(", ")
+                );
+                let sql = LEASE_CLAIM.replace("{no_index}", "").replace("{ids}", &ids);
+                let mut args = vec![Arg::Int(now + self.lease_ms), Arg::Int(now)];
+                args.extend(self.ids.iter().map(Arg::from));
+                tx.fetch_all(&sql, &args).await?
             } else {
-                ("", "+")
-            };
-            let sql = format!(
-                "UPDATE deliveries SET lease_until_ms = $1, updated_at_ms = $2 \
-                 WHERE {no_index}status = 'pending' AND {no_index}lease_until_ms <= $2 \
-                 AND {no_index}next_attempt_at_ms <= $2 \
-                 AND id IN (SELECT id FROM deliveries WHERE id IN ({}) {lock}) \
-                 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
-                   AND e.subject_key = deliveries.subject_key AND e.id < deliveries.id) \
-                 RETURNING id, target_url, target_key, body, attempts, round_base, created_at_ms, \
-                 trace_context",
-                placeholders.join(", ")
-            );
-            let mut claim = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(now + self.lease_ms)
-                .bind(now);
-            for id in &self.ids {
-                claim = claim.bind(id);
-            }
-            claim
-                .fetch_all(&mut *conn)
+                let ids = serde_json::Value::from(self.ids.clone()).to_string();
+                tx.fetch_all(
+                    &SQLITE_LEASE_CLAIM,
+                    &args![now + self.lease_ms, now, ids.as_str()],
+                )
                 .await?
-                .iter()
-                .map(claimed)
-                .collect()
+            };
+            rows.iter().map(claimed).collect()
         })
     }
 }
@@ -494,15 +500,11 @@ struct RecordAndHandOver {
 impl Write for RecordAndHandOver {
     type Output = Option<ClaimedDelivery>;
 
-    fn run<'c>(
-        &'c self,
-        conn: &'c mut AnyConnection,
-        now: i64,
-    ) -> WriteFuture<'c, Option<ClaimedDelivery>> {
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Option<ClaimedDelivery>> {
         Box::pin(async move {
-            self.record.run(conn, now).await?;
+            self.record.run(tx, now).await?;
             match &self.next {
-                Some(claim) => Ok(claim.run(conn, now).await?.pop()),
+                Some(claim) => Ok(claim.run(tx, now).await?.pop()),
                 None => Ok(None),
             }
         })

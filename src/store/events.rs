@@ -2,8 +2,8 @@
 //! notification written to the outbox, all in one transaction before the provider hears 2xx.
 
 use super::group_commit::{Write, WriteFuture};
-use super::{column, Store, StoreError};
-use sqlx::AnyConnection;
+use super::tx::{args, Tx};
+use super::{Store, StoreError};
 
 /// Builds the notification once the order is known (may run again if a group commit is retried).
 pub type BuildDelivery = Box<dyn Fn(&OrderContext, &str) -> NewDelivery + Send + Sync>;
@@ -97,9 +97,9 @@ struct Ingest {
 impl Write for Ingest {
     type Output = Ingested;
 
-    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now_ms: i64) -> WriteFuture<'c, Ingested> {
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, Ingested> {
         Box::pin(ingest_in(
-            conn,
+            tx,
             self.event.view(),
             &self.delivery_id,
             &*self.build,
@@ -132,7 +132,7 @@ impl Store {
 /// nothing; a fresh event records its id, moves the order's status forward and queues the
 /// notification.
 async fn ingest_in(
-    conn: &mut AnyConnection,
+    tx: &mut dyn Tx,
     event: IncomingEvent<'_>,
     delivery_id: &str,
     build: &(dyn Fn(&OrderContext, &str) -> NewDelivery + Send + Sync),
@@ -140,53 +140,48 @@ async fn ingest_in(
 ) -> Result<Ingested, StoreError> {
     // Linked to the notification up front (one statement fewer on the common path); unlinked
     // below in the rarer case that nothing is queued.
-    if !record_event_id(conn, &event, event.event_id, Some(delivery_id), now).await? {
+    if !record_event_id(tx, &event, event.event_id, Some(delivery_id), now).await? {
         return Ok(Ingested::Duplicate);
     }
     let Some(order_id) = event.order_id else {
-        return not_ours(conn, &event).await;
+        return not_ours(tx, &event).await;
     };
     // One statement: move the status forward if this one ranks higher, and read the order.
-    let row =
-        match event.status {
-            Some((status, rank)) => {
-                sqlx::query(
-                    "UPDATE orders SET \
+    let row = match event.status {
+        Some((status, rank)) => {
+            tx.fetch_optional(
+                "UPDATE orders SET \
                  payment_status = CASE WHEN payment_status IS NULL OR status_rank < $4 \
                    THEN $3 ELSE payment_status END, \
                  status_rank = CASE WHEN payment_status IS NULL OR status_rank < $4 \
                    THEN $4 ELSE status_rank END \
                  WHERE provider = $1 AND order_id = $2 \
                  RETURNING reference_id, notification_url, amount_cents, currency, payment_status",
-                )
-                .bind(event.provider)
-                .bind(order_id)
-                .bind(status)
-                .bind(rank)
-                .fetch_optional(&mut *conn)
-                .await?
-            }
-            None => sqlx::query(
+                &args![event.provider, order_id, status, rank],
+            )
+            .await?
+        }
+        None => {
+            tx.fetch_optional(
                 "SELECT reference_id, notification_url, amount_cents, currency, payment_status \
                  FROM orders WHERE provider = $1 AND order_id = $2",
+                &args![event.provider, order_id],
             )
-            .bind(event.provider)
-            .bind(order_id)
-            .fetch_optional(&mut *conn)
-            .await?,
-        };
+            .await?
+        }
+    };
     let Some(row) = row else {
-        return not_ours(conn, &event).await;
+        return not_ours(tx, &event).await;
     };
     let order = OrderContext {
-        reference_id: column(&row, "reference_id")?,
-        notification_url: column(&row, "notification_url")?,
-        amount_cents: column(&row, "amount_cents")?,
-        currency: column(&row, "currency")?,
-        payment_status: column(&row, "payment_status")?,
+        reference_id: row.get("reference_id")?,
+        notification_url: row.get("notification_url")?,
+        amount_cents: row.get("amount_cents")?,
+        currency: row.get("currency")?,
+        payment_status: row.get("payment_status")?,
     };
     let delivery = build(&order, delivery_id);
-    queue(conn, &delivery, now).await?;
+    queue(tx, &delivery, now).await?;
     Ok(Ingested::Queued {
         delivery_id: delivery.id,
     })
@@ -220,15 +215,15 @@ struct PaymentIngest {
 impl Write for PaymentIngest {
     type Output = Ingested;
 
-    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now: i64) -> WriteFuture<'c, Ingested> {
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Ingested> {
         Box::pin(async move {
             let event = self.event.view();
             for key in std::iter::once(event.event_id).chain(self.payment_key.as_deref()) {
-                if !record_event_id(conn, &event, key, Some(&self.delivery.id), now).await? {
+                if !record_event_id(tx, &event, key, Some(&self.delivery.id), now).await? {
                     return Ok(Ingested::Duplicate);
                 }
             }
-            queue(conn, &self.delivery, now).await?;
+            queue(tx, &self.delivery, now).await?;
             Ok(Ingested::Queued {
                 delivery_id: self.delivery.id.clone(),
             })
@@ -239,61 +234,49 @@ impl Write for PaymentIngest {
 /// Records that `key` was taken in, linked to the notification it produces; false if it
 /// already was.
 async fn record_event_id(
-    conn: &mut AnyConnection,
+    tx: &mut dyn Tx,
     event: &IncomingEvent<'_>,
     key: &str,
     delivery_id: Option<&str>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let fresh = sqlx::query(
-        "INSERT INTO webhook_events (provider, event_id, event_type, received_at_ms, delivery_id) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, event_id) DO NOTHING",
-    )
-    .bind(event.provider)
-    .bind(key)
-    .bind(event.event_type)
-    .bind(now)
-    .bind(delivery_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(fresh.rows_affected() == 1)
+    let fresh = tx
+        .execute(
+            "INSERT INTO webhook_events (provider, event_id, event_type, received_at_ms, \
+             delivery_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, event_id) DO NOTHING",
+            &args![event.provider, key, event.event_type, now, delivery_id],
+        )
+        .await?;
+    Ok(fresh == 1)
 }
 
 /// The event was recorded but queues nothing: drop its link to a notification.
-async fn not_ours(
-    conn: &mut AnyConnection,
-    event: &IncomingEvent<'_>,
-) -> Result<Ingested, StoreError> {
-    sqlx::query(
+async fn not_ours(tx: &mut dyn Tx, event: &IncomingEvent<'_>) -> Result<Ingested, StoreError> {
+    tx.execute(
         "UPDATE webhook_events SET delivery_id = NULL WHERE provider = $1 AND event_id = $2",
+        &args![event.provider, event.event_id],
     )
-    .bind(event.provider)
-    .bind(event.event_id)
-    .execute(&mut *conn)
     .await?;
     Ok(Ingested::NotOurs)
 }
 
 /// Puts the notification in the outbox.
-async fn queue(
-    conn: &mut AnyConnection,
-    delivery: &NewDelivery,
-    now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
+async fn queue(tx: &mut dyn Tx, delivery: &NewDelivery, now: i64) -> Result<(), StoreError> {
+    tx.execute(
         "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
          status, next_attempt_at_ms, created_at_ms, updated_at_ms, trace_context) \
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7, $8)",
+        &args![
+            &delivery.id,
+            &delivery.subject_key,
+            &delivery.target_url,
+            &delivery.target_key,
+            &delivery.event_type,
+            &delivery.body,
+            now,
+            delivery.trace_context.as_deref(),
+        ],
     )
-    .bind(&delivery.id)
-    .bind(&delivery.subject_key)
-    .bind(&delivery.target_url)
-    .bind(&delivery.target_key)
-    .bind(&delivery.event_type)
-    .bind(&delivery.body)
-    .bind(now)
-    .bind(delivery.trace_context.as_deref())
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }

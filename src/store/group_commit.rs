@@ -1,19 +1,22 @@
 //! Group commit for SQLite, whose one writer fsyncs every commit: the hot writes (webhook
-//! intake, create records, relay claims and attempt records) queue here, and one task commits
+//! intake, create records, relay claims and attempt records) queue here, and one thread commits
 //! whatever queued while the previous commit ran in a single transaction, answering each caller
 //! only after that commit. Under load many writes share one fsync; alone, a write waits for
-//! nothing but its own commit.
+//! nothing but its own commit. The thread owns its connection and runs the statements itself
+//! (rusqlite), so a statement is a function call, not a hand-off to a driver thread and back.
 //!
 //! Each write keeps its own semantics inside the group. If the group's transaction fails, each
 //! write is run again in a transaction of its own, so one bad write cannot fail the others.
 //! PostgreSQL has no single writer: there every write commits on its own connection.
 
+use super::tx::{SqliteTx, Tx, TxFuture};
 use super::{StoreError, WriteTurns};
 use crate::clock;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection};
+use sqlx::AnyPool;
 use std::future::Future;
-use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most writes one group commit takes in.
@@ -21,20 +24,19 @@ const MAX_GROUP: usize = 512;
 /// Writes waiting for the writer before callers wait to hand theirs over.
 const QUEUE: usize = 4096;
 
-pub(super) type WriteFuture<'c, T> =
-    Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+pub(super) type WriteFuture<'c, T> = TxFuture<'c, T>;
 
 /// One caller's statements, run inside a transaction the writer owns. May run twice (the second
-/// time alone, after the group's transaction was rolled back), so it must not act outside it.
+/// time alone, after the group's transaction was rolled back), so it must not act outside it,
+/// and it awaits nothing but its statements (on SQLite those are ready at once).
 pub(super) trait Write: Send + 'static {
     type Output: Send + 'static;
-    fn run<'c>(&'c self, conn: &'c mut AnyConnection, now_ms: i64)
-        -> WriteFuture<'c, Self::Output>;
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, Self::Output>;
 }
 
 /// A write with its caller's reply, its output type erased so writes of every kind share groups.
 trait Job: Send {
-    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> WriteFuture<'c, ()>;
+    fn run(&mut self, tx: &mut SqliteTx<'_>, now_ms: i64) -> Result<(), StoreError>;
     /// Answers the caller: the output of the last run, or `failure`.
     fn answer(self: Box<Self>, failure: Option<StoreError>);
 }
@@ -46,40 +48,66 @@ struct Pending<W: Write> {
 }
 
 impl<W: Write> Job for Pending<W> {
-    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> WriteFuture<'c, ()> {
-        Box::pin(async move {
-            self.output = Some(self.write.run(conn, now_ms).await?);
-            Ok(())
-        })
+    fn run(&mut self, tx: &mut SqliteTx<'_>, now_ms: i64) -> Result<(), StoreError> {
+        self.output = Some(ready(self.write.run(tx, now_ms))?);
+        Ok(())
     }
 
     fn answer(self: Box<Self>, failure: Option<StoreError>) {
         let result = match (failure, self.output) {
             (None, Some(output)) => Ok(output),
             (Some(error), _) => Err(error),
-            (None, None) => Err(StoreError::Database(sqlx::Error::WorkerCrashed)),
+            (None, None) => Err(StoreError::WriteSuspended),
         };
         let _ = self.reply.send(result);
     }
 }
 
-/// The handle writes are queued on; the writer task ends when every handle is gone.
+/// The result of a future that needs no waiting (a write's statements on the SQLite thread).
+fn ready<T>(future: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(result) => result,
+        Poll::Pending => Err(StoreError::WriteSuspended),
+    }
+}
+
+/// The handle writes are queued on; the writer thread ends when every handle is gone.
 #[derive(Clone)]
 pub(super) struct GroupWriter {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    /// Set when the store closes: later writes are refused, as the pool refuses them.
+    closed: Arc<AtomicBool>,
 }
 
 impl GroupWriter {
-    /// Starts the writer on `runtime`. It takes `turns` for each group, so writes made outside
-    /// it (rare operator paths) still never collide with a group.
-    pub fn start(runtime: &tokio::runtime::Handle, pool: AnyPool, turns: WriteTurns) -> Self {
+    /// Starts the writer on a thread of its own, with its own connection to the database file.
+    /// It takes `turns` for each group, so writes made outside it (rare operator paths, through
+    /// the pool) never collide with a group.
+    pub fn start(conn: rusqlite::Connection, turns: WriteTurns) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        runtime.spawn(commit_groups(pool, turns, queue));
-        Self { jobs }
+        std::thread::Builder::new()
+            .name("pagos-sqlite-writer".into())
+            .spawn(move || commit_groups(conn, turns, queue))?;
+        Ok(Self {
+            jobs,
+            closed: Arc::default(),
+        })
+    }
+
+    /// Refuses writes from now on; those already queued still commit.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
     }
 
     /// Queues `write` and waits until the group that holds it has committed.
     pub async fn write<W: Write>(&self, write: W) -> Result<W::Output, StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Database(sqlx::Error::PoolClosed));
+        }
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Pending {
             write,
@@ -95,60 +123,42 @@ impl GroupWriter {
     }
 }
 
-/// Runs one write in a transaction of its own.
+/// Runs one write in a transaction of its own, through the pool (PostgreSQL).
 pub(super) async fn write_alone<W: Write>(
     pool: &AnyPool,
     write: &W,
 ) -> Result<W::Output, StoreError> {
     let mut tx = pool.begin().await?;
-    let output = write.run(&mut tx, clock::unix_ms()).await?;
+    let output = write.run(&mut *tx, clock::unix_ms()).await?;
     tx.commit().await?;
     Ok(output)
 }
 
-async fn commit_groups(pool: AnyPool, turns: WriteTurns, mut queue: mpsc::Receiver<Box<dyn Job>>) {
+fn commit_groups(
+    mut conn: rusqlite::Connection,
+    turns: WriteTurns,
+    mut queue: mpsc::Receiver<Box<dyn Job>>,
+) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
-    // The writer keeps one connection (no pool checkout per group); it is replaced after an
-    // error, and handed back when the pool closes (closing waits for every connection).
-    let mut kept: Option<PoolConnection<Any>> = None;
-    let closing = pool.close_event();
-    tokio::pin!(closing);
-    loop {
-        let received = tokio::select! {
-            received = queue.recv_many(&mut group, MAX_GROUP) => received,
-            _ = &mut closing => 0,
-        };
-        if received == 0 {
-            break;
-        }
-        let _turn = turns.lock().await;
-        let result = async {
-            let conn = match &mut kept {
-                Some(conn) => conn,
-                None => kept.insert(pool.acquire().await?),
-            };
-            let mut tx = conn.begin().await?;
-            let now = clock::unix_ms();
-            for job in group.iter_mut() {
-                job.run(&mut tx, now).await?;
+    while let Some(job) = queue.blocking_recv() {
+        group.push(job);
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
             }
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
         }
-        .await;
+        let _turn = turns.blocking_lock();
+        let now = clock::unix_ms();
+        let result = in_transaction(&mut conn, |tx| {
+            group.iter_mut().try_for_each(|job| job.run(tx, now))
+        });
         match result {
             Ok(()) => group.drain(..).for_each(|job| job.answer(None)),
             Err(error) => {
-                kept = None;
                 tracing::warn!(%error, writes = group.len(), "group commit failed; committing each write alone");
                 for mut job in group.drain(..) {
-                    let alone = async {
-                        let mut tx = pool.begin().await?;
-                        job.run(&mut tx, clock::unix_ms()).await?;
-                        tx.commit().await?;
-                        Ok::<_, StoreError>(())
-                    }
-                    .await;
+                    let alone = in_transaction(&mut conn, |tx| job.run(tx, clock::unix_ms()));
                     job.answer(alone.err());
                 }
             }
@@ -156,10 +166,24 @@ async fn commit_groups(pool: AnyPool, turns: WriteTurns, mut queue: mpsc::Receiv
     }
 }
 
+/// Runs `body` in one transaction, committed if it succeeds and rolled back otherwise.
+fn in_transaction(
+    conn: &mut rusqlite::Connection,
+    body: impl FnOnce(&mut SqliteTx<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = body(&mut SqliteTx(conn)).and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+    if result.is_err() && !conn.is_autocommit() {
+        // Best effort: a failed rollback leaves nothing committed either.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::any::AnyPoolOptions;
+    use crate::store::tx::args;
 
     /// Inserts `value` into `t`, or into a table that does not exist when `fail` is set.
     struct Insert {
@@ -170,41 +194,30 @@ mod tests {
     impl Write for Insert {
         type Output = i64;
 
-        fn run<'c>(&'c self, conn: &'c mut AnyConnection, _now: i64) -> WriteFuture<'c, i64> {
+        fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, i64> {
             Box::pin(async move {
-                let table = if self.fail { "missing" } else { "t" };
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO {table} (v) VALUES ($1)"
-                )))
-                .bind(self.value)
-                .execute(&mut *conn)
-                .await?;
+                let sql = if self.fail {
+                    "INSERT INTO missing (v) VALUES ($1)"
+                } else {
+                    "INSERT INTO t (v) VALUES ($1)"
+                };
+                tx.execute(sql, &args![self.value]).await?;
                 Ok(self.value)
             })
         }
     }
 
-    async fn pool(dir: &tempfile::TempDir) -> AnyPool {
-        sqlx::any::install_default_drivers();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let pool = AnyPoolOptions::new().connect(&url).await.unwrap();
-        sqlx::query("CREATE TABLE t (v BIGINT NOT NULL)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool
-    }
-
     #[tokio::test]
     async fn a_burst_commits_and_one_bad_write_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir).await;
+        let path = dir.path().join("t.db");
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        reader
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v BIGINT NOT NULL)")
+            .unwrap();
         let turns = WriteTurns::default();
-        let writer = GroupWriter::start(
-            &tokio::runtime::Handle::current(),
-            pool.clone(),
-            turns.clone(),
-        );
+        let writer =
+            GroupWriter::start(rusqlite::Connection::open(&path).unwrap(), turns.clone()).unwrap();
         // While another writer holds the turn, the whole burst queues up: it lands in one or
         // two groups, the bad write among the others.
         let held = turns.lock().await;
@@ -225,9 +238,8 @@ mod tests {
                 (value, result) => assert_eq!(result.unwrap(), value),
             }
         }
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-            .fetch_one(&pool)
-            .await
+        let rows: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, 199, "every good write committed, the bad one did not");
     }

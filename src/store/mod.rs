@@ -6,6 +6,7 @@ mod deliveries;
 mod events;
 mod group_commit;
 mod references;
+mod tx;
 
 pub use create_records::{CreateClaim, CreateKey, CreateOutcome, NewCreate, OrderRecord};
 pub use deliveries::{
@@ -35,6 +36,14 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the SQLite database must be a file")]
+    SqliteNotAFile,
+    #[error("cannot start the SQLite writer: {0}")]
+    WriterThread(#[source] std::io::Error),
+    #[error("a write waited on something other than its transaction")]
+    WriteSuspended,
 }
 
 #[derive(Clone)]
@@ -87,14 +96,17 @@ impl Store {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        // SQLite has one writer and fsyncs every commit: hot writes share commits. The writer
-        // lives on the runtime that connected the store (outside one, writes commit alone).
-        let write_turns = (backend == Backend::Sqlite).then(WriteTurns::default);
-        let writer = match (&write_turns, tokio::runtime::Handle::try_current()) {
-            (Some(turns), Ok(runtime)) => {
-                Some(GroupWriter::start(&runtime, pool.clone(), turns.clone()))
+        // SQLite has one writer and fsyncs every commit: hot writes share commits, made by a
+        // writer thread with a connection of its own.
+        let (writer, write_turns) = match backend {
+            Backend::Sqlite => {
+                let turns = WriteTurns::default();
+                let conn = writer_connection(&pool).await?;
+                let writer =
+                    GroupWriter::start(conn, turns.clone()).map_err(StoreError::WriterThread)?;
+                (Some(writer), Some(turns))
             }
-            _ => None,
+            Backend::Postgres => (None, None),
         };
         Ok(Self {
             pool,
@@ -116,6 +128,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close();
+        }
         self.pool.close().await;
     }
 
@@ -141,6 +156,29 @@ impl Store {
             None => None,
         }
     }
+}
+
+/// Opens the group writer's own connection to the file the pool uses, with the pool's settings.
+async fn writer_connection(pool: &AnyPool) -> Result<rusqlite::Connection, StoreError> {
+    let rows = sqlx::query("PRAGMA database_list").fetch_all(pool).await?;
+    let mut file = None;
+    for row in &rows {
+        if column::<String>(row, "name")? == "main" {
+            file = Some(column::<String>(row, "file")?);
+        }
+    }
+    let file = file
+        .filter(|file| !file.is_empty())
+        .ok_or(StoreError::SqliteNotAFile)?;
+    let conn = rusqlite::Connection::open_with_flags(
+        file,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // WAL is a property of the file (set by the pool); durability and waiting are per connection.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }
 
 /// Reads a column, mapping a decode failure to a store error.
