@@ -1,6 +1,6 @@
 //! `charge` (seed 002): an on-demand charge to a customer's saved card, made once per reference.
 
-use super::order_flow::OrderSpec;
+use super::order_flow::{encode, OrderSpec};
 use super::ConektaProvider;
 use crate::clock;
 use crate::domain::field_errors::bounded_text;
@@ -101,7 +101,7 @@ impl DirectOrder<'_> {
                 amount_cents: self.amount.centavos(),
                 currency: self.currency,
                 binding_until: clock::unix_s() + ORDER_BINDING_S,
-                body,
+                body: encode(&body)?,
             })
             .await
     }

@@ -69,7 +69,7 @@ impl ConektaClient {
         path: &str,
         secret: &ProviderSecret,
         idempotency_key: Option<&str>,
-        body: &impl serde::Serialize,
+        body: &(impl serde::Serialize + ?Sized),
     ) -> Result<ConektaAnswer, ConektaError> {
         self.call(Method::POST, path, secret, idempotency_key, Some(body))
             .await
@@ -80,7 +80,7 @@ impl ConektaClient {
         &self,
         path: &str,
         secret: &ProviderSecret,
-        body: &impl serde::Serialize,
+        body: &(impl serde::Serialize + ?Sized),
     ) -> Result<ConektaAnswer, ConektaError> {
         self.call(Method::PUT, path, secret, None, Some(body)).await
     }
@@ -111,7 +111,7 @@ impl ConektaClient {
         path: &str,
         secret: &ProviderSecret,
         idempotency_key: Option<&str>,
-        body: Option<&impl serde::Serialize>,
+        body: Option<&(impl serde::Serialize + ?Sized)>,
     ) -> Result<ConektaAnswer, ConektaError> {
         let mut request = self
             .http

@@ -1,11 +1,12 @@
 //! `create`: a HostedPayment checkout order, created once per storefront reference.
 
 use super::create_request::{CreateRequest, DEFAULT_EXPIRY_S};
-use super::order_flow::OrderSpec;
+use super::order_flow::{encode, OrderSpec};
 use super::wire::{CheckoutRequest, CustomerInfo, LineItem, OrderRequest};
 use super::ConektaProvider;
 use crate::clock;
 use crate::providers::{ActionError, ActionReply};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -15,14 +16,40 @@ pub async fn create(
 ) -> Result<ActionReply, ActionError> {
     let now = clock::unix_s();
     let request = CreateRequest::parse(&fields, now).map_err(ActionError::InvalidFields)?;
+    // Not kept while the order is created: many creates can be waiting at once.
+    drop(fields);
     provider
         .check_notification_url(&request.notification_url)
         .await?;
     let expires_at = request.expires_at.unwrap_or(now + DEFAULT_EXPIRY_S);
+    let body = order_body(provider, &request, expires_at)?;
+    let mut identity = request.identity_fields();
+    identity.insert("action".into(), "create".into());
+    provider
+        .order_flow()
+        .run(OrderSpec {
+            secret: &request.secret,
+            reference_id: &request.reference_id,
+            identity,
+            notification_url: request.notification_url.as_str(),
+            amount_cents: request.amount.centavos(),
+            currency: &request.currency,
+            binding_until: expires_at,
+            body,
+        })
+        .await
+}
+
+/// Conekta's `POST /orders` body for a HostedPayment checkout, as JSON text.
+fn order_body(
+    provider: &ConektaProvider,
+    request: &CreateRequest,
+    expires_at: i64,
+) -> Result<Box<RawValue>, ActionError> {
     let success_url = request.success_url();
     let failure_url = request.failure_url();
     let item_name = request.item_name();
-    let body = OrderRequest {
+    encode(&OrderRequest {
         currency: &request.currency,
         customer_info: CustomerInfo {
             name: format!("{} {}", request.first_name, request.last_name),
@@ -42,20 +69,5 @@ pub async fn create(
             expires_at,
         },
         metadata: BTreeMap::from([("reference_id", request.reference_id.as_str())]),
-    };
-    let mut identity = request.identity_fields();
-    identity.insert("action".into(), "create".into());
-    provider
-        .order_flow()
-        .run(OrderSpec {
-            secret: &request.secret,
-            reference_id: &request.reference_id,
-            identity,
-            notification_url: request.notification_url.as_str(),
-            amount_cents: request.amount.centavos(),
-            currency: &request.currency,
-            binding_until: expires_at,
-            body: serde_json::to_value(&body).unwrap_or_default(),
-        })
-        .await
+    })
 }

@@ -7,6 +7,7 @@ use super::PROVIDER;
 use crate::domain::{FieldError, ProviderSecret};
 use crate::providers::{ActionError, ActionReply};
 use crate::store::{CreateClaim, CreateKey, CreateOutcome, NewCreate, OrderRecord, Store};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
@@ -25,8 +26,8 @@ pub struct OrderSpec<'a> {
     pub currency: &'a str,
     /// Until when a repeat is answered from the record (Unix s); a checkout's expiry replaces it.
     pub binding_until: i64,
-    /// The `POST /orders` body.
-    pub body: Value,
+    /// The `POST /orders` body, as JSON text (see `encode`).
+    pub body: Box<RawValue>,
 }
 
 pub struct OrderFlow<'a> {
@@ -36,8 +37,10 @@ pub struct OrderFlow<'a> {
 }
 
 impl OrderFlow<'_> {
-    pub async fn run(&self, spec: OrderSpec<'_>) -> Result<ActionReply, ActionError> {
-        let identity_json = Value::Object(spec.identity.clone()).to_string();
+    pub async fn run(&self, mut spec: OrderSpec<'_>) -> Result<ActionReply, ActionError> {
+        // Thousands of creates may wait on Conekta at once: each keeps only the text of its
+        // identity and body, not their JSON trees.
+        let identity_json = Value::Object(std::mem::take(&mut spec.identity)).to_string();
         let fingerprint = hex::encode(Sha256::digest(identity_json.as_bytes()));
         let account_hash = spec.secret.account_hash();
         let key = CreateKey {
@@ -72,7 +75,8 @@ impl OrderFlow<'_> {
                     return Ok(ActionReply { body: response });
                 }
                 CreateClaim::Differs { stored_fields_json } => {
-                    return Err(differences(&spec.identity, &stored_fields_json));
+                    let identity = serde_json::from_str(&identity_json).unwrap_or_default();
+                    return Err(differences(&identity, &stored_fields_json));
                 }
                 CreateClaim::InFlight if Instant::now() >= give_up_at => {
                     return Err(ActionError::Conflict {
@@ -99,7 +103,7 @@ impl OrderFlow<'_> {
     ) -> Result<ActionReply, ActionError> {
         let answer = self
             .client
-            .post("/orders", spec.secret, Some(idempotency_key), &spec.body)
+            .post("/orders", spec.secret, Some(idempotency_key), &*spec.body)
             .await;
         let answer = match answer {
             Ok(answer) => answer,
@@ -147,6 +151,12 @@ impl OrderFlow<'_> {
         tracing::info!(%order_id, reference_id = %spec.reference_id, "order created");
         Ok(ActionReply { body: answer.text })
     }
+}
+
+/// A `POST /orders` body as JSON text: while the order is created only the text is kept.
+pub fn encode(body: &impl serde::Serialize) -> Result<Box<RawValue>, ActionError> {
+    serde_json::value::to_raw_value(body)
+        .map_err(|e| ActionError::ProviderUnavailable(format!("could not encode the order: {e}")))
 }
 
 pub fn store_down(error: crate::store::StoreError) -> ActionError {
