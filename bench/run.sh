@@ -19,11 +19,11 @@ esac
 if [ "$MODE" = full ]; then
   SAT_SECS=10; SAT_CONNS=64; RATE=500; RATE_SECS=10; WARM_SECS=2
   SLOW_CONC=2000; SLOW_SECS=15; SLOW_DELAY_MS=300
-  EVENTS=12000; DRAIN=10000; PROFILE=release
+  EVENTS=12000; DRAIN=10000; HANG_PAIRS=3; PROFILE=release
 else
   SAT_SECS=1; SAT_CONNS=8; RATE=50; RATE_SECS=1; WARM_SECS=0.3
   SLOW_CONC=50; SLOW_SECS=1; SLOW_DELAY_MS=300
-  EVENTS=300; DRAIN=200; PROFILE=debug
+  EVENTS=300; DRAIN=200; HANG_PAIRS=1; PROFILE=debug
 fi
 RECEIVERS=10
 
@@ -306,10 +306,19 @@ drain() {
 }
 drain one drain1.db "$DRAIN" none
 DRAIN1_MS=$DRAIN_MS
-drain ten drain10.db "$DRAIN" none
-DRAIN10_MS=$DRAIN_MS; NINE_HEALTHY=$NINE_RATE
-drain hang drain10.db $((DRAIN / RECEIVERS * (RECEIVERS - 1))) $((P_RECV + RECEIVERS - 1))
-NINE_HANG=$NINE_RATE
+# A drain lasts about a second, so one pair of runs is mostly start-up and noise: the healthy
+# and the hanging run alternate $HANG_PAIRS times, and the medians are compared.
+HEALTHY_RATES=(); HANG_RATES=(); DRAIN10_ALL=()
+for pair in $(seq 1 "$HANG_PAIRS"); do
+  drain "ten-$pair" drain10.db "$DRAIN" none
+  DRAIN10_ALL+=("$DRAIN_MS"); HEALTHY_RATES+=("$NINE_RATE")
+  drain "hang-$pair" drain10.db $((DRAIN / RECEIVERS * (RECEIVERS - 1))) $((P_RECV + RECEIVERS - 1))
+  HANG_RATES+=("$NINE_RATE")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+DRAIN10_MS=$(median "${DRAIN10_ALL[@]}")
+NINE_HEALTHY=$(median "${HEALTHY_RATES[@]}")
+NINE_HANG=$(median "${HANG_RATES[@]}")
 
 # ------------------------------------------------------------------ table
 r() { awk "BEGIN {printf \"%.2f\", $*}"; }
@@ -330,8 +339,8 @@ pagos benchmark ($MODE, $PROFILE build) on $(nproc) cores, $(free -g | awk '/^Me
 | 3 webhook ingest, durable, SQLite | $INGEST_SQLITE events/s | >= 3000 |
 | 3 webhook ingest, durable, PostgreSQL | $INGEST_PG events/s | |
 | 4 drain $DRAIN to one receiver | $DRAIN1_MS ms | <= 5000 |
-| 4 drain $DRAIN to ten receivers | $DRAIN10_MS ms | |
-| 4 nine receivers' rate, one of ten hanging vs all healthy | $NINE_HANG / $NINE_HEALTHY per s = $(r "$NINE_HANG / $NINE_HEALTHY") | >= 0.9 |
+| 4 drain $DRAIN to ten receivers (median of $HANG_PAIRS) | $DRAIN10_MS ms | |
+| 4 nine receivers' rate, one of ten hanging vs all healthy (medians of $HANG_PAIRS pairs) | $NINE_HANG / $NINE_HEALTHY per s = $(r "$NINE_HANG / $NINE_HEALTHY") (pairs: $(for i in "${!HANG_RATES[@]}"; do printf '%s/%s ' "${HANG_RATES[$i]}" "${HEALTHY_RATES[$i]}"; done)) | >= 0.9 |
 | 5 idle RSS | $(mb "$IDLE_KB") MB | <= 20 |
 | 5 peak RSS during 1 / during 2 | $(mb "$PEAK1_KB") / $(mb "$PEAK2_KB") MB | |
 | 5 start to /readyz 200 | $START_READY_MS ms | <= 300 |

@@ -28,6 +28,10 @@ pub struct NewCreate<'a> {
     pub expires_at: i64,
     /// How long the owner may take before another request may take over.
     pub lease_ms: i64,
+    /// The provider takes the money when the order is created (a card charge): the claim must
+    /// be on disk before the call, or a power cut could let a retry charge twice. A checkout's
+    /// claim need not: losing it can only leave an unpaid checkout nobody was shown.
+    pub claim_must_sync: bool,
 }
 
 /// What the caller must do after claiming.
@@ -87,6 +91,7 @@ impl Store {
                     idempotency_key: new.idempotency_key.to_owned(),
                     lease_ms: new.lease_ms,
                     expires_at: new.expires_at,
+                    durable: new.claim_must_sync,
                 })
                 .await?;
             if inserted {
@@ -283,11 +288,16 @@ struct ClaimInsert {
     idempotency_key: String,
     lease_ms: i64,
     expires_at: i64,
+    durable: bool,
 }
 
 impl Write for ClaimInsert {
     /// True when this request now holds the reference.
     type Output = bool;
+
+    fn durable(&self) -> bool {
+        self.durable
+    }
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
         Box::pin(async move {

@@ -464,6 +464,12 @@ static SQLITE_LEASE_CLAIM: std::sync::LazyLock<String> = std::sync::LazyLock::ne
 impl Write for LeaseClaim {
     type Output = Vec<ClaimedDelivery>;
 
+    /// A lease lost in a power cut is harmless: leases are handed back at start, and the
+    /// notification is delivered (again) at least once.
+    fn durable(&self) -> bool {
+        false
+    }
+
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
             let rows = if self.postgres {

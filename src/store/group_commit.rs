@@ -32,10 +32,18 @@ pub(super) type WriteFuture<'c, T> = TxFuture<'c, T>;
 pub(super) trait Write: Send + 'static {
     type Output: Send + 'static;
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, Self::Output>;
+
+    /// False for a claim whose loss in a power cut is harmless (it is only retried): its commit
+    /// is visible at once and survives a crash of the process, but reaches the disk with the
+    /// next durable commit instead of waiting for an fsync of its own.
+    fn durable(&self) -> bool {
+        true
+    }
 }
 
 /// A write with its caller's reply, its output type erased so writes of every kind share groups.
 trait Job: Send {
+    fn durable(&self) -> bool;
     fn run(&mut self, tx: &mut SqliteTx<'_>, now_ms: i64) -> Result<(), StoreError>;
     /// Answers the caller: the output of the last run, or `failure`.
     fn answer(self: Box<Self>, failure: Option<StoreError>);
@@ -48,6 +56,10 @@ struct Pending<W: Write> {
 }
 
 impl<W: Write> Job for Pending<W> {
+    fn durable(&self) -> bool {
+        self.write.durable()
+    }
+
     fn run(&mut self, tx: &mut SqliteTx<'_>, now_ms: i64) -> Result<(), StoreError> {
         self.output = Some(ready(self.write.run(tx, now_ms))?);
         Ok(())
@@ -81,6 +93,8 @@ pub(super) struct GroupWriter {
     jobs: mpsc::Sender<Box<dyn Job>>,
     /// Set when the store closes: later writes are refused, as the pool refuses them.
     closed: Arc<AtomicBool>,
+    /// Held by every handle: helpers that must stop with the store watch it (`liveness`).
+    alive: Arc<()>,
 }
 
 impl GroupWriter {
@@ -95,7 +109,13 @@ impl GroupWriter {
         Ok(Self {
             jobs,
             closed: Arc::default(),
+            alive: Arc::default(),
         })
+    }
+
+    /// Upgradable while any handle to this writer exists.
+    pub fn liveness(&self) -> std::sync::Weak<()> {
+        Arc::downgrade(&self.alive)
     }
 
     /// Refuses writes from now on; those already queued still commit.
@@ -129,6 +149,11 @@ pub(super) async fn write_alone<W: Write>(
     write: &W,
 ) -> Result<W::Output, StoreError> {
     let mut tx = pool.begin().await?;
+    if !write.durable() {
+        // PostgreSQL's own form of the same promise: visible at once, flushed shortly after.
+        tx.execute("SET LOCAL synchronous_commit TO OFF", &[])
+            .await?;
+    }
     let output = write.run(&mut *tx, clock::unix_ms()).await?;
     tx.commit().await?;
     Ok(output)
@@ -140,6 +165,7 @@ fn commit_groups(
     mut queue: mpsc::Receiver<Box<dyn Job>>,
 ) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
+    let mut synced = true;
     while let Some(job) = queue.blocking_recv() {
         group.push(job);
         while group.len() < MAX_GROUP {
@@ -149,6 +175,26 @@ fn commit_groups(
             }
         }
         let _turn = turns.blocking_lock();
+        // One durable write makes the whole group's commit wait for its fsync (which also puts
+        // every earlier commit on disk: the WAL is one file, written in order).
+        let durable = group.iter().any(|job| job.durable());
+        if durable != synced {
+            let level = if durable { "FULL" } else { "NORMAL" };
+            match conn.pragma_update(None, "synchronous", level) {
+                Ok(()) => synced = durable,
+                // A durable write is never committed without its fsync.
+                Err(error) if durable => {
+                    tracing::error!(%error, "could not ask SQLite for a durable commit");
+                    let reason = error.to_string();
+                    group.drain(..).for_each(|job| {
+                        job.answer(Some(StoreError::SyncLevel(reason.clone())));
+                    });
+                    continue;
+                }
+                // Claims committed durably are only slower.
+                Err(error) => tracing::warn!(%error, "could not relax SQLite's sync level"),
+            }
+        }
         let now = clock::unix_ms();
         let result = in_transaction(&mut conn, |tx| {
             group.iter_mut().try_for_each(|job| job.run(tx, now))
@@ -242,5 +288,66 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, 199, "every good write committed, the bad one did not");
+    }
+
+    /// Reads the sync level its group commits with; durable or not as told.
+    struct SyncLevel {
+        durable: bool,
+    }
+
+    impl Write for SyncLevel {
+        type Output = i64;
+
+        fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, i64> {
+            Box::pin(async move {
+                let rows = tx.fetch_all("PRAGMA synchronous", &[]).await?;
+                rows[0].get("synchronous")
+            })
+        }
+
+        fn durable(&self) -> bool {
+            self.durable
+        }
+    }
+
+    const NORMAL: i64 = 1;
+    const FULL: i64 = 2;
+
+    #[tokio::test]
+    async fn a_group_waits_for_its_fsync_when_any_write_in_it_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL")
+            .unwrap();
+        let turns = WriteTurns::default();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        let writer = GroupWriter::start(conn, turns.clone()).unwrap();
+
+        let alone = |durable| writer.write(SyncLevel { durable });
+        assert_eq!(
+            alone(false).await.unwrap(),
+            NORMAL,
+            "a claim alone skips the fsync"
+        );
+        assert_eq!(alone(true).await.unwrap(), FULL);
+        assert_eq!(alone(false).await.unwrap(), NORMAL);
+
+        // Queued together (the turn held meanwhile), a claim shares the durable write's fsync.
+        let held = turns.lock().await;
+        let claim = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(SyncLevel { durable: false }).await }
+        });
+        let record = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(SyncLevel { durable: true }).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(held);
+        assert_eq!(claim.await.unwrap().unwrap(), FULL);
+        assert_eq!(record.await.unwrap().unwrap(), FULL);
     }
 }

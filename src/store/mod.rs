@@ -1,6 +1,7 @@
 //! The durable store: SQLite (one replica, the default) or PostgreSQL (several replicas), behind
 //! one interface. Queries are portable SQL run through sqlx's `Any` driver; migrations run at start.
 
+mod checkpoint;
 mod create_records;
 mod deliveries;
 mod events;
@@ -44,6 +45,8 @@ pub enum StoreError {
     WriterThread(#[source] std::io::Error),
     #[error("a write waited on something other than its transaction")]
     WriteSuspended,
+    #[error("cannot make the commit durable: {0}")]
+    SyncLevel(String),
 }
 
 #[derive(Clone)]
@@ -101,9 +104,11 @@ impl Store {
         let (writer, write_turns) = match backend {
             Backend::Sqlite => {
                 let turns = WriteTurns::default();
-                let conn = writer_connection(&pool).await?;
-                let writer =
-                    GroupWriter::start(conn, turns.clone()).map_err(StoreError::WriterThread)?;
+                let file = database_file(&pool).await?;
+                let writer = GroupWriter::start(open_writer(&file)?, turns.clone())
+                    .map_err(StoreError::WriterThread)?;
+                checkpoint::start(open_writer(&file)?, writer.liveness())
+                    .map_err(StoreError::WriterThread)?;
                 (Some(writer), Some(turns))
             }
             Backend::Postgres => (None, None),
@@ -158,8 +163,8 @@ impl Store {
     }
 }
 
-/// Opens the group writer's own connection to the file the pool uses, with the pool's settings.
-async fn writer_connection(pool: &AnyPool) -> Result<rusqlite::Connection, StoreError> {
+/// The file the pool's SQLite database lives in.
+async fn database_file(pool: &AnyPool) -> Result<String, StoreError> {
     let rows = sqlx::query("PRAGMA database_list").fetch_all(pool).await?;
     let mut file = None;
     for row in &rows {
@@ -167,15 +172,20 @@ async fn writer_connection(pool: &AnyPool) -> Result<rusqlite::Connection, Store
             file = Some(column::<String>(row, "file")?);
         }
     }
-    let file = file
-        .filter(|file| !file.is_empty())
-        .ok_or(StoreError::SqliteNotAFile)?;
+    file.filter(|file| !file.is_empty())
+        .ok_or(StoreError::SqliteNotAFile)
+}
+
+/// A connection of the writer's own (or its checkpointer's) to `file`, with the pool's
+/// durability. It never checkpoints on commit: `checkpoint.rs` does that off the write path.
+fn open_writer(file: &str) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open_with_flags(
         file,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     // WAL is a property of the file (set by the pool); durability and waiting are per connection.
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)

@@ -102,6 +102,7 @@ impl DirectOrder<'_> {
                 currency: self.currency,
                 binding_until: clock::unix_s() + ORDER_BINDING_S,
                 body: encode(&body)?,
+                charges_at_creation: true,
             })
             .await
     }

@@ -36,6 +36,7 @@ pub async fn create(
             currency: &request.currency,
             binding_until: expires_at,
             body,
+            charges_at_creation: false,
         })
         .await
 }

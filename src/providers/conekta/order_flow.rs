@@ -28,6 +28,8 @@ pub struct OrderSpec<'a> {
     pub binding_until: i64,
     /// The `POST /orders` body, as JSON text (see `encode`).
     pub body: Box<RawValue>,
+    /// Conekta charges when the order is created (not a checkout the buyer pays later).
+    pub charges_at_creation: bool,
 }
 
 pub struct OrderFlow<'a> {
@@ -57,6 +59,7 @@ impl OrderFlow<'_> {
             idempotency_key: &fresh_key,
             expires_at: spec.binding_until,
             lease_ms: lease.as_millis() as i64,
+            claim_must_sync: spec.charges_at_creation,
         };
         let give_up_at = Instant::now() + lease;
         loop {
