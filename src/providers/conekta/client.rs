@@ -75,6 +75,26 @@ impl ConektaClient {
             .await
     }
 
+    /// `POST {api_url}{path}` with a body that is JSON text already (sent as it is, not copied).
+    pub async fn post_text(
+        &self,
+        path: &str,
+        secret: &ProviderSecret,
+        idempotency_key: Option<&str>,
+        body: Box<serde_json::value::RawValue>,
+    ) -> Result<ConektaAnswer, ConektaError> {
+        let text: Box<str> = body.into();
+        let request = self.request(Method::POST, path, secret, idempotency_key, true);
+        self.exchange(
+            "POST",
+            path,
+            secret,
+            request,
+            text.into_boxed_bytes().into_vec(),
+        )
+        .await
+    }
+
     /// `PUT {api_url}{path}` with a JSON body.
     pub async fn put(
         &self,
@@ -113,27 +133,47 @@ impl ConektaClient {
         idempotency_key: Option<&str>,
         body: Option<&(impl serde::Serialize + ?Sized)>,
     ) -> Result<ConektaAnswer, ConektaError> {
+        let request = self.request(
+            method.clone(),
+            path,
+            secret,
+            idempotency_key,
+            body.is_some(),
+        );
+        let payload = match body {
+            Some(body) => serde_json::to_vec(body).map_err(|e| ConektaError::Unavailable {
+                reason: format!("could not encode the request: {e}"),
+                maybe_done: false,
+            })?,
+            None => Vec::new(),
+        };
+        self.exchange(method.as_str(), path, secret, request, payload)
+            .await
+    }
+
+    /// A request with Conekta's headers: key, API version, language and, for a JSON body, its
+    /// content type.
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        secret: &ProviderSecret,
+        idempotency_key: Option<&str>,
+        json_body: bool,
+    ) -> awc::ClientRequest {
         let mut request = self
             .http
-            .request(method.clone(), format!("{}{path}", self.api_url))
+            .request(method, format!("{}{path}", self.api_url))
             .insert_header(("Authorization", format!("Bearer {}", secret.expose())))
             .insert_header(("Accept", ACCEPT))
             .insert_header(("Accept-Language", "es"));
         if let Some(key) = idempotency_key {
             request = request.insert_header(("Idempotency-Key", key));
         }
-        let payload = match body {
-            Some(body) => {
-                request = request.insert_header(("Content-Type", "application/json"));
-                serde_json::to_vec(body).map_err(|e| ConektaError::Unavailable {
-                    reason: format!("could not encode the request: {e}"),
-                    maybe_done: false,
-                })?
-            }
-            None => Vec::new(),
-        };
-        self.exchange(method.as_str(), path, secret, request, payload)
-            .await
+        if json_body {
+            request = request.insert_header(("Content-Type", "application/json"));
+        }
+        request
     }
 
     #[tracing::instrument(name = "conekta.call", skip_all, fields(http.method = method, conekta.path = path, http.status_code, outcome))]

@@ -19,7 +19,8 @@ const IN_FLIGHT_POLL: Duration = Duration::from_millis(40);
 pub struct OrderSpec<'a> {
     pub secret: &'a ProviderSecret,
     pub reference_id: &'a str,
-    /// The request's fields that make two requests "the same", by request name.
+    /// The request's fields that make two requests "the same", by request name (a small map,
+    /// dropped once the create is claimed).
     pub identity: Map<String, Value>,
     pub notification_url: &'a str,
     pub amount_cents: i64,
@@ -32,6 +33,17 @@ pub struct OrderSpec<'a> {
     pub charges_at_creation: bool,
 }
 
+/// What claiming a create decided.
+enum Claim {
+    /// This request calls Conekta, with this idempotency key.
+    Owned {
+        version: i64,
+        idempotency_key: String,
+    },
+    /// Answered from the record of an identical earlier request.
+    Answered(ActionReply),
+}
+
 pub struct OrderFlow<'a> {
     pub client: &'a ConektaClient,
     pub store: &'a Store,
@@ -39,17 +51,27 @@ pub struct OrderFlow<'a> {
 }
 
 impl OrderFlow<'_> {
-    pub async fn run(&self, mut spec: OrderSpec<'_>) -> Result<ActionReply, ActionError> {
-        // Thousands of creates may wait on Conekta at once: each keeps only the text of its
-        // identity and body, not their JSON trees.
-        let identity_json = Value::Object(std::mem::take(&mut spec.identity)).to_string();
-        let fingerprint = hex::encode(Sha256::digest(identity_json.as_bytes()));
+    pub async fn run(&self, spec: OrderSpec<'_>) -> Result<ActionReply, ActionError> {
         let account_hash = spec.secret.account_hash();
         let key = CreateKey {
             provider: PROVIDER,
             account_hash: &account_hash,
             reference_id: spec.reference_id,
         };
+        match self.claim(&spec, key).await? {
+            Claim::Owned {
+                version,
+                idempotency_key,
+            } => self.create(spec, key, version, &idempotency_key).await,
+            Claim::Answered(reply) => Ok(reply),
+        }
+    }
+
+    /// Takes the reference for this request, or answers it from the record.
+    async fn claim(&self, spec: &OrderSpec<'_>, key: CreateKey<'_>) -> Result<Claim, ActionError> {
+        // Thousands of creates may wait on Conekta at once: none of this is kept meanwhile.
+        let identity_json = Value::Object(spec.identity.clone()).to_string();
+        let fingerprint = hex::encode(Sha256::digest(identity_json.as_bytes()));
         let fresh_key = uuid::Uuid::new_v4().to_string();
         // The owner may take the whole Conekta budget; a little slack covers the store writes.
         let lease = self.timeout + Duration::from_secs(5);
@@ -72,14 +94,18 @@ impl OrderFlow<'_> {
                 CreateClaim::Owned {
                     version,
                     idempotency_key,
-                } => return self.create(&spec, key, version, &idempotency_key).await,
+                } => {
+                    return Ok(Claim::Owned {
+                        version,
+                        idempotency_key,
+                    })
+                }
                 CreateClaim::Stored { response } => {
                     tracing::info!(reference_id = %spec.reference_id, "identical request answered from the store");
-                    return Ok(ActionReply { body: response });
+                    return Ok(Claim::Answered(ActionReply { body: response }));
                 }
                 CreateClaim::Differs { stored_fields_json } => {
-                    let identity = serde_json::from_str(&identity_json).unwrap_or_default();
-                    return Err(differences(&identity, &stored_fields_json));
+                    return Err(differences(&spec.identity, &stored_fields_json));
                 }
                 CreateClaim::InFlight if Instant::now() >= give_up_at => {
                     return Err(ActionError::Conflict {
@@ -99,14 +125,17 @@ impl OrderFlow<'_> {
 
     async fn create(
         &self,
-        spec: &OrderSpec<'_>,
+        mut spec: OrderSpec<'_>,
         key: CreateKey<'_>,
         version: i64,
         idempotency_key: &str,
     ) -> Result<ActionReply, ActionError> {
+        // The body and the identity go; the body's text becomes the request without a copy.
+        spec.identity = Map::new();
+        let body = std::mem::replace(&mut spec.body, RawValue::NULL.to_owned());
         let answer = self
             .client
-            .post("/orders", spec.secret, Some(idempotency_key), &*spec.body)
+            .post_text("/orders", spec.secret, Some(idempotency_key), body)
             .await;
         let answer = match answer {
             Ok(answer) => answer,
