@@ -7,6 +7,7 @@ use super::StoreError;
 use sqlx::{Any, AnyConnection, Row as _};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 pub(super) type TxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -76,7 +77,11 @@ pub(super) trait Tx: Send {
 /// A row read inside a write.
 pub(super) enum Row {
     Any(sqlx::any::AnyRow),
-    Sqlite(Vec<(String, Value)>),
+    /// The statement's column names (shared by its rows) and this row's cells.
+    Sqlite {
+        names: Arc<[String]>,
+        cells: Vec<Value>,
+    },
 }
 
 /// A SQLite cell, copied out of its statement.
@@ -126,11 +131,11 @@ impl Row {
     pub fn get<T: Cell>(&self, name: &str) -> Result<T, StoreError> {
         match self {
             Row::Any(row) => Ok(row.try_get(name)?),
-            Row::Sqlite(cells) => {
-                let value = cells
+            Row::Sqlite { names, cells } => {
+                let value = names
                     .iter()
-                    .find(|(column, _)| column == name)
-                    .map(|(_, value)| value)
+                    .position(|column| column == name)
+                    .and_then(|index| cells.get(index))
                     .ok_or_else(|| sqlx::Error::ColumnNotFound(name.to_owned()))?;
                 T::from_value(value).ok_or_else(|| {
                     StoreError::Database(sqlx::Error::ColumnDecode {
@@ -210,7 +215,7 @@ impl SqliteTx<'_> {
 
     fn fetch_now(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, rusqlite::Error> {
         let mut statement = self.prepared(sql, args)?;
-        let names: Vec<String> = statement
+        let names: Arc<[String]> = statement
             .column_names()
             .into_iter()
             .map(str::to_owned)
@@ -223,7 +228,7 @@ impl SqliteTx<'_> {
                 use rusqlite::types::ValueRef;
                 let value = match row.get_ref(index)? {
                     ValueRef::Integer(value) => Value::Int(value),
-                    ValueRef::Text(text) => Value::Text(String::from_utf8_lossy(text).into_owned()),
+                    ValueRef::Text(_) => Value::Text(row.get(index)?),
                     ValueRef::Null => Value::Null,
                     other => {
                         return Err(rusqlite::Error::InvalidColumnType(
@@ -233,9 +238,12 @@ impl SqliteTx<'_> {
                         ))
                     }
                 };
-                cells.push((name.clone(), value));
+                cells.push(value);
             }
-            out.push(Row::Sqlite(cells));
+            out.push(Row::Sqlite {
+                names: names.clone(),
+                cells,
+            });
         }
         Ok(out)
     }
