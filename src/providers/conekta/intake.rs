@@ -1,13 +1,14 @@
 //! Taking in Conekta's webhooks: prove them genuine, store them once, queue the notification.
 
 use super::inbound::{self, Approver};
-use super::webhook::{status_rank, ConektaEvent, DigestVerifier};
+use super::webhook::{status_rank, ConektaEvent, DigestForm, DigestVerifier};
 use super::PROVIDER;
 use crate::metrics::Metrics;
 use crate::relay::notification::{new_message_id, target_key, Notification};
 use crate::relay::RelayHandle;
 use crate::store::{IncomingEvent, Ingested, NewDelivery, Store, StoredReference};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What to answer Conekta.
 #[derive(Debug)]
@@ -61,15 +62,23 @@ impl ConektaWebhooks {
         body: &[u8],
         approver: &Approver,
     ) -> WebhookAnswer {
+        // The reasons logged and answered name no part of the body, the header or a key.
         let Some(verifier) = &self.verifier else {
-            return WebhookAnswer::Unauthorized("webhook verification is not configured");
+            let reason = "webhook verification is not configured";
+            tracing::warn!(reason, "Conekta webhook refused");
+            return WebhookAnswer::Unauthorized(reason);
         };
         let Some(digest) = digest else {
-            return WebhookAnswer::Unauthorized("the Digest header is missing");
+            let reason = "the Digest header is missing";
+            tracing::warn!(reason, "Conekta webhook refused");
+            return WebhookAnswer::Unauthorized(reason);
         };
-        if !verifier.verify(body, digest) {
-            tracing::warn!("Conekta webhook with an invalid signature refused");
-            return WebhookAnswer::Unauthorized("the Digest signature does not verify");
+        match verifier.verify(body, digest) {
+            Ok(form) => note_digest_form(form),
+            Err(refusal) => {
+                tracing::warn!(reason = %refusal, "Conekta webhook refused");
+                return WebhookAnswer::Unauthorized("the Digest signature does not verify");
+            }
         }
         let parsed: Value = match serde_json::from_slice(body) {
             Ok(value) => value,
@@ -179,6 +188,18 @@ impl ConektaWebhooks {
                 delivery
             })
             .await
+    }
+}
+
+/// Which form a genuine `Digest` came in: at INFO the first time per form in this process, so
+/// operators learn which form Conekta really sends, and at DEBUG after that.
+fn note_digest_form(form: DigestForm) {
+    static SEEN: [AtomicBool; DigestForm::ALL.len()] =
+        [const { AtomicBool::new(false) }; DigestForm::ALL.len()];
+    if SEEN[form as usize].swap(true, Ordering::Relaxed) {
+        tracing::debug!(digest_form = %form, "Conekta webhook verified");
+    } else {
+        tracing::info!(digest_form = %form, "first Conekta webhook verified in this Digest form");
     }
 }
 
