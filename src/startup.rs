@@ -5,7 +5,7 @@ use crate::http::caller_auth::ApiKeys;
 use crate::http::{self, health};
 use crate::metrics::Metrics;
 use crate::providers::conekta::inbound::Approver;
-use crate::providers::conekta::intake::ConektaWebhooks;
+use crate::providers::conekta::intake::{held_notification, ConektaWebhooks};
 use crate::providers::conekta::webhook::DigestVerifier;
 use crate::providers::conekta::ConektaProvider;
 use crate::providers::ProviderRegistry;
@@ -33,8 +33,21 @@ impl Application {
     /// Connects the store (running migrations), starts the relay, binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = Store::connect(&settings.database.url).await?;
+        if store.backend() == Backend::Sqlite {
+            // SQLite serves one process: claims a previous run left in flight died with it.
+            let released = store.release_claim_leases().await?;
+            if released > 0 {
+                tracing::info!(released, "claims of the previous run taken back");
+            }
+        }
+        actix_web::rt::spawn(store.clone().keep_heartbeat());
         let metrics = Metrics::new();
         let (relay, relay_done) = start_relay(&settings, &store, &metrics).await?;
+        actix_web::rt::spawn(crate::housekeeping::run(
+            store.clone(),
+            relay.clone(),
+            held_notification,
+        ));
         let verifier = match &settings.conekta.webhook_public_key {
             Some(pem) => Some(DigestVerifier::from_pem(pem).map_err(anyhow::Error::msg)?),
             None => {
@@ -123,6 +136,9 @@ impl Application {
         self.relay.stop();
         if let Some(done) = self.relay_done {
             let _ = done.await;
+        }
+        if let Err(error) = self.store.forget_instance().await {
+            tracing::warn!(%error, "could not record this process's stop");
         }
         self.store.close().await;
         result

@@ -27,8 +27,41 @@ pub async fn pagos(
             )))
         }
     };
-    let reply = registry.dispatch(fields).await.map_err(Problem::from)?;
+    let idempotency_key = idempotency_key(&request)?;
+    let reply = registry
+        .dispatch(fields, idempotency_key.as_deref())
+        .await
+        .map_err(Problem::from)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(reply.body))
+}
+
+/// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters, bare or as a
+/// structured-field string (`"…"`, as draft-ietf-httpapi-idempotency-key-header writes it).
+fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, Problem> {
+    let mut values = request.headers().get_all("idempotency-key");
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let invalid = |message: &str| {
+        Problem::from(crate::providers::ActionError::field(
+            "Idempotency-Key",
+            message.to_owned(),
+        ))
+    };
+    if values.next().is_some() {
+        return Err(invalid("must be sent once"));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| invalid("must be 1 to 255 visible ASCII characters"))?;
+    let key = text
+        .strip_prefix('"')
+        .and_then(|quoted| quoted.strip_suffix('"'))
+        .unwrap_or(text);
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid("must be 1 to 255 visible ASCII characters"));
+    }
+    Ok(Some(key.to_owned()))
 }

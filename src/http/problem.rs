@@ -150,6 +150,15 @@ impl From<ActionError> for Problem {
                     detail,
                 )
             },
+            ActionError::KeyReused(errors) => Self {
+                errors,
+                ..Self::new(
+                    422,
+                    "urn:pagos:problem:idempotency-key-reused",
+                    "Idempotency-Key reused",
+                    "this Idempotency-Key was used with another request body; use a new key for a new request",
+                )
+            },
             ActionError::ProviderRejected { status, body } => {
                 let detail = provider_message(&body)
                     .unwrap_or_else(|| format!("the provider refused the request ({status})"));

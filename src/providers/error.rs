@@ -16,6 +16,10 @@ pub enum ActionError {
         fields: Vec<FieldError>,
     },
 
+    /// The `Idempotency-Key` was used before with another body (the fields that differ).
+    #[error("the Idempotency-Key was used with another request")]
+    KeyReused(Vec<FieldError>),
+
     /// The provider answered with a 4xx: its status and its error body are kept.
     #[error("provider rejected the request with status {status}")]
     ProviderRejected { status: u16, body: Value },

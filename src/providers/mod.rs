@@ -27,11 +27,13 @@ pub trait Provider {
     /// The `action` values it performs, for dispatch and for error messages.
     fn actions(&self) -> &'static [&'static str];
 
-    /// Performs one of [`Provider::actions`] with the request's fields (the whole JSON object).
+    /// Performs one of [`Provider::actions`] with the request's fields (the whole JSON object),
+    /// once per `idempotency_key` when the request carries one.
     fn perform<'a>(
         &'a self,
         action: &'a str,
         fields: Map<String, Value>,
+        idempotency_key: Option<&'a str>,
     ) -> LocalBoxFuture<'a, Result<ActionReply, ActionError>>;
 }
 
@@ -59,7 +61,11 @@ impl ProviderRegistry {
 impl ProviderRegistry {
     /// Finds the provider and action a request names and performs it. An unknown or missing
     /// `provider`/`action` is a field error that lists what is supported.
-    pub async fn dispatch(&self, fields: Map<String, Value>) -> Result<ActionReply, ActionError> {
+    pub async fn dispatch(
+        &self,
+        fields: Map<String, Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<ActionReply, ActionError> {
         let supported_providers = self.names().join(", ");
         let mut errors = Vec::new();
         let provider = match fields.get("provider").and_then(Value::as_str) {
@@ -105,7 +111,7 @@ impl ProviderRegistry {
         }
         match (provider, action) {
             (Some(provider), Some(action)) if errors.is_empty() => {
-                provider.perform(action, fields).await
+                provider.perform(action, fields, idempotency_key).await
             }
             _ => Err(ActionError::InvalidFields(errors)),
         }

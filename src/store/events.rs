@@ -2,7 +2,9 @@
 //! notification written to the outbox, all in one transaction before the provider hears 2xx.
 
 use super::group_commit::{Write, WriteFuture};
-use super::tx::{args, Tx};
+use super::held::{hold_in, release_in, BuildHeld, HeldEvent};
+use super::orders::adopt_in;
+use super::tx::{args, Row, Tx};
 use super::{Store, StoreError};
 
 /// Builds the notification once the order is known (may run again if a group commit is retried).
@@ -18,6 +20,12 @@ pub struct IncomingEvent<'a> {
     pub order_id: Option<&'a str>,
     /// The order status it reports, with its rank: a status never replaces a higher-ranked one.
     pub status: Option<(&'a str, i64)>,
+    /// The attempt key the order carries in its metadata: ties the order to the claim that
+    /// made it when the event comes before the provider's answer.
+    pub claim_key: Option<&'a str>,
+    /// The event as received, when it may wait for its order (it names one but cannot tie
+    /// itself to a claim, e.g. a charge event).
+    pub holdable: Option<&'a str>,
 }
 
 /// What the intake needs to know about the order to build the notification.
@@ -29,6 +37,19 @@ pub struct OrderContext {
     pub currency: String,
     /// The status after this event: the highest-ranked one seen so far, if any.
     pub payment_status: Option<String>,
+}
+
+impl OrderContext {
+    /// From a row with the order map's columns of the same names.
+    pub(super) fn from_row(row: &Row) -> Result<Self, StoreError> {
+        Ok(Self {
+            reference_id: row.get("reference_id")?,
+            notification_url: row.get("notification_url")?,
+            amount_cents: row.get("amount_cents")?,
+            currency: row.get("currency")?,
+            payment_status: row.get("payment_status")?,
+        })
+    }
 }
 
 /// The notification to queue, built once the order is known.
@@ -52,6 +73,8 @@ pub enum Ingested {
     NotOurs,
     /// Recorded and queued for the storefront.
     Queued { delivery_id: String },
+    /// Recorded and held until its order is recorded (its create is still in flight).
+    Held,
 }
 
 /// An event owned, so it can travel to the group-commit writer.
@@ -62,6 +85,8 @@ struct OwnedEvent {
     event_type: String,
     order_id: Option<String>,
     status: Option<(String, i64)>,
+    claim_key: Option<String>,
+    holdable: Option<String>,
 }
 
 impl OwnedEvent {
@@ -72,6 +97,8 @@ impl OwnedEvent {
             event_type: event.event_type.to_owned(),
             order_id: event.order_id.map(str::to_owned),
             status: event.status.map(|(s, rank)| (s.to_owned(), rank)),
+            claim_key: event.claim_key.map(str::to_owned),
+            holdable: event.holdable.map(str::to_owned),
         }
     }
 
@@ -82,6 +109,8 @@ impl OwnedEvent {
             event_type: &self.event_type,
             order_id: self.order_id.as_deref(),
             status: self.status.as_ref().map(|(s, rank)| (s.as_str(), *rank)),
+            claim_key: self.claim_key.as_deref(),
+            holdable: self.holdable.as_deref(),
         }
     }
 }
@@ -92,19 +121,15 @@ struct Ingest {
     /// The id the notification will have, if one is queued (the event row links to it).
     delivery_id: String,
     build: BuildDelivery,
+    build_held: BuildHeld,
+    trace_context: Option<String>,
 }
 
 impl Write for Ingest {
     type Output = Ingested;
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, Ingested> {
-        Box::pin(ingest_in(
-            tx,
-            self.event.view(),
-            &self.delivery_id,
-            &*self.build,
-            now_ms,
-        ))
+        Box::pin(ingest_in(tx, self, now_ms))
     }
 }
 
@@ -112,17 +137,22 @@ impl Store {
     /// Takes in one event durably: when this returns `Ok`, its transaction has committed.
     /// Its id is recorded (a duplicate does nothing), the order's status moves forward only,
     /// and the notification is queued, all in one transaction (group-committed on SQLite).
-    /// `build` makes the notification, with id `delivery_id`, once the order is known.
+    /// `build` makes the notification, with id `delivery_id`, once the order is known;
+    /// `build_held` makes those of events held for the order, when this event records it.
     pub async fn ingest_event(
         &self,
         event: &IncomingEvent<'_>,
         delivery_id: String,
         build: impl Fn(&OrderContext, &str) -> NewDelivery + Send + Sync + 'static,
+        build_held: BuildHeld,
+        trace_context: Option<String>,
     ) -> Result<Ingested, StoreError> {
         self.write(Ingest {
             event: OwnedEvent::of(event),
             delivery_id,
             build: Box::new(build),
+            build_held,
+            trace_context,
         })
         .await
     }
@@ -130,14 +160,11 @@ impl Store {
 
 /// The intake statements for one event, inside the caller's transaction. A duplicate writes
 /// nothing; a fresh event records its id, moves the order's status forward and queues the
-/// notification.
-async fn ingest_in(
-    tx: &mut dyn Tx,
-    event: IncomingEvent<'_>,
-    delivery_id: &str,
-    build: &(dyn Fn(&OrderContext, &str) -> NewDelivery + Send + Sync),
-    now: i64,
-) -> Result<Ingested, StoreError> {
+/// notification. An event about an order not (yet) in the map is tied to the claim that made
+/// it, or held until the order is recorded, or, when it cannot be ours, recorded and ignored.
+async fn ingest_in(tx: &mut dyn Tx, ingest: &Ingest, now: i64) -> Result<Ingested, StoreError> {
+    let event = ingest.event.view();
+    let delivery_id = ingest.delivery_id.as_str();
     // Linked to the notification up front (one statement fewer on the common path); unlinked
     // below in the rarer case that nothing is queued.
     if !record_event_id(tx, &event, event.event_id, Some(delivery_id), now).await? {
@@ -146,8 +173,47 @@ async fn ingest_in(
     let Some(order_id) = event.order_id else {
         return not_ours(tx, &event).await;
     };
-    // One statement: move the status forward if this one ranks higher, and read the order.
-    let row = match event.status {
+    let mut row = order_row(tx, &event, order_id).await?;
+    if row.is_none() {
+        if let Some(claim_key) = event.claim_key {
+            if adopt_in(tx, event.provider, claim_key, order_id, now).await? {
+                // Events that came before this one about the order go out first.
+                release_in(tx, event.provider, order_id, ingest.build_held, now).await?;
+                row = order_row(tx, &event, order_id).await?;
+            }
+        }
+    }
+    let Some(row) = row else {
+        return match event.holdable {
+            Some(raw) if orders_in_flight(tx, event.provider).await? => {
+                let held = HeldEvent {
+                    event_id: event.event_id.to_owned(),
+                    delivery_id: delivery_id.to_owned(),
+                    event: raw.to_owned(),
+                    trace_context: ingest.trace_context.clone(),
+                };
+                hold_in(tx, event.provider, order_id, &held, now).await?;
+                Ok(Ingested::Held)
+            }
+            _ => not_ours(tx, &event).await,
+        };
+    };
+    let order = OrderContext::from_row(&row)?;
+    let delivery = (ingest.build)(&order, delivery_id);
+    queue(tx, &delivery, now).await?;
+    Ok(Ingested::Queued {
+        delivery_id: delivery.id,
+    })
+}
+
+/// One statement: move the order's status forward if the event's ranks higher, and read the
+/// order (`None` when it is not in the map).
+async fn order_row(
+    tx: &mut dyn Tx,
+    event: &IncomingEvent<'_>,
+    order_id: &str,
+) -> Result<Option<Row>, StoreError> {
+    match event.status {
         Some((status, rank)) => {
             tx.fetch_optional(
                 "UPDATE orders SET \
@@ -159,7 +225,7 @@ async fn ingest_in(
                  RETURNING reference_id, notification_url, amount_cents, currency, payment_status",
                 &args![event.provider, order_id, status, rank],
             )
-            .await?
+            .await
         }
         None => {
             tx.fetch_optional(
@@ -167,24 +233,22 @@ async fn ingest_in(
                  FROM orders WHERE provider = $1 AND order_id = $2",
                 &args![event.provider, order_id],
             )
-            .await?
+            .await
         }
-    };
-    let Some(row) = row else {
-        return not_ours(tx, &event).await;
-    };
-    let order = OrderContext {
-        reference_id: row.get("reference_id")?,
-        notification_url: row.get("notification_url")?,
-        amount_cents: row.get("amount_cents")?,
-        currency: row.get("currency")?,
-        payment_status: row.get("payment_status")?,
-    };
-    let delivery = build(&order, delivery_id);
-    queue(tx, &delivery, now).await?;
-    Ok(Ingested::Queued {
-        delivery_id: delivery.id,
-    })
+    }
+}
+
+/// True while some order create has no final answer: an event about an unknown order may be
+/// about it.
+async fn orders_in_flight(tx: &mut dyn Tx, provider: &str) -> Result<bool, StoreError> {
+    let open = tx
+        .fetch_optional(
+            "SELECT 1 AS one FROM claims WHERE scope = 'order' AND answer IS NULL \
+             AND provider = $1 LIMIT 1",
+            &args![provider],
+        )
+        .await?;
+    Ok(open.is_some())
 }
 
 impl Store {
@@ -261,7 +325,7 @@ async fn not_ours(tx: &mut dyn Tx, event: &IncomingEvent<'_>) -> Result<Ingested
 }
 
 /// Puts the notification in the outbox.
-async fn queue(tx: &mut dyn Tx, delivery: &NewDelivery, now: i64) -> Result<(), StoreError> {
+pub(super) async fn queue(tx: &mut dyn Tx, delivery: &NewDelivery, now: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
          status, next_attempt_at_ms, created_at_ms, updated_at_ms, trace_context) \

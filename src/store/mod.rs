@@ -2,14 +2,22 @@
 //! one interface. Queries are portable SQL run through sqlx's `Any` driver; migrations run at start.
 
 mod checkpoint;
-mod create_records;
+mod claims;
 mod deliveries;
 mod events;
 mod group_commit;
+mod held;
+mod instances;
+mod orders;
 mod references;
 mod tx;
 
-pub use create_records::{CreateClaim, CreateKey, CreateOutcome, NewCreate, OrderRecord};
+pub use claims::{
+    Abandon, Claim, ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, NewClaim,
+    OwnedClaim,
+};
+pub use held::{BuildHeld, HeldEvent};
+pub use orders::OrderRecord;
 pub use deliveries::{
     AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryView, DueWindow, QueueStats,
     RetryRequest,
@@ -58,6 +66,8 @@ pub struct Store {
     /// SQLite: writers take turns here. SQLite allows one writer at a time; left to its busy
     /// handler, connections that collide sleep for milliseconds, so a queue is far faster.
     write_turns: Option<WriteTurns>,
+    /// This process, as claims name their owner (`instances.rs`).
+    instance: std::sync::Arc<str>,
 }
 
 pub(crate) type WriteTurns = std::sync::Arc<tokio::sync::Mutex<()>>;
@@ -113,12 +123,24 @@ impl Store {
             }
             Backend::Postgres => (None, None),
         };
-        Ok(Self {
+        let store = Self {
             pool,
             backend,
             writer,
             write_turns,
-        })
+            instance: uuid::Uuid::now_v7().simple().to_string().into(),
+        };
+        store.register_instance().await?;
+        Ok(store)
+    }
+
+    /// This process's id, as the owner of its claims.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
     }
 
     pub fn backend(&self) -> Backend {

@@ -1,7 +1,7 @@
 //! Reusable cash references and how Conekta's questions about them are answered.
 
+use super::tx::{args, Tx};
 use super::{column, Store, StoreError};
-use crate::clock;
 use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone)]
@@ -39,56 +39,78 @@ pub struct StoredReference {
 const COLUMNS: &str = "reference_id, customer_id, reference, notification_url, approval_url, \
                        min_cents, max_cents, expires_at, active, fields, answer";
 
+/// The same, owned, to travel to the group-commit writer.
+#[derive(Debug, Clone)]
+pub(super) struct OwnedReference {
+    provider: String,
+    account_hash: String,
+    reference_id: String,
+    customer_id: String,
+    payment_source_id: String,
+    reference: String,
+    notification_url: String,
+    approval_url: Option<String>,
+    min_cents: i64,
+    max_cents: i64,
+    expires_at: i64,
+    fields_json: String,
+    answer: String,
+}
+
+impl OwnedReference {
+    pub fn of(new: &NewReference<'_>) -> Self {
+        Self {
+            provider: new.provider.to_owned(),
+            account_hash: new.account_hash.to_owned(),
+            reference_id: new.reference_id.to_owned(),
+            customer_id: new.customer_id.to_owned(),
+            payment_source_id: new.payment_source_id.to_owned(),
+            reference: new.reference.to_owned(),
+            notification_url: new.notification_url.to_owned(),
+            approval_url: new.approval_url.map(str::to_owned),
+            min_cents: new.min_cents,
+            max_cents: new.max_cents,
+            expires_at: new.expires_at,
+            fields_json: new.fields_json.to_owned(),
+            answer: new.answer.to_owned(),
+        }
+    }
+}
+
+/// Records a reference (its claim, in the same transaction, holds the storefront's answer).
+pub(super) async fn insert_reference_in(
+    tx: &mut dyn Tx,
+    new: &OwnedReference,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO payment_references (provider, account_hash, reference_id, customer_id, \
+         payment_source_id, reference, notification_url, approval_url, min_cents, max_cents, \
+         expires_at, fields, answer, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (provider, account_hash, reference_id) DO NOTHING",
+        &args![
+            &new.provider,
+            &new.account_hash,
+            &new.reference_id,
+            &new.customer_id,
+            &new.payment_source_id,
+            &new.reference,
+            &new.notification_url,
+            new.approval_url.as_deref(),
+            new.min_cents,
+            new.max_cents,
+            new.expires_at,
+            &new.fields_json,
+            &new.answer,
+            now_ms / 1000,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 impl Store {
-    /// Records a reference; false if the storefront's reference_id was taken meanwhile.
-    pub async fn insert_reference(&self, new: &NewReference<'_>) -> Result<bool, StoreError> {
-        let _turn = self.write_turn().await;
-        let done = sqlx::query(
-            "INSERT INTO payment_references (provider, account_hash, reference_id, customer_id, \
-             payment_source_id, reference, notification_url, approval_url, min_cents, max_cents, \
-             expires_at, fields, answer, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (provider, account_hash, reference_id) DO NOTHING",
-        )
-        .bind(new.provider)
-        .bind(new.account_hash)
-        .bind(new.reference_id)
-        .bind(new.customer_id)
-        .bind(new.payment_source_id)
-        .bind(new.reference)
-        .bind(new.notification_url)
-        .bind(new.approval_url)
-        .bind(new.min_cents)
-        .bind(new.max_cents)
-        .bind(new.expires_at)
-        .bind(new.fields_json)
-        .bind(new.answer)
-        .bind(clock::unix_s())
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// The reference a storefront created under `reference_id`, if any.
-    pub async fn reference_by_storefront_id(
-        &self,
-        provider: &str,
-        account_hash: &str,
-        reference_id: &str,
-    ) -> Result<Option<StoredReference>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payment_references \
-             WHERE provider = $1 AND account_hash = $2 AND reference_id = $3"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(provider)
-            .bind(account_hash)
-            .bind(reference_id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(stored).transpose()
-    }
-
     /// The reference a payment is about: by its number, else by its customer.
     pub async fn find_reference(
         &self,

@@ -1,7 +1,7 @@
 //! save_card, charge, split, status, cancel, refund: what Conekta receives and what comes back.
 
 use crate::conekta_events::{charge_event, order_event};
-use crate::helpers::{captured_logs, spawn_app, Db, TestApp};
+use crate::helpers::{captured_logs, spawn_app, take_claim_key, Db, TestApp};
 use crate::on_both_stores;
 use crate::receiver::Receiver;
 use serde_json::{json, Value};
@@ -147,7 +147,8 @@ on_both_stores!(charge_a_saved_card_and_hear_about_it, |db: Db| async move {
         }),
     );
     let order = ok(&app, &charge).await;
-    let sent = app.conekta.orders_received().pop().unwrap();
+    let mut sent = app.conekta.orders_received().pop().unwrap();
+    take_claim_key(&mut sent.body["metadata"]);
     assert_eq!(
         sent.body,
         json!({"currency": "MXN", "customer_info": {"customer_id": "cus_2qUBQEkFJ7Kw4GVTJ"},

@@ -294,3 +294,19 @@ macro_rules! on_both_stores {
         }
     };
 }
+
+/// Takes the attempt key pagos writes into a Conekta object's metadata out of `metadata`
+/// (leaving the rest to compare), checking its form: `clm_` and 32 hex digits.
+pub fn take_claim_key(metadata: &mut Value) -> String {
+    let key = metadata
+        .as_object_mut()
+        .and_then(|m| m.remove("pagos_claim"))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no pagos_claim in {metadata}"));
+    let hex = key.strip_prefix("clm_").unwrap_or("");
+    assert!(
+        hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "attempt key {key}"
+    );
+    key
+}

@@ -2,7 +2,7 @@
 
 use crate::conekta_events::event_id;
 use crate::fake_conekta::Reply;
-use crate::helpers::{spawn_app, Db, TestApp};
+use crate::helpers::{spawn_app, take_claim_key, Db, TestApp};
 use crate::on_both_stores;
 use crate::receiver::{Answer, Receiver};
 use serde_json::{json, Value};
@@ -63,8 +63,9 @@ on_both_stores!(
         let app = spawn_app(db).await;
         let reference =
             make_reference(&app, &reference_request("ref-1", "https://shop.example/n")).await;
-        let sent = app.conekta.requests_to("POST", "/customers");
+        let mut sent = app.conekta.requests_to("POST", "/customers");
         assert_eq!(sent.len(), 1);
+        take_claim_key(&mut sent[0].body["metadata"]);
         assert_eq!(
             sent[0].body,
             json!({"name": "Fulanito Pérez", "email": "fulanito@example.com", "phone": "+5215555555555",

@@ -1,5 +1,6 @@
 //! `charge` (seed 002): an on-demand charge to a customer's saved card, made once per reference.
 
+use super::claim_flow::METADATA_KEY;
 use super::order_flow::{encode, OrderSpec};
 use super::ConektaProvider;
 use crate::clock;
@@ -85,12 +86,18 @@ pub struct DirectOrder<'a> {
 }
 
 impl DirectOrder<'_> {
+    /// Creates the order `body` once; the claim's attempt key joins its metadata.
     pub async fn create_once(
         &self,
         provider: &ConektaProvider,
         identity: Map<String, Value>,
         body: Value,
     ) -> Result<ActionReply, ActionError> {
+        let body = |attempt_key: &str| {
+            let mut body = body.clone();
+            body["metadata"][METADATA_KEY] = Value::from(attempt_key);
+            encode(&body)
+        };
         provider
             .order_flow()
             .run(OrderSpec {
@@ -101,8 +108,8 @@ impl DirectOrder<'_> {
                 amount_cents: self.amount.centavos(),
                 currency: self.currency,
                 binding_until: clock::unix_s() + ORDER_BINDING_S,
-                body: encode(&body)?,
-                charges_at_creation: true,
+                body: &body,
+                with_checkout: false,
             })
             .await
     }

@@ -115,6 +115,24 @@ impl ConektaClient {
             .await
     }
 
+    /// `GET {api_url}{path}?{query}`, the query form-encoded. Metrics and traces name the path
+    /// only: query values (a search term) never become a label.
+    pub async fn get_query(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        secret: &ProviderSecret,
+    ) -> Result<ConektaAnswer, ConektaError> {
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query.iter().map(|(name, value)| (*name, value.as_str())))
+            .finish();
+        let request = self
+            .request(Method::GET, path, secret, None, false)
+            .uri(format!("{}{path}?{encoded}", self.api_url));
+        self.exchange("GET", path, secret, request, Vec::new())
+            .await
+    }
+
     /// `POST {api_url}{path}` without a body (e.g. cancelling an order).
     pub async fn post_empty(
         &self,

@@ -1,5 +1,6 @@
 //! `create`: a HostedPayment checkout order, created once per storefront reference.
 
+use super::claim_flow::METADATA_KEY;
 use super::create_request::{CreateRequest, DEFAULT_EXPIRY_S};
 use super::order_flow::{encode, OrderSpec};
 use super::wire::{CheckoutRequest, CustomerInfo, LineItem, OrderRequest};
@@ -22,7 +23,7 @@ pub async fn create(
         .check_notification_url(&request.notification_url)
         .await?;
     let expires_at = request.expires_at.unwrap_or(now + DEFAULT_EXPIRY_S);
-    let body = order_body(provider, &request, expires_at)?;
+    let body = |attempt_key: &str| order_body(provider, &request, expires_at, attempt_key);
     let mut identity = request.identity_fields();
     identity.insert("action".into(), "create".into());
     provider
@@ -35,8 +36,8 @@ pub async fn create(
             amount_cents: request.amount.centavos(),
             currency: &request.currency,
             binding_until: expires_at,
-            body,
-            charges_at_creation: false,
+            body: &body,
+            with_checkout: true,
         })
         .await
 }
@@ -46,6 +47,7 @@ fn order_body(
     provider: &ConektaProvider,
     request: &CreateRequest,
     expires_at: i64,
+    attempt_key: &str,
 ) -> Result<Box<RawValue>, ActionError> {
     let success_url = request.success_url();
     let failure_url = request.failure_url();
@@ -69,6 +71,9 @@ fn order_body(
             failure_url: failure_url.as_str(),
             expires_at,
         },
-        metadata: BTreeMap::from([("reference_id", request.reference_id.as_str())]),
+        metadata: BTreeMap::from([
+            ("reference_id", request.reference_id.as_str()),
+            (METADATA_KEY, attempt_key),
+        ]),
     })
 }

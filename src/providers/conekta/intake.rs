@@ -6,7 +6,9 @@ use super::PROVIDER;
 use crate::metrics::Metrics;
 use crate::relay::notification::{new_message_id, target_key, Notification};
 use crate::relay::RelayHandle;
-use crate::store::{IncomingEvent, Ingested, NewDelivery, Store, StoredReference};
+use crate::store::{
+    HeldEvent, IncomingEvent, Ingested, NewDelivery, OrderContext, Store, StoredReference,
+};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -121,12 +123,14 @@ impl ConektaWebhooks {
                     event_type: &event.kind,
                     order_id: None,
                     status: None,
+                    claim_key: None,
+                    holdable: None,
                 };
                 self.store
                     .ingest_payment_event(&incoming, payment_key.as_deref(), &delivery)
                     .await
             }
-            Ok(None) => self.ingest_order_event(&event).await,
+            Ok(None) => self.ingest_order_event(&event, body).await,
             Err(error) => Err(error),
         };
         match ingested {
@@ -134,6 +138,10 @@ impl ConektaWebhooks {
                 tracing::info!(event_id = %event.id, event_type = %event.kind, %delivery_id, "event queued for the storefront");
                 self.relay.wake();
                 accepted("queued", &event)
+            }
+            Ok(Ingested::Held) => {
+                tracing::info!(event_id = %event.id, event_type = %event.kind, "event held until its order is recorded");
+                accepted("held", &event)
             }
             Ok(Ingested::Duplicate) => accepted("duplicate", &event),
             Ok(Ingested::NotOurs) => accepted("ignored", &event),
@@ -166,27 +174,45 @@ impl ConektaWebhooks {
             .await
     }
 
+    /// An event about an order: relayed if the order is ours, tied to the claim that made it if
+    /// it carries one's attempt key, held if it may be about an order still being recorded.
     async fn ingest_order_event(
         &self,
         event: &ConektaEvent,
+        body: &[u8],
     ) -> Result<Ingested, crate::store::StoreError> {
         let status = event.order_status();
+        // Only an event that names an order but cannot tie itself to a claim (a charge) waits
+        // for its order; an order event without one of our attempt keys is someone else's.
+        let holdable = match event.claim_key() {
+            None if !event.is_order() => std::str::from_utf8(body).ok(),
+            _ => None,
+        };
         let incoming = IncomingEvent {
             provider: PROVIDER,
             event_id: &event.id,
             event_type: &event.kind,
             order_id: event.order_id(),
             status: status.map(|s| (s, status_rank(s))),
+            claim_key: event.claim_key(),
+            holdable,
         };
         // The notification may be built by the store's writer task: take the trace along now.
         let for_notification = event.clone();
         let trace_context = serde_json::to_string(&crate::telemetry::trace_headers()).ok();
+        let for_delivery = trace_context.clone();
         self.store
-            .ingest_event(&incoming, new_message_id(), move |order, id| {
-                let mut delivery = notification(&for_notification, order, id.to_owned());
-                delivery.trace_context = trace_context.clone();
-                delivery
-            })
+            .ingest_event(
+                &incoming,
+                new_message_id(),
+                move |order, id| {
+                    let mut delivery = notification(&for_notification, order, id.to_owned());
+                    delivery.trace_context = for_delivery.clone();
+                    delivery
+                },
+                held_notification,
+                trace_context,
+            )
             .await
     }
 }
@@ -239,12 +265,17 @@ fn payment_notification(event: &ConektaEvent, reference: &StoredReference) -> Ne
     }
 }
 
+/// The notification for an event that waited for its order (`store::held`).
+pub fn held_notification(order: &OrderContext, held: &HeldEvent) -> Option<NewDelivery> {
+    let parsed: Value = serde_json::from_str(&held.event).ok()?;
+    let event = ConektaEvent::parse(&parsed).ok()?;
+    let mut delivery = notification(&event, order, held.delivery_id.clone());
+    delivery.trace_context = held.trace_context.clone();
+    Some(delivery)
+}
+
 /// The notification for one event about one of our orders.
-fn notification(
-    event: &ConektaEvent,
-    order: &crate::store::OrderContext,
-    id: String,
-) -> NewDelivery {
+fn notification(event: &ConektaEvent, order: &OrderContext, id: String) -> NewDelivery {
     let order_id = event.order_id().unwrap_or_default();
     let body = Notification {
         id: &id,

@@ -1,15 +1,20 @@
 //! Conekta (Mexico): the first provider. One module per action; `client` speaks HTTP, `wire`
 //! holds Conekta's request shapes, `order_flow` creates orders exactly once.
 
+pub mod answers;
 pub mod charge;
+pub mod claim_flow;
 pub mod client;
 pub mod create;
 pub mod create_request;
 pub mod inbound;
 pub mod intake;
+pub mod lookup;
 pub mod order_admin;
 pub mod order_flow;
 pub mod reference;
+pub mod refund;
+pub mod request_key;
 pub mod save_card;
 pub mod split;
 pub mod webhook;
@@ -24,6 +29,7 @@ use crate::store::Store;
 use client::ConektaClient;
 use futures_util::future::LocalBoxFuture;
 use order_flow::OrderFlow;
+use request_key::KeyedAttempt;
 use serde_json::{Map, Value};
 
 pub const PROVIDER: &str = "conekta";
@@ -68,6 +74,11 @@ impl ConektaProvider {
         &self.store
     }
 
+    /// One call's budget.
+    pub(crate) fn budget(&self) -> std::time::Duration {
+        self.settings.timeout()
+    }
+
     pub(crate) fn order_flow(&self) -> OrderFlow<'_> {
         OrderFlow {
             client: &self.client,
@@ -110,22 +121,38 @@ impl Provider for ConektaProvider {
         &'a self,
         action: &'a str,
         fields: Map<String, Value>,
+        idempotency_key: Option<&'a str>,
     ) -> LocalBoxFuture<'a, Result<ActionReply, ActionError>> {
         Box::pin(async move {
-            match action {
-                "create" => create::create(self, fields).await,
-                "reference" => reference::reference(self, fields).await,
-                "save_card" => save_card::save_card(self, fields).await,
-                "charge" => charge::charge(self, fields).await,
-                "split" => split::split(self, fields).await,
-                "status" => order_admin::status(self, fields).await,
-                "cancel" => order_admin::cancel(self, fields).await,
-                "refund" => order_admin::refund(self, fields).await,
-                other => Err(ActionError::field(
-                    "action",
-                    format!("`{other}` is not supported by conekta"),
-                )),
+            match idempotency_key {
+                Some(key) => request_key::perform_keyed(self, action, fields, key).await,
+                None => self.act(action, fields, None).await,
             }
         })
+    }
+}
+
+impl ConektaProvider {
+    /// Performs `action`; under an `Idempotency-Key`, with that key's claim (`keyed`).
+    pub(crate) async fn act(
+        &self,
+        action: &str,
+        fields: Map<String, Value>,
+        keyed: Option<&mut KeyedAttempt<'_>>,
+    ) -> Result<ActionReply, ActionError> {
+        match action {
+            "create" => create::create(self, fields).await,
+            "reference" => reference::reference(self, fields).await,
+            "save_card" => save_card::save_card(self, fields, keyed).await,
+            "charge" => charge::charge(self, fields).await,
+            "split" => split::split(self, fields).await,
+            "status" => order_admin::status(self, fields).await,
+            "cancel" => order_admin::cancel(self, fields, keyed).await,
+            "refund" => refund::refund(self, fields, keyed).await,
+            other => Err(ActionError::field(
+                "action",
+                format!("`{other}` is not supported by conekta"),
+            )),
+        }
     }
 }

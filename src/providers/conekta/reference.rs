@@ -2,7 +2,13 @@
 //! `oxxo_recurrent`) on a new Conekta customer, kept with the storefront's rules for approving
 //! each payment made with it.
 
-use super::order_flow::{differences, provider_error, store_down};
+use super::answers;
+use super::claim_flow::{
+    new_attempt_key, run_once, CallError, Found, Made, OnceClaim, OnceOperation, METADATA_KEY,
+};
+use super::client::{ConektaClient, ConektaError};
+use super::lookup::Lookup;
+use super::order_flow::{call_lease, lease_ms, lookup_lease};
 use super::{ConektaProvider, PROVIDER};
 use crate::clock;
 use crate::domain::field_errors::as_str;
@@ -10,7 +16,8 @@ use crate::domain::{
     person_name, reference_id, Amount, Email, FieldReader, Phone, ProviderSecret, TargetUrl,
 };
 use crate::providers::{ActionError, ActionReply};
-use crate::store::NewReference;
+use crate::store::{ClaimKey, ClaimScope, EarlierAttempt, Finish, NewClaim, NewReference};
+use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Map, Value};
 
 const PAYMENT_TYPES: &[&str] = &["cash_recurrent", "oxxo_recurrent"];
@@ -75,91 +82,177 @@ pub async fn reference(
         "max_amount": max_amount.map(Amount::pesos),
         "approval_url": approval_url.as_ref().map(TargetUrl::as_str),
     });
-    let identity = identity.as_object().cloned().unwrap_or_default();
-    let identity_json = Value::Object(identity.clone()).to_string();
+    let identity_json = identity.to_string();
     let account_hash = secret.account_hash();
-
-    // A repeat answers what the first one got; other fields under the same id are a conflict.
-    let store = provider.store();
-    let earlier = store
-        .reference_by_storefront_id(PROVIDER, &account_hash, &reference)
-        .await
-        .map_err(store_down)?;
-    if let Some(earlier) = earlier {
-        return if earlier.fields_json == identity_json {
-            Ok(ActionReply {
-                body: earlier.answer,
-            })
-        } else {
-            Err(differences(&identity, &earlier.fields_json))
-        };
-    }
-
-    let mut source_request = json!({ "type": payment_type });
-    if let Some(at) = expires_at {
-        source_request["expires_at"] = json!(at);
-    }
-    let customer = provider
-        .client()
-        .post(
-            "/customers",
-            &secret,
-            None,
-            &json!({
-                "name": format!("{first_name} {last_name}"),
-                "email": email.as_str(),
-                "phone": provider.phone_or_default(phone.as_ref()),
-                "payment_sources": [source_request],
-                "metadata": { "reference_id": reference },
-            }),
-        )
-        .await
-        .map_err(provider_error)?
-        .json;
-    let source = &customer["payment_sources"]["data"][0];
-    let (Some(customer_id), Some(source_id), Some(number)) = (
-        customer["id"].as_str(),
-        source["id"].as_str(),
-        source["reference"].as_str(),
-    ) else {
-        return Err(ActionError::ProviderUnavailable(
-            "Conekta answered without the reference".to_owned(),
-        ));
-    };
-    let answer = json!({
-        "customer_id": customer_id,
-        "payment_source_id": source_id,
-        "reference": number,
-        "barcode": source["barcode"],
-        "barcode_url": source["barcode_url"],
-        "store_names": source["store_names"],
-        "expires_at": source["expires_at"],
-        "provider_response": customer,
-    })
-    .to_string();
-    let inserted = store
-        .insert_reference(&NewReference {
+    let fresh_key = new_attempt_key();
+    let budget = provider.settings.timeout();
+    let claim = OnceClaim {
+        store: provider.store(),
+        key: ClaimKey {
             provider: PROVIDER,
             account_hash: &account_hash,
+            scope: ClaimScope::Reference,
+            key: &reference,
+        },
+        new: NewClaim {
+            fields_json: &identity_json,
+            attempt_key: &fresh_key,
+            // A reference binds its id for good.
+            expires_at: NEVER,
+            lease_ms: lease_ms(call_lease(budget)),
+            takeover_lease_ms: lease_ms(lookup_lease(budget)),
+            // No money moves when a customer is made: losing the claim in a power cut can only
+            // leave a reference nobody was shown.
+            durable: false,
+            target: None,
+        },
+        budget,
+        key_field: "reference_id",
+    };
+    let op = ReferenceOperation {
+        client: provider.client(),
+        secret: &secret,
+        customer: json!({
+            "name": format!("{first_name} {last_name}"),
+            "email": email.as_str(),
+            "phone": provider.phone_or_default(phone.as_ref()),
+            "payment_sources": [source_request(payment_type, expires_at)],
+            "metadata": { "reference_id": reference },
+        }),
+        payment_type,
+        record: ReferenceRecord {
             reference_id: &reference,
-            customer_id,
-            payment_source_id: source_id,
-            reference: number,
             notification_url: notification_url.as_str(),
             approval_url: approval_url.as_ref().map(TargetUrl::as_str),
             min_cents,
             max_cents,
-            expires_at: source["expires_at"].as_i64().or(expires_at).unwrap_or(0),
+            requested_expiry: expires_at,
             fields_json: &identity_json,
-            answer: &answer,
-        })
-        .await
-        .map_err(store_down)?;
-    if !inserted {
-        tracing::warn!(%reference, "a concurrent request created this reference first");
+        },
+    };
+    let reply = run_once(claim, &op).await?;
+    tracing::info!(%reference, "recurrent reference answered");
+    Ok(reply)
+}
+
+/// A reference binds its `reference_id` with no end (Unix s of 9999-12-31).
+const NEVER: i64 = 253_402_300_799;
+
+/// `payment_sources[0]` of the new customer.
+fn source_request(payment_type: &str, expires_at: Option<i64>) -> Value {
+    let mut source = json!({ "type": payment_type });
+    if let Some(at) = expires_at {
+        source["expires_at"] = json!(at);
     }
-    tracing::info!(%reference, %customer_id, "recurrent reference created");
-    Ok(ActionReply { body: answer })
+    source
+}
+
+/// What the reference's record keeps besides what Conekta made.
+struct ReferenceRecord<'a> {
+    reference_id: &'a str,
+    notification_url: &'a str,
+    approval_url: Option<&'a str>,
+    min_cents: i64,
+    max_cents: i64,
+    requested_expiry: Option<i64>,
+    fields_json: &'a str,
+}
+
+/// A Conekta customer with one reusable cash reference, made once per `reference_id`.
+struct ReferenceOperation<'a> {
+    client: &'a ConektaClient,
+    secret: &'a ProviderSecret,
+    /// The `POST /customers` body, without the attempt key.
+    customer: Value,
+    payment_type: &'a str,
+    record: ReferenceRecord<'a>,
+}
+
+impl OnceOperation for ReferenceOperation<'_> {
+    fn find<'a>(
+        &'a self,
+        attempt_key: &'a str,
+        earlier: &'a EarlierAttempt,
+    ) -> LocalBoxFuture<'a, Result<Option<Found>, ConektaError>> {
+        Box::pin(async move {
+            let lookup = Lookup {
+                client: self.client,
+                secret: self.secret,
+            };
+            lookup
+                .customer_made(attempt_key, earlier.started_at_ms)
+                .await
+        })
+    }
+
+    fn call<'a>(&'a self, attempt_key: &'a str) -> LocalBoxFuture<'a, Result<Found, CallError>> {
+        Box::pin(async move {
+            let mut customer = self.customer.clone();
+            customer["metadata"][METADATA_KEY] = json!(attempt_key);
+            let answer = self
+                .client
+                .post("/customers", self.secret, None, &customer)
+                .await
+                .map_err(CallError::Conekta)?;
+            Ok(Found {
+                json: answer.json,
+                text: answer.text,
+            })
+        })
+    }
+
+    fn check(&self, found: Found) -> Result<Made, String> {
+        let customer = found.json;
+        let source = answers::reference_source(&customer, self.payment_type)?.clone();
+        let customer_id = customer["id"].as_str().unwrap_or_default().to_owned();
+        let answer = json!({
+            "customer_id": customer_id,
+            "payment_source_id": source["id"],
+            "reference": source["reference"],
+            "barcode": source["barcode"],
+            "barcode_url": source["barcode_url"],
+            "store_names": source["store_names"],
+            "expires_at": source["expires_at"],
+            "provider_response": customer,
+        })
+        .to_string();
+        Ok(Made {
+            answer,
+            object_id: customer_id,
+            expires_at: None,
+            detail: source,
+        })
+    }
+
+    fn finish<'a>(&'a self, made: &'a Made, account_hash: &'a str) -> Finish<'a> {
+        let record = &self.record;
+        let source = &made.detail;
+        Finish {
+            status: 200,
+            answer: &made.answer,
+            object_id: Some(&made.object_id),
+            expires_at: None,
+            order: None,
+            reference: Some(NewReference {
+                provider: PROVIDER,
+                account_hash,
+                reference_id: record.reference_id,
+                customer_id: &made.object_id,
+                payment_source_id: source["id"].as_str().unwrap_or_default(),
+                reference: source["reference"].as_str().unwrap_or_default(),
+                notification_url: record.notification_url,
+                approval_url: record.approval_url,
+                min_cents: record.min_cents,
+                max_cents: record.max_cents,
+                expires_at: source["expires_at"]
+                    .as_i64()
+                    .or(record.requested_expiry)
+                    .unwrap_or(0),
+                fields_json: record.fields_json,
+                answer: &made.answer,
+            }),
+        }
+    }
 }
 
 fn payment_type(value: &Value) -> Result<&'static str, String> {

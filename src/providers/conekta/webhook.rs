@@ -202,6 +202,19 @@ impl ConektaEvent {
         }
     }
 
+    /// True when the event's object is an order.
+    pub fn is_order(&self) -> bool {
+        self.object["object"].as_str() == Some("order")
+    }
+
+    /// The attempt key an order made through pagos carries in its metadata.
+    pub fn claim_key(&self) -> Option<&str> {
+        if !self.is_order() {
+            return None;
+        }
+        self.object["metadata"][super::claim_flow::METADATA_KEY].as_str()
+    }
+
     /// The order status this event reports, if it is an order event.
     pub fn order_status(&self) -> Option<&str> {
         if self.object["object"].as_str() != Some("order") {

@@ -1,0 +1,47 @@
+//! Small periodic work every process does besides serving: release events held for orders that
+//! got recorded meanwhile, and drop claims whose binding ended long ago.
+
+use crate::clock;
+use crate::relay::RelayHandle;
+use crate::store::{BuildHeld, Store};
+use std::time::Duration;
+
+/// How often held events are looked at: the rare race it settles costs at most this much delay.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// How often ended claims are dropped, and how long after their end.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+const CLAIMS_KEPT_AFTER_END_S: i64 = 86_400;
+
+/// Runs until the store closes.
+pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut purge = tokio::time::interval(PURGE_EVERY);
+    purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = sweep.tick() => {
+                if store.is_closed() {
+                    return;
+                }
+                match store.sweep_held_events(build_held).await {
+                    Ok(0) => {}
+                    Ok(released) => {
+                        tracing::info!(released, "held events released to their storefronts");
+                        relay.wake();
+                    }
+                    Err(error) => tracing::warn!(%error, "could not sweep held events"),
+                }
+            }
+            _ = purge.tick() => {
+                if store.is_closed() {
+                    return;
+                }
+                let before = clock::unix_s() - CLAIMS_KEPT_AFTER_END_S;
+                if let Err(error) = store.purge_claims(before).await {
+                    tracing::warn!(%error, "could not drop ended claims");
+                }
+            }
+        }
+    }
+}

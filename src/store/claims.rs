@@ -1,0 +1,685 @@
+//! Claims: the record that makes an operation happen at the provider at most once, whatever
+//! times out, crashes or runs twice. A request claims its operation before calling the
+//! provider; the claim names an attempt key that goes into the provider object's metadata, so
+//! an attempt whose outcome is unknown can be found again; the claim ends with the answer
+//! (kept for repeats), or is dropped when the provider certainly made nothing.
+//!
+//! Every change is one statement guarded by `version` (compare-and-set), so replicas on one
+//! PostgreSQL agree on who calls the provider without holding a transaction across the call.
+//! A claim is held by a lease and names its owner process; a lease whose owner stopped beating
+//! (`instances.rs`) is void at once, so a retry after a crash does not wait the lease out.
+
+use super::group_commit::{Write, WriteFuture};
+use super::held::{release_in, BuildHeld};
+use super::instances::OWNER_SILENCE_MS;
+use super::orders::{record_order_in, OrderRecord, OwnedOrder};
+use super::references::{insert_reference_in, NewReference, OwnedReference};
+use super::tx::{args, Tx};
+use super::{column, Store, StoreError};
+use crate::clock;
+
+/// What kind of operation a claim guards; each has its own namespace of keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimScope {
+    /// An order (create, charge, split), by the storefront's `reference_id`.
+    Order,
+    /// A reusable cash reference, by the storefront's `reference_id`.
+    Reference,
+    /// Any request carrying an `Idempotency-Key`, by that key.
+    Request,
+}
+
+impl ClaimScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimScope::Order => "order",
+            ClaimScope::Reference => "reference",
+            ClaimScope::Request => "request",
+        }
+    }
+}
+
+/// Which operation a claim is about.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimKey<'a> {
+    pub provider: &'a str,
+    pub account_hash: &'a str,
+    pub scope: ClaimScope,
+    pub key: &'a str,
+}
+
+/// Where news of an order goes, known before the provider answers: an event that comes first
+/// can then be tied to its storefront (`adopt`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimTarget<'a> {
+    pub reference_id: &'a str,
+    pub notification_url: &'a str,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+}
+
+/// What a new claim records.
+#[derive(Debug, Clone, Copy)]
+pub struct NewClaim<'a> {
+    /// The request's identity as JSON text: a repeat is the same request when it is equal.
+    pub fields_json: &'a str,
+    /// Used if this request ends up starting a fresh claim.
+    pub attempt_key: &'a str,
+    /// Unix seconds; until then a repeat is answered from the claim.
+    pub expires_at: i64,
+    /// How long the owner may work before another request may take over.
+    pub lease_ms: i64,
+    /// The same, when this request takes over an unfinished claim: it first looks for what
+    /// the earlier attempt made, which may take several calls.
+    pub takeover_lease_ms: i64,
+    /// The provider moves money when called (a card charge, a refund): the claim must be on
+    /// disk before the call, or a power cut could let a retry act twice. A checkout's claim
+    /// need not be: losing it can only leave an unpaid checkout nobody was shown.
+    pub durable: bool,
+    pub target: Option<ClaimTarget<'a>>,
+}
+
+/// What the caller must do after claiming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This request acts; it ends the claim with `finish_claim` or `abandon_claim`.
+    Owned(OwnedClaim),
+    /// The same operation already ended: answer with this.
+    Answered { status: u16, body: String },
+    /// The same key was claimed by a request with other fields (JSON of those fields).
+    Differs { stored_fields_json: String },
+    /// Another live request is acting on it right now.
+    InFlight,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedClaim {
+    pub version: i64,
+    pub attempt_key: String,
+    /// Set when an earlier attempt ended without a known outcome (a timeout, a 5xx, a crash):
+    /// what it made must be found before the provider is called again.
+    pub earlier: Option<EarlierAttempt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierAttempt {
+    pub started_at_ms: i64,
+    /// The object it made, when an event already told (see `adopt`).
+    pub object_id: Option<String>,
+    /// What its caller saw before calling (`begin_attempt`).
+    pub note: Option<String>,
+}
+
+/// How an owned attempt ended without a final answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandon {
+    /// The provider certainly did nothing (it refused, or was never reached): the key is free.
+    NothingDone,
+    /// The provider may have acted: the claim stays, and the next owner looks first.
+    Unknown,
+}
+
+/// The final answer of an owned claim, with what it made.
+#[derive(Debug, Clone)]
+pub struct Finish<'a> {
+    pub status: u16,
+    pub answer: &'a str,
+    pub object_id: Option<&'a str>,
+    /// A new end of the binding (a checkout's own expiry), if the answer says one.
+    pub expires_at: Option<i64>,
+    /// The order made: recorded in the order map, and events held for it become notifications.
+    pub order: Option<(OrderRecord<'a>, BuildHeld)>,
+    /// The cash reference made: recorded for the questions Conekta asks about it.
+    pub reference: Option<NewReference<'a>>,
+}
+
+/// How often a claim is tried before its caller is told it is in flight; each try loses only
+/// to a concurrent change of the same row.
+const CLAIM_ATTEMPTS: usize = 5;
+
+impl Store {
+    /// Claims an operation for this request, or says why not.
+    pub async fn claim(&self, key: ClaimKey<'_>, new: &NewClaim<'_>) -> Result<Claim, StoreError> {
+        for _ in 0..CLAIM_ATTEMPTS {
+            let inserted = self
+                .write(ClaimInsert {
+                    key: OwnedKey::of(key),
+                    new: OwnedNewClaim::of(new),
+                    owner: self.instance().to_owned(),
+                })
+                .await?;
+            if inserted {
+                return Ok(Claim::Owned(OwnedClaim {
+                    version: 1,
+                    attempt_key: new.attempt_key.to_owned(),
+                    earlier: None,
+                }));
+            }
+            let row = sqlx::query(
+                "SELECT c.fields, c.attempt_key, c.attempt_at_ms, c.attempt_note, c.version, \
+                 c.owner, c.lease_until_ms, c.expires_at, c.object_id, c.answer_status, c.answer, \
+                 i.heartbeat_ms FROM claims c LEFT JOIN instances i ON i.id = c.owner \
+                 WHERE c.provider = $1 AND c.account_hash = $2 AND c.scope = $3 \
+                 AND c.claim_key = $4",
+            )
+            .bind(key.provider)
+            .bind(key.account_hash)
+            .bind(key.scope.as_str())
+            .bind(key.key)
+            .fetch_optional(self.pool())
+            .await?;
+            // Deleted between our insert and select: try the insert again.
+            let Some(row) = row else { continue };
+            let now_ms = clock::unix_ms();
+            let version: i64 = column(&row, "version")?;
+            if column::<i64>(&row, "expires_at")? <= now_ms / 1000 {
+                // The earlier binding is over: the key is free for this request.
+                let replaced = self
+                    .write(ClaimReplace {
+                        key: OwnedKey::of(key),
+                        new: OwnedNewClaim::of(new),
+                        owner: self.instance().to_owned(),
+                        version,
+                    })
+                    .await?;
+                if replaced {
+                    return Ok(Claim::Owned(OwnedClaim {
+                        version: version + 1,
+                        attempt_key: new.attempt_key.to_owned(),
+                        earlier: None,
+                    }));
+                }
+                continue;
+            }
+            let stored_fields: String = column(&row, "fields")?;
+            if stored_fields != new.fields_json {
+                return Ok(Claim::Differs {
+                    stored_fields_json: stored_fields,
+                });
+            }
+            if let Some(body) = column::<Option<String>>(&row, "answer")? {
+                let status = column::<Option<i64>>(&row, "answer_status")?.unwrap_or(200);
+                return Ok(Claim::Answered {
+                    status: u16::try_from(status).unwrap_or(200),
+                    body,
+                });
+            }
+            let lease_until_ms: i64 = column(&row, "lease_until_ms")?;
+            let owner: Option<String> = column(&row, "owner")?;
+            let heartbeat_ms: Option<i64> = column(&row, "heartbeat_ms")?;
+            if lease_until_ms > now_ms && self.owner_alive(owner.as_deref(), heartbeat_ms, now_ms)
+            {
+                return Ok(Claim::InFlight);
+            }
+            // The earlier attempt ended without a known outcome, or its owner died.
+            let taken = self
+                .write(ClaimTakeOver {
+                    key: OwnedKey::of(key),
+                    owner: self.instance().to_owned(),
+                    version,
+                    lease_ms: new.takeover_lease_ms,
+                    durable: new.durable,
+                })
+                .await?;
+            if taken {
+                return Ok(Claim::Owned(OwnedClaim {
+                    version: version + 1,
+                    attempt_key: column(&row, "attempt_key")?,
+                    earlier: Some(EarlierAttempt {
+                        started_at_ms: column(&row, "attempt_at_ms")?,
+                        object_id: column(&row, "object_id")?,
+                        note: column(&row, "attempt_note")?,
+                    }),
+                }));
+            }
+        }
+        Ok(Claim::InFlight)
+    }
+
+    /// A lease held by `owner` counts while that process still beats (or is this one).
+    fn owner_alive(&self, owner: Option<&str>, heartbeat_ms: Option<i64>, now_ms: i64) -> bool {
+        match owner {
+            // Claims made before owners were recorded: the lease alone decides.
+            None => true,
+            Some(owner) if owner == self.instance() => true,
+            Some(_) => heartbeat_ms.is_some_and(|beat| beat > now_ms - OWNER_SILENCE_MS),
+        }
+    }
+
+    /// Records that the owner is about to call the provider (again): the attempt's start, what
+    /// the owner saw first (`note`), and a fresh lease. The claim's new version, or `None` if
+    /// another request took the claim over meanwhile (then it must not call).
+    pub async fn begin_attempt(
+        &self,
+        key: ClaimKey<'_>,
+        version: i64,
+        lease_ms: i64,
+        note: Option<&str>,
+        durable: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let begun = self
+            .write(AttemptBegin {
+                key: OwnedKey::of(key),
+                version,
+                lease_ms,
+                note: note.map(str::to_owned),
+                durable,
+            })
+            .await?;
+        Ok(begun.then_some(version + 1))
+    }
+
+    /// Ends an owned claim with its answer, in one transaction with what it made. False if
+    /// another request took the claim over meanwhile (what was made is recorded either way).
+    pub async fn finish_claim(
+        &self,
+        key: ClaimKey<'_>,
+        version: i64,
+        finish: &Finish<'_>,
+    ) -> Result<bool, StoreError> {
+        self.write(ClaimFinish {
+            key: OwnedKey::of(key),
+            version,
+            status: i64::from(finish.status),
+            answer: finish.answer.to_owned(),
+            object_id: finish.object_id.map(str::to_owned),
+            expires_at: finish.expires_at,
+            order: finish
+                .order
+                .as_ref()
+                .map(|(order, build)| (OwnedOrder::of(key.provider, order), *build)),
+            reference: finish.reference.as_ref().map(OwnedReference::of),
+        })
+        .await
+    }
+
+    /// Ends an owned claim that produced no final answer.
+    pub async fn abandon_claim(
+        &self,
+        key: ClaimKey<'_>,
+        version: i64,
+        outcome: Abandon,
+    ) -> Result<(), StoreError> {
+        self.write(ClaimAbandon {
+            key: OwnedKey::of(key),
+            version,
+            outcome,
+        })
+        .await
+    }
+
+    /// Voids every lease on claims (SQLite, at start: its one process is this one, so any
+    /// lease left is a dead run's).
+    pub async fn release_claim_leases(&self) -> Result<u64, StoreError> {
+        self.write(LeasesVoid).await
+    }
+
+    /// Drops claims whose binding ended before `before` (Unix s); how many.
+    pub async fn purge_claims(&self, before: i64) -> Result<u64, StoreError> {
+        self.write(ClaimsPurge { before }).await
+    }
+}
+
+#[derive(Debug, Clone)]
+struct OwnedKey {
+    provider: String,
+    account_hash: String,
+    scope: &'static str,
+    key: String,
+}
+
+impl OwnedKey {
+    fn of(key: ClaimKey<'_>) -> Self {
+        Self {
+            provider: key.provider.to_owned(),
+            account_hash: key.account_hash.to_owned(),
+            scope: key.scope.as_str(),
+            key: key.key.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct OwnedNewClaim {
+    fields_json: String,
+    attempt_key: String,
+    expires_at: i64,
+    lease_ms: i64,
+    durable: bool,
+    reference_id: Option<String>,
+    notification_url: Option<String>,
+    amount_cents: Option<i64>,
+    currency: Option<String>,
+}
+
+impl OwnedNewClaim {
+    fn of(new: &NewClaim<'_>) -> Self {
+        Self {
+            fields_json: new.fields_json.to_owned(),
+            attempt_key: new.attempt_key.to_owned(),
+            expires_at: new.expires_at,
+            lease_ms: new.lease_ms,
+            durable: new.durable,
+            reference_id: new.target.map(|t| t.reference_id.to_owned()),
+            notification_url: new.target.map(|t| t.notification_url.to_owned()),
+            amount_cents: new.target.map(|t| t.amount_cents),
+            currency: new.target.map(|t| t.currency.to_owned()),
+        }
+    }
+}
+
+/// The first step of a claim: take the key if nobody holds it.
+struct ClaimInsert {
+    key: OwnedKey,
+    new: OwnedNewClaim,
+    owner: String,
+}
+
+impl Write for ClaimInsert {
+    /// True when this request now holds the key.
+    type Output = bool;
+
+    fn durable(&self) -> bool {
+        self.new.durable
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            let (k, n) = (&self.key, &self.new);
+            let inserted = tx
+                .execute(
+                    "INSERT INTO claims (provider, account_hash, scope, claim_key, fields, \
+                     attempt_key, attempt_at_ms, version, owner, lease_until_ms, expires_at, \
+                     reference_id, notification_url, amount_cents, currency, created_at, \
+                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12, \
+                     $13, $14, $15, $15) \
+                     ON CONFLICT (provider, account_hash, scope, claim_key) DO NOTHING",
+                    &args![
+                        &k.provider,
+                        &k.account_hash,
+                        k.scope,
+                        &k.key,
+                        &n.fields_json,
+                        &n.attempt_key,
+                        now_ms,
+                        &self.owner,
+                        now_ms + n.lease_ms,
+                        n.expires_at,
+                        n.reference_id.as_deref(),
+                        n.notification_url.as_deref(),
+                        n.amount_cents,
+                        n.currency.as_deref(),
+                        now_ms / 1000,
+                    ],
+                )
+                .await?;
+            Ok(inserted == 1)
+        })
+    }
+}
+
+/// A claim whose binding ended, started afresh for a new request.
+struct ClaimReplace {
+    key: OwnedKey,
+    new: OwnedNewClaim,
+    owner: String,
+    version: i64,
+}
+
+impl Write for ClaimReplace {
+    type Output = bool;
+
+    fn durable(&self) -> bool {
+        self.new.durable
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            let (k, n) = (&self.key, &self.new);
+            let replaced = tx
+                .execute(
+                    "UPDATE claims SET fields = $6, attempt_key = $7, attempt_at_ms = $8, \
+                     attempt_note = NULL, version = version + 1, owner = $9, lease_until_ms = $10, \
+                     expires_at = $11, reference_id = $12, notification_url = $13, \
+                     amount_cents = $14, currency = $15, object_id = NULL, answer_status = NULL, \
+                     answer = NULL, updated_at = $16 \
+                     WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
+                     AND version = $5",
+                    &args![
+                        &k.provider,
+                        &k.account_hash,
+                        k.scope,
+                        &k.key,
+                        self.version,
+                        &n.fields_json,
+                        &n.attempt_key,
+                        now_ms,
+                        &self.owner,
+                        now_ms + n.lease_ms,
+                        n.expires_at,
+                        n.reference_id.as_deref(),
+                        n.notification_url.as_deref(),
+                        n.amount_cents,
+                        n.currency.as_deref(),
+                        now_ms / 1000,
+                    ],
+                )
+                .await?;
+            Ok(replaced == 1)
+        })
+    }
+}
+
+/// An open claim whose owner is gone or gave up, taken by this request.
+struct ClaimTakeOver {
+    key: OwnedKey,
+    owner: String,
+    version: i64,
+    lease_ms: i64,
+    durable: bool,
+}
+
+impl Write for ClaimTakeOver {
+    type Output = bool;
+
+    fn durable(&self) -> bool {
+        self.durable
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            let k = &self.key;
+            let taken = tx
+                .execute(
+                    "UPDATE claims SET version = version + 1, owner = $6, lease_until_ms = $7, \
+                     updated_at = $8 WHERE provider = $1 AND account_hash = $2 AND scope = $3 \
+                     AND claim_key = $4 AND version = $5 AND answer IS NULL",
+                    &args![
+                        &k.provider,
+                        &k.account_hash,
+                        k.scope,
+                        &k.key,
+                        self.version,
+                        &self.owner,
+                        now_ms + self.lease_ms,
+                        now_ms / 1000,
+                    ],
+                )
+                .await?;
+            Ok(taken == 1)
+        })
+    }
+}
+
+struct AttemptBegin {
+    key: OwnedKey,
+    version: i64,
+    lease_ms: i64,
+    note: Option<String>,
+    durable: bool,
+}
+
+impl Write for AttemptBegin {
+    type Output = bool;
+
+    fn durable(&self) -> bool {
+        self.durable
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            let k = &self.key;
+            let begun = tx
+                .execute(
+                    "UPDATE claims SET version = version + 1, attempt_at_ms = $6, \
+                     attempt_note = $7, lease_until_ms = $8, updated_at = $9 \
+                     WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
+                     AND version = $5 AND answer IS NULL",
+                    &args![
+                        &k.provider,
+                        &k.account_hash,
+                        k.scope,
+                        &k.key,
+                        self.version,
+                        now_ms,
+                        self.note.as_deref(),
+                        now_ms + self.lease_ms,
+                        now_ms / 1000,
+                    ],
+                )
+                .await?;
+            Ok(begun == 1)
+        })
+    }
+}
+
+struct ClaimFinish {
+    key: OwnedKey,
+    version: i64,
+    status: i64,
+    answer: String,
+    object_id: Option<String>,
+    expires_at: Option<i64>,
+    order: Option<(OwnedOrder, BuildHeld)>,
+    reference: Option<OwnedReference>,
+}
+
+impl Write for ClaimFinish {
+    type Output = bool;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            let k = &self.key;
+            // What was made is ours whoever ends the claim: recorded even if it was taken over.
+            if let Some((order, build)) = &self.order {
+                record_order_in(tx, order, now_ms).await?;
+                release_in(tx, &order.provider, &order.order_id, *build, now_ms).await?;
+            }
+            if let Some(reference) = &self.reference {
+                insert_reference_in(tx, reference, now_ms).await?;
+            }
+            let finished = tx
+                .execute(
+                    "UPDATE claims SET answer_status = $6, answer = $7, \
+                     object_id = COALESCE($8, object_id), expires_at = COALESCE($9, expires_at), \
+                     lease_until_ms = 0, owner = NULL, version = version + 1, updated_at = $10 \
+                     WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
+                     AND version = $5",
+                    &args![
+                        &k.provider,
+                        &k.account_hash,
+                        k.scope,
+                        &k.key,
+                        self.version,
+                        self.status,
+                        &self.answer,
+                        self.object_id.as_deref(),
+                        self.expires_at,
+                        now_ms / 1000,
+                    ],
+                )
+                .await?;
+            Ok(finished == 1)
+        })
+    }
+}
+
+struct ClaimAbandon {
+    key: OwnedKey,
+    version: i64,
+    outcome: Abandon,
+}
+
+impl Write for ClaimAbandon {
+    type Output = ();
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, ()> {
+        Box::pin(async move {
+            let k = &self.key;
+            let key_args = args![&k.provider, &k.account_hash, k.scope, &k.key, self.version];
+            match self.outcome {
+                Abandon::NothingDone => {
+                    tx.execute(
+                        "DELETE FROM claims WHERE provider = $1 AND account_hash = $2 \
+                         AND scope = $3 AND claim_key = $4 AND version = $5 AND answer IS NULL",
+                        &key_args,
+                    )
+                    .await?;
+                }
+                Abandon::Unknown => {
+                    let args = args![
+                        &k.provider,
+                        &k.account_hash,
+                        k.scope,
+                        &k.key,
+                        self.version,
+                        now_ms / 1000
+                    ];
+                    tx.execute(
+                        "UPDATE claims SET lease_until_ms = 0, owner = NULL, \
+                         version = version + 1, updated_at = $6 WHERE provider = $1 \
+                         AND account_hash = $2 AND scope = $3 AND claim_key = $4 AND version = $5",
+                        &args,
+                    )
+                    .await?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+struct LeasesVoid;
+
+impl Write for LeasesVoid {
+    type Output = u64;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now_ms: i64) -> WriteFuture<'c, u64> {
+        Box::pin(async move {
+            tx.execute(
+                "UPDATE claims SET lease_until_ms = 0, owner = NULL \
+                 WHERE answer IS NULL AND lease_until_ms > 0",
+                &[],
+            )
+            .await
+        })
+    }
+}
+
+struct ClaimsPurge {
+    before: i64,
+}
+
+impl Write for ClaimsPurge {
+    type Output = u64;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now_ms: i64) -> WriteFuture<'c, u64> {
+        Box::pin(async move {
+            tx.execute(
+                "DELETE FROM claims WHERE expires_at < $1",
+                &args![self.before],
+            )
+            .await
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! Events held for an order whose create is still being recorded. A provider may tell of an
+//! order (a charge paid) before it answers the create; such an event is acknowledged only once
+//! it is stored here, and becomes a notification as soon as the order is in the map: in the
+//! transaction that records the order, or by the sweep that catches the rare race between the
+//! two on PostgreSQL. An event whose order never appears is dropped after a day.
+
+use super::events::{queue, NewDelivery, OrderContext};
+use super::group_commit::{Write, WriteFuture};
+use super::orders::order_context_in;
+use super::tx::{args, Tx};
+use super::{Store, StoreError};
+
+/// How long an event waits for its order before it is taken to be about someone else's.
+pub const HELD_FOR_MS: i64 = 24 * 3600 * 1000;
+
+/// An event waiting for its order.
+#[derive(Debug, Clone)]
+pub struct HeldEvent {
+    pub event_id: String,
+    /// The notification's id, fixed when the event arrived (so it sorts where it arrived).
+    pub delivery_id: String,
+    /// The event as the provider sent it (JSON text).
+    pub event: String,
+    pub trace_context: Option<String>,
+}
+
+/// Builds the notification for a held event once its order is known (the provider's part);
+/// `None` drops an event that cannot be read back.
+pub type BuildHeld = fn(&OrderContext, &HeldEvent) -> Option<NewDelivery>;
+
+/// Stores an event until its order is known.
+pub(super) async fn hold_in(
+    tx: &mut dyn Tx,
+    provider: &str,
+    order_id: &str,
+    held: &HeldEvent,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO held_events (provider, event_id, order_id, delivery_id, event, \
+         trace_context, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (provider, event_id) DO NOTHING",
+        &args![
+            provider,
+            &held.event_id,
+            order_id,
+            &held.delivery_id,
+            &held.event,
+            held.trace_context.as_deref(),
+            now_ms,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Turns the events held for `order_id` into notifications, in the order they arrived, if the
+/// order is in the map; how many. Taking them is a `DELETE … RETURNING`, so two transactions
+/// releasing the same order cannot both queue them.
+pub(super) async fn release_in(
+    tx: &mut dyn Tx,
+    provider: &str,
+    order_id: &str,
+    build: BuildHeld,
+    now_ms: i64,
+) -> Result<usize, StoreError> {
+    let Some(order) = order_context_in(tx, provider, order_id).await? else {
+        return Ok(0);
+    };
+    let rows = tx
+        .fetch_all(
+            "DELETE FROM held_events WHERE provider = $1 AND order_id = $2 \
+             RETURNING event_id, delivery_id, event, trace_context",
+            &args![provider, order_id],
+        )
+        .await?;
+    let mut held = Vec::with_capacity(rows.len());
+    for row in rows {
+        held.push(HeldEvent {
+            event_id: row.get("event_id")?,
+            delivery_id: row.get("delivery_id")?,
+            event: row.get("event")?,
+            trace_context: row.get("trace_context")?,
+        });
+    }
+    // Notification ids are time-ordered: sorting by them is sorting by arrival.
+    held.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
+    let mut queued = 0;
+    for event in &held {
+        match build(&order, event) {
+            Some(delivery) => {
+                queue(tx, &delivery, now_ms).await?;
+                queued += 1;
+            }
+            None => tracing::error!(event_id = %event.event_id, "a held event could not be read back"),
+        }
+    }
+    Ok(queued)
+}
+
+impl Store {
+    /// Releases events whose order is now in the map, and drops those held too long; how many
+    /// were released.
+    pub async fn sweep_held_events(&self, build: BuildHeld) -> Result<usize, StoreError> {
+        // Nearly always nothing is held: then a read is all it costs.
+        let any = sqlx::query("SELECT 1 AS one FROM held_events LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        if any.is_none() {
+            return Ok(0);
+        }
+        self.write(Sweep { build }).await
+    }
+}
+
+struct Sweep {
+    build: BuildHeld,
+}
+
+/// Orders released per sweep; the rest wait for the next one.
+const SWEEP_ORDERS: i64 = 100;
+
+impl Write for Sweep {
+    type Output = usize;
+
+    /// Losing a sweep in a power cut loses nothing: the events are still held, and released
+    /// by the next one.
+    fn durable(&self) -> bool {
+        false
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, usize> {
+        Box::pin(async move {
+            let ready = tx
+                .fetch_all(
+                    "SELECT DISTINCT h.provider, h.order_id FROM held_events h \
+                     JOIN orders o ON o.provider = h.provider AND o.order_id = h.order_id \
+                     LIMIT $1",
+                    &args![SWEEP_ORDERS],
+                )
+                .await?;
+            let mut released = 0;
+            for row in ready {
+                let provider: String = row.get("provider")?;
+                let order_id: String = row.get("order_id")?;
+                released += release_in(tx, &provider, &order_id, self.build, now_ms).await?;
+            }
+            let cutoff = now_ms - HELD_FOR_MS;
+            // Their event ids stay recorded (a redelivery is still a duplicate), unlinked from
+            // the notification that was never made.
+            tx.execute(
+                "UPDATE webhook_events SET delivery_id = NULL WHERE delivery_id IN \
+                 (SELECT delivery_id FROM held_events WHERE received_at_ms < $1)",
+                &args![cutoff],
+            )
+            .await?;
+            let dropped = tx
+                .execute(
+                    "DELETE FROM held_events WHERE received_at_ms < $1",
+                    &args![cutoff],
+                )
+                .await?;
+            if dropped > 0 {
+                tracing::info!(
+                    dropped,
+                    "events held a day for an order pagos never recorded were dropped"
+                );
+            }
+            Ok(released)
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! The order map: every provider order made through pagos, and where its news must go.
+
+use super::events::OrderContext;
+use super::tx::{args, Tx};
+use super::{column, Store, StoreError};
+
+/// An order made through pagos.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderRecord<'a> {
+    pub order_id: &'a str,
+    pub account_hash: &'a str,
+    pub reference_id: &'a str,
+    pub notification_url: &'a str,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+}
+
+/// The same, owned, to travel to the group-commit writer.
+#[derive(Debug, Clone)]
+pub(super) struct OwnedOrder {
+    pub provider: String,
+    pub order_id: String,
+    pub account_hash: String,
+    pub reference_id: String,
+    pub notification_url: String,
+    pub amount_cents: i64,
+    pub currency: String,
+}
+
+impl OwnedOrder {
+    pub fn of(provider: &str, order: &OrderRecord<'_>) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            order_id: order.order_id.to_owned(),
+            account_hash: order.account_hash.to_owned(),
+            reference_id: order.reference_id.to_owned(),
+            notification_url: order.notification_url.to_owned(),
+            amount_cents: order.amount_cents,
+            currency: order.currency.to_owned(),
+        }
+    }
+}
+
+/// Adds the order to the map; an order already there is left as it is (its status included).
+pub(super) async fn record_order_in(
+    tx: &mut dyn Tx,
+    order: &OwnedOrder,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO orders (provider, order_id, account_hash, reference_id, notification_url, \
+         amount_cents, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (provider, order_id) DO NOTHING",
+        &args![
+            &order.provider,
+            &order.order_id,
+            &order.account_hash,
+            &order.reference_id,
+            &order.notification_url,
+            order.amount_cents,
+            &order.currency,
+            now_ms / 1000,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Maps `order_id` to the storefront of the order claim whose attempt key the order carries
+/// (an event about it arrived before the provider's answer). False when no claim has that key.
+pub(super) async fn adopt_in(
+    tx: &mut dyn Tx,
+    provider: &str,
+    attempt_key: &str,
+    order_id: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let claim = tx
+        .fetch_optional(
+            "SELECT account_hash, reference_id, notification_url, amount_cents, currency \
+             FROM claims WHERE attempt_key = $1 AND provider = $2 AND scope = 'order' \
+             AND notification_url IS NOT NULL",
+            &args![attempt_key, provider],
+        )
+        .await?;
+    let Some(claim) = claim else {
+        return Ok(false);
+    };
+    let order = OwnedOrder {
+        provider: provider.to_owned(),
+        order_id: order_id.to_owned(),
+        account_hash: claim.get("account_hash")?,
+        reference_id: claim.get::<Option<String>>("reference_id")?.unwrap_or_default(),
+        notification_url: claim.get::<Option<String>>("notification_url")?.unwrap_or_default(),
+        amount_cents: claim.get::<Option<i64>>("amount_cents")?.unwrap_or(0),
+        currency: claim.get::<Option<String>>("currency")?.unwrap_or_default(),
+    };
+    record_order_in(tx, &order, now_ms).await?;
+    // The next owner of an unfinished claim can read this order instead of searching for it.
+    tx.execute(
+        "UPDATE claims SET object_id = $3 WHERE attempt_key = $1 AND provider = $2 \
+         AND scope = 'order' AND object_id IS NULL",
+        &args![attempt_key, provider, order_id],
+    )
+    .await?;
+    Ok(true)
+}
+
+/// What a notification about the order needs, if the order is in the map.
+pub(super) async fn order_context_in(
+    tx: &mut dyn Tx,
+    provider: &str,
+    order_id: &str,
+) -> Result<Option<OrderContext>, StoreError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT reference_id, notification_url, amount_cents, currency, payment_status \
+             FROM orders WHERE provider = $1 AND order_id = $2",
+            &args![provider, order_id],
+        )
+        .await?;
+    row.map(|row| OrderContext::from_row(&row)).transpose()
+}
+
+impl Store {
+    /// Where news about a provider order must go: `(reference_id, notification_url)`.
+    pub async fn order_target(
+        &self,
+        provider: &str,
+        order_id: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT reference_id, notification_url FROM orders \
+             WHERE provider = $1 AND order_id = $2",
+        )
+        .bind(provider)
+        .bind(order_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok((
+                column(&row, "reference_id")?,
+                column(&row, "notification_url")?,
+            ))
+        })
+        .transpose()
+    }
+}
