@@ -3,10 +3,12 @@
 pub mod admin;
 mod body;
 pub mod caller_auth;
+mod content_type;
 pub mod health;
 pub mod pagos;
 pub mod problem;
 pub mod request_metrics;
+mod strict_json;
 pub mod webhooks;
 
 use actix_web::http::{header, Method};

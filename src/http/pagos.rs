@@ -1,11 +1,13 @@
-//! `POST /pagos`: read the body (bounded), insist on a JSON object, hand it to the registry.
+//! `POST /pagos`: insist on a JSON content type, read the body (bounded), insist on a JSON object
+//! that names each field once, hand it to the registry.
 
 use super::body::read_limited;
 use super::caller_auth::ApiKeys;
+use super::content_type::check_content_type;
 use super::problem::Problem;
+use super::strict_json;
 use crate::providers::ProviderRegistry;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::Value;
 
 /// Requests are a few hundred bytes; anything near this is not a storefront talking.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -17,16 +19,9 @@ pub async fn pagos(
     api_keys: web::Data<ApiKeys>,
 ) -> Result<HttpResponse, Problem> {
     api_keys.check(&request)?;
+    check_content_type(&request)?;
     let body = read_limited(payload, MAX_BODY_BYTES).await?;
-    let fields = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(fields)) => fields,
-        Ok(_) => return Err(Problem::malformed_body("the body must be a JSON object")),
-        Err(e) => {
-            return Err(Problem::malformed_body(format!(
-                "the body is not valid JSON: {e}"
-            )))
-        }
-    };
+    let fields = strict_json::parse_object(&body)?;
     let idempotency_key = idempotency_key(&request)?;
     let reply = registry
         .dispatch(fields, idempotency_key.as_deref())

@@ -57,6 +57,15 @@ impl Problem {
         )
     }
 
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            415,
+            "urn:pagos:problem:unsupported-media-type",
+            "Unsupported media type",
+            detail,
+        )
+    }
+
     pub fn not_found() -> Self {
         Self::new(
             404,
@@ -103,6 +112,13 @@ impl Problem {
             response.headers_mut().insert(
                 actix_web::http::header::WWW_AUTHENTICATE,
                 actix_web::http::header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if self.status == 415 {
+            // Names the media type a POST here takes (`Accept-Post`, registered by W3C LDP).
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("accept-post"),
+                actix_web::http::header::HeaderValue::from_static(super::content_type::ACCEPTED),
             );
         }
         response

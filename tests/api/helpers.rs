@@ -186,6 +186,20 @@ impl TestApp {
         Self::answer(response).await
     }
 
+    /// `POST /pagos` with this `Content-Type`, or with none.
+    pub async fn post_as(
+        &self,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let mut request = self.http.post(format!("{}/pagos", self.address));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.body(body).send().await.expect("pagos answers");
+        Self::answer(response).await
+    }
+
     /// Creates a checkout whose notifications go to `notification_url`; returns the order id.
     pub async fn create_order(&self, reference_id: &str, notification_url: &str) -> String {
         let mut request = seed_create(reference_id);

@@ -2,6 +2,7 @@
 
 mod actions;
 mod binary;
+mod body_rules;
 mod conekta_events;
 mod create;
 mod fake_conekta;
