@@ -5,6 +5,7 @@ mod binary;
 mod conekta_events;
 mod create;
 mod fake_conekta;
+mod fake_conekta_self;
 mod health;
 mod helpers;
 mod idempotency;
