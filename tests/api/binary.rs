@@ -20,6 +20,7 @@ fn free_port() -> u16 {
 /// a stray process would otherwise hold open).
 pub struct Pagos {
     pub child: Child,
+    pub port: u16,
     pub base: String,
     pub log: PathBuf,
 }
@@ -36,7 +37,18 @@ impl Pagos {
         log: PathBuf,
         extra: &[(&str, &str)],
     ) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), database_url, conekta, log, extra).await
+    }
+
+    /// Starts on `port`, with the test defaults plus `extra`: how a crash test brings pagos
+    /// back where Conekta (and everyone else) still sends to.
+    pub async fn start_on(
+        port: u16,
+        database_url: &str,
+        conekta: &FakeConekta,
+        log: PathBuf,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_pagos"))
@@ -59,6 +71,7 @@ impl Pagos {
             .unwrap();
         let pagos = Self {
             child,
+            port,
             base: format!("http://127.0.0.1:{port}"),
             log,
         };

@@ -6,6 +6,7 @@ mod body_rules;
 mod conekta_events;
 mod create;
 mod fake_conekta;
+mod fake_conekta_self;
 mod health;
 mod helpers;
 mod idempotency;

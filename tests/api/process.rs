@@ -2,7 +2,7 @@
 
 use crate::binary::Pagos;
 use crate::conekta_events::order_event;
-use crate::fake_conekta::{FakeConekta, Reply};
+use crate::fake_conekta::{FakeConekta, Reply, Settlement};
 use crate::helpers::{fresh_database, seed_create, Db};
 use crate::receiver::{Answer, Receiver};
 use std::collections::HashSet;
@@ -97,6 +97,36 @@ async fn acknowledged_events_survive_kill_9_on_sqlite() {
 #[actix_web::test]
 async fn acknowledged_events_survive_kill_9_on_postgres() {
     acknowledged_events_survive_kill_9(Db::Postgres).await;
+}
+
+#[actix_web::test]
+async fn an_event_conekta_sent_while_pagos_was_down_arrives_when_it_is_back_on_its_port() {
+    let conekta = FakeConekta::start();
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(Db::Sqlite, &dir).await;
+    let mut first = Pagos::start(&database_url, &conekta, dir.path().join("log1")).await;
+    conekta.send_events_to(&format!("{}/webhooks/conekta", first.base));
+    let order_id = first.create("back-1", &receiver.url).await;
+    let paid = conekta.pay(&order_id);
+    first.kill_and_read_log();
+
+    // Conekta finds nobody there, and keeps trying.
+    conekta.send_event("order.paid", &paid).await;
+    let _second = Pagos::start_on(
+        first.port,
+        &database_url,
+        &conekta,
+        dir.path().join("log2"),
+        &[],
+    )
+    .await;
+    let log = conekta.wait_events_settled(Duration::from_secs(20)).await;
+    assert!(log[0].attempts[0].is_err(), "{log:?}");
+    assert_eq!(log[0].settlement, Settlement::Acknowledged(200));
+    let received = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(received[0].body["reference_id"], "back-1");
+    assert_eq!(received[0].body["payment_status"], "paid");
 }
 
 #[actix_web::test]
