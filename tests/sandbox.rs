@@ -433,3 +433,321 @@ async fn a_reference_made_through_pagos_is_paid_at_the_cashier_and_notified() {
     assert_eq!(received[0].body["reference_id"], "cliente-42");
     assert_eq!(received[0].body["amount"], "150.00");
 }
+
+/// A `POST /orders` body as pagos sends it for a checkout, with its claim key in `metadata`.
+fn checkout_order(claim: &str, email: &str) -> Value {
+    json!({
+        "currency": "MXN",
+        "customer_info": {"name": "andres jaro", "email": email, "phone": "+5215555555555"},
+        "line_items": [{"name": "Orden 6588", "unit_price": 100000, "quantity": 1}],
+        "checkout": {"type": "HostedPayment", "allowed_payment_methods": ["card", "cash"],
+                     "success_url": "https://shop.example/ok", "failure_url": "https://shop.example/ko",
+                     "expires_at": pagos::clock::unix_s() + 7200},
+        "metadata": {"reference_id": "6588", "pagos_claim": claim}
+    })
+}
+
+impl Demo {
+    async fn new_order(&self, body: Value) -> Value {
+        let (status, order) = self
+            .conekta(reqwest::Method::POST, "/orders", Some(body))
+            .await;
+        assert_eq!(status, 200, "{order}");
+        order
+    }
+
+    async fn list(&self, path_and_query: &str) -> Value {
+        let (status, list) = self
+            .conekta(reqwest::Method::GET, path_and_query, None)
+            .await;
+        assert_eq!(status, 200, "{path_and_query}: {list}");
+        for field in [
+            "object",
+            "has_more",
+            "data",
+            "next_page_url",
+            "previous_page_url",
+        ] {
+            assert!(list.get(field).is_some(), "{field} missing: {list}");
+        }
+        assert_eq!(list["object"], "list");
+        list
+    }
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn orders_are_found_by_the_claim_in_their_metadata() {
+    let demo = start().await;
+    let mine = demo
+        .new_order(checkout_order("clm_0193AAAA", "ana@example.com"))
+        .await;
+    let other = demo
+        .new_order(checkout_order("clm_0193BBBB", "beto@example.com"))
+        .await;
+    // Metadata comes back exactly as sent.
+    assert_eq!(
+        mine["metadata"],
+        json!({"reference_id": "6588", "pagos_claim": "clm_0193AAAA"})
+    );
+    let id = mine["id"].as_str().unwrap();
+    let created_at = mine["created_at"].as_i64().unwrap();
+
+    // Case-insensitive substring over metadata values, with pagos's created_at window.
+    let found = demo
+        .list(&format!(
+            "/orders?search=CLM_0193aaaa&created_at.gte={created_at}&limit=250"
+        ))
+        .await;
+    assert_eq!(ids(&found), [id]);
+    assert_eq!(found["has_more"], false);
+    assert_eq!(found["next_page_url"], Value::Null);
+    assert_eq!(found["data"][0]["metadata"]["pagos_claim"], "clm_0193AAAA");
+    assert_eq!(
+        ids(&demo.list("/orders?search=beto@EXAMPLE").await),
+        [other["id"].as_str().unwrap()]
+    );
+    assert_eq!(ids(&demo.list(&format!("/orders?search={id}")).await), [id]);
+
+    // created_at filters: the window excludes what is outside it.
+    let later = demo
+        .list(&format!(
+            "/orders?search=clm_0193&created_at.gte={}",
+            created_at + 3_600
+        ))
+        .await;
+    assert!(ids(&later).is_empty(), "{later}");
+    let before = demo
+        .list(&format!(
+            "/orders?search=clm_0193&created_at.lte={}",
+            created_at - 1
+        ))
+        .await;
+    assert!(ids(&before).is_empty(), "{before}");
+    let exact = demo
+        .list(&format!("/orders?search=aaaa&created_at={created_at}"))
+        .await;
+    assert_eq!(ids(&exact), [id]);
+    let pending = demo
+        .list("/orders?search=clm_0193&payment_status=pending_payment")
+        .await;
+    assert_eq!(ids(&pending).len(), 2);
+
+    // What the spec does not allow is Conekta's 422; no key is a 401.
+    for query in [
+        "limit=0",
+        "limit=251",
+        "created_at.gte=ayer",
+        "idempotency_key=x",
+    ] {
+        let (status, body) = demo
+            .conekta(reqwest::Method::GET, &format!("/orders?{query}"), None)
+            .await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["type"], "parameter_validation_error", "{body}");
+        assert_eq!(body["object"], "error");
+    }
+    let anonymous = demo
+        .http
+        .get(format!("{}/orders?search=clm", demo.sandbox.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+}
+
+#[actix_web::test]
+async fn order_lists_page_newest_first_following_next() {
+    let demo = start().await;
+    let mut made = Vec::new();
+    for n in 0..3 {
+        let order = demo
+            .new_order(checkout_order(&format!("clm_page_{n}"), "ana@example.com"))
+            .await;
+        made.push(order["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut query = "/orders?search=clm_page&limit=1".to_owned();
+    loop {
+        let page = demo.list(&query).await;
+        let page_ids = ids(&page);
+        assert_eq!(page_ids.len(), 1, "{page}");
+        seen.extend(page_ids.clone());
+        if page["has_more"] == false {
+            assert_eq!(page["next_page_url"], Value::Null, "{page}");
+            break;
+        }
+        // The link continues after this page's last id, keeping the search and limit.
+        let link = page["next_page_url"].as_str().unwrap();
+        assert!(link.ends_with(&format!("next={}", page_ids[0])), "{link}");
+        assert!(
+            link.contains("search=clm_page") && link.contains("limit=1"),
+            "{link}"
+        );
+        query = format!("/orders?search=clm_page&limit=1&next={}", page_ids[0]);
+        assert!(seen.len() < 3, "more pages than orders: {seen:?}");
+    }
+    made.reverse();
+    assert_eq!(seen, made, "newest first, each once");
+    // And back: the page before the oldest is the middle one.
+    let back = demo
+        .list(&format!(
+            "/orders?search=clm_page&limit=1&previous={}",
+            made[2]
+        ))
+        .await;
+    assert_eq!(ids(&back), [made[1].clone()]);
+    assert_eq!(back["has_more"], true);
+}
+
+#[actix_web::test]
+async fn customers_keep_their_metadata_and_are_found_by_it() {
+    let demo = start().await;
+    let before = pagos::clock::unix_s();
+    let mut made = Vec::new();
+    for claim in ["clm_0193CUS1", "clm_0193CUS2"] {
+        let (status, customer) = demo
+            .conekta(
+                reqwest::Method::POST,
+                "/customers",
+                Some(json!({"name": "Fulanito", "email": "fulanito@example.com",
+                            "phone": "+5218181818181", "metadata": {"pagos_claim": claim}})),
+            )
+            .await;
+        assert_eq!(status, 200, "{customer}");
+        assert_eq!(customer["metadata"], json!({"pagos_claim": claim}));
+        let created_at = customer["created_at"].as_i64().unwrap();
+        assert!(created_at >= before && created_at <= pagos::clock::unix_s());
+        made.push(customer);
+    }
+    let id = made[1]["id"].as_str().unwrap();
+    let (_, stored) = demo
+        .conekta(reqwest::Method::GET, &format!("/customers/{id}"), None)
+        .await;
+    assert_eq!(stored["metadata"]["pagos_claim"], "clm_0193CUS2");
+
+    let found = demo.list("/customers?search=clm_0193cus2&limit=250").await;
+    assert_eq!(ids(&found), [id]);
+    assert_eq!(found["data"][0]["metadata"]["pagos_claim"], "clm_0193CUS2");
+    let both = demo.list("/customers?search=FULANITO@example.com").await;
+    assert_eq!(ids(&both).len(), 2, "{both}");
+    assert_eq!(ids(&both)[0], id, "newest first");
+    let first = demo.list("/customers?search=clm_0193&limit=1").await;
+    assert_eq!(first["has_more"], true);
+    let rest = demo
+        .list(&format!("/customers?search=clm_0193&limit=1&next={id}"))
+        .await;
+    assert_eq!(ids(&rest), [made[0]["id"].as_str().unwrap()]);
+    assert_eq!(rest["has_more"], false);
+    // Customers have no order filters.
+    let (status, body) = demo
+        .conekta(reqwest::Method::GET, "/customers?payment_status=paid", None)
+        .await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (422, Some("parameter_validation_error"))
+    );
+}
+
+#[actix_web::test]
+async fn a_partial_refund_is_recorded_on_the_charge_as_conekta_does() {
+    let demo = start().await;
+    let mut body = checkout_order("clm_refund", "ana@example.com");
+    body.as_object_mut().unwrap().remove("checkout");
+    body["charges"] =
+        json!([{"payment_method": {"type": "card", "token_id": "tok_test_visa_4242"}}]);
+    let order = demo.new_order(body).await;
+    assert_eq!(order["payment_status"], "paid");
+    let path = format!("/orders/{}", order["id"].as_str().unwrap());
+
+    let (status, refunded) = demo
+        .conekta(
+            reqwest::Method::POST,
+            &format!("{path}/refunds"),
+            Some(json!({"amount": 30000, "reason": "requested_by_client"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{refunded}");
+    let (_, stored) = demo.conekta(reqwest::Method::GET, &path, None).await;
+    assert_eq!(stored, refunded, "GET answers what the refund answered");
+    assert_eq!(stored["amount_refunded"], 30000);
+    assert_eq!(stored["payment_status"], "partially_refunded");
+    assert_eq!(stored["is_refundable"], true);
+    let charge = &stored["charges"]["data"][0];
+    assert_eq!(charge["amount_refunded"], 30000);
+    assert_eq!(charge["status"], "partially_refunded");
+    let refunds = &charge["refunds"];
+    assert_eq!(refunds["object"], "list");
+    assert_eq!(refunds["has_more"], false);
+    let entries = refunds["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{refunds}");
+    let entry = &entries[0];
+    assert_eq!(entry["object"], "refund");
+    assert_eq!(entry["amount"], -30000, "negative, as in the spec");
+    assert!(entry["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(entry["created_at"].as_i64().is_some());
+    assert!(entry["status"].is_string());
+    assert!(entry["auth_code"].is_string() || entry.get("auth_code").is_none());
+
+    // The rest: a second entry, and the order is refunded.
+    let (status, all) = demo
+        .conekta(
+            reqwest::Method::POST,
+            &format!("{path}/refunds"),
+            Some(json!({"amount": 70000, "reason": "requested_by_client"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["payment_status"], "refunded");
+    assert_eq!(all["amount_refunded"], 100000);
+    let amounts: Vec<i64> = all["charges"]["data"][0]["refunds"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, [-30000, -70000]);
+    assert_eq!(all["charges"]["data"][0]["status"], "refunded");
+    let (status, _) = demo
+        .conekta(
+            reqwest::Method::POST,
+            &format!("{path}/refunds"),
+            Some(json!({"amount": 1, "reason": "requested_by_client"})),
+        )
+        .await;
+    assert_eq!(status, 422, "nothing is left to refund");
+}
+
+#[actix_web::test]
+async fn an_idempotency_key_does_not_stop_a_second_order() {
+    let demo = start().await;
+    let mut made = Vec::new();
+    for _ in 0..2 {
+        let response = demo
+            .http
+            .post(format!("{}/orders", demo.sandbox.url()))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", "3f1c1d0e-same-key")
+            .json(&checkout_order("clm_twice", "ana@example.com"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let order: Value = response.json().await.unwrap();
+        made.push(order["id"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(
+        made[0], made[1],
+        "Conekta has no Idempotency-Key: two orders"
+    );
+    let listed = demo.list("/orders?search=clm_twice").await;
+    assert_eq!(ids(&listed).len(), 2, "{listed}");
+}

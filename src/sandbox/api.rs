@@ -1,22 +1,25 @@
 //! The Conekta API endpoints pagos uses: orders (HostedPayment checkouts, direct and split
-//! charges), GET, cancel and refunds; customers and their payment sources (cards, recurrent
-//! cash references). Each answers in Conekta's shapes and sends the events Conekta would.
+//! charges), GET, lists (see `listing`), cancel and refunds; customers and their payment sources
+//! (cards, recurrent cash references). Each answers in Conekta's shapes and sends the events
+//! Conekta would.
 
 use super::cards::{self, CardOutcome};
 use super::errors::{ConektaError, Detail};
 use super::state::{conekta_id, digits, now, ReferenceOwner};
 use super::validation::{self, authorize};
 use super::webhooks::{event, send_in_order};
-use super::{orders, Simulator};
+use super::{listing, orders, Simulator};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .route("/orders", web::get().to(listing::list_orders))
         .route("/orders", web::post().to(create_order))
         .route("/orders/{id}", web::get().to(get_order))
         .route("/orders/{id}/cancel", web::post().to(cancel_order))
         .route("/orders/{id}/refunds", web::post().to(refund_order))
+        .route("/customers", web::get().to(listing::list_customers))
         .route("/customers", web::post().to(create_customer))
         .route("/customers/{id}", web::get().to(get_customer))
         .route(
@@ -85,21 +88,8 @@ async fn create_order(
     if let Err(error) = validation::order_request(&order_request, now) {
         return error.response();
     }
-    let idempotency_key = request
-        .headers()
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if let Some(key) = &idempotency_key {
-        let world = simulator.world();
-        if let Some(order) = world
-            .idempotency
-            .get(key)
-            .and_then(|id| world.orders.get(id))
-        {
-            return ok(order);
-        }
-    }
+    // No `Idempotency-Key` here: Conekta's API has none, so a repeated create makes a second
+    // order, and pagos must find the first one itself (`GET /orders?search=`).
     let total = validation::line_items_total(&order_request);
     let mut order = orders::new_order(&order_request, total, &simulator.url, now);
     let bridge = simulator.bridge_webhook_url().unwrap_or_default();
@@ -140,14 +130,7 @@ async fn create_order(
                 order["id"].as_str().unwrap_or("").to_owned(),
             );
         }
-        if let Some(key) = idempotency_key {
-            world
-                .idempotency
-                .insert(key, order["id"].as_str().unwrap_or("").to_owned());
-        }
-        world
-            .orders
-            .insert(order["id"].as_str().unwrap_or("").to_owned(), order.clone());
+        world.orders.insert(order.clone());
     }
     tracing::info!(order_id = %order["id"], amount = total, "sandbox: order created");
     send_in_order(simulator, events);
@@ -313,7 +296,7 @@ async fn refund_order(
     }
     let amount = refund["amount"].as_i64().unwrap_or(0);
     let bridge = simulator.bridge_webhook_url().unwrap_or_default();
-    let order = {
+    let (order, charges) = {
         let mut world = simulator.world();
         let Some(order) = world.orders.get_mut(id.as_str()) else {
             return ConektaError::not_found("order", &id).response();
@@ -338,22 +321,13 @@ async fn refund_order(
             )])
             .response();
         }
-        orders::refund(
-            order,
-            amount,
-            refund["reason"].as_str().unwrap_or(""),
-            now(),
-        );
-        order.clone()
+        let charges = orders::refund(order, amount, refund["expires_at"].as_i64(), now());
+        (order.clone(), charges)
     };
     tracing::info!(order_id = %order["id"], amount, "sandbox: order refunded");
-    let mut events: Vec<Value> = order["charges"]["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["amount_refunded"].as_i64().unwrap_or(0) > 0)
-        .take(1)
-        .map(|c| event("charge.refunded", c, &bridge))
+    let mut events: Vec<Value> = charges
+        .iter()
+        .map(|charge| event("charge.refunded", charge, &bridge))
         .collect();
     events.extend(order_status_event(&order, &bridge));
     send_in_order(simulator, events);
@@ -409,10 +383,7 @@ async fn create_customer(
         "payment_sources": {"object": "list", "has_more": false, "total": sources.len(), "data": sources}
     });
     remember_sources(&simulator, &customer);
-    simulator
-        .world()
-        .customers
-        .insert(id.clone(), customer.clone());
+    simulator.world().customers.insert(customer.clone());
     tracing::info!(customer_id = %id, "sandbox: customer created");
     ok(&customer)
 }

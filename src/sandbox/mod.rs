@@ -13,6 +13,7 @@ pub mod errors;
 pub mod html;
 pub mod inbox;
 pub mod keys;
+pub mod listing;
 pub mod orders;
 pub mod state;
 pub mod validation;

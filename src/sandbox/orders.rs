@@ -215,8 +215,11 @@ pub fn refundable(order: &Value) -> i64 {
     order["amount"].as_i64().unwrap_or(0) - order["amount_refunded"].as_i64().unwrap_or(0)
 }
 
-/// Records a refund on the order and its first paid charge; returns the new status.
-pub fn refund(order: &mut Value, amount: i64, reason: &str, now: i64) -> &'static str {
+/// Records a refund as Conekta does: the order's `amount_refunded`, `payment_status` and
+/// `is_refundable`, and on the paid charges it comes from (in order, each giving what it still
+/// can, so a split order's refund may span charges) a `refund` entry with a negative amount,
+/// as pagos reads them back when it reconciles a refund. Returns the charges refunded.
+pub fn refund(order: &mut Value, amount: i64, expires_at: Option<i64>, now: i64) -> Vec<Value> {
     let refunded = order["amount_refunded"].as_i64().unwrap_or(0) + amount;
     order["amount_refunded"] = json!(refunded);
     let status = if refunded >= order["amount"].as_i64().unwrap_or(0) {
@@ -227,28 +230,88 @@ pub fn refund(order: &mut Value, amount: i64, reason: &str, now: i64) -> &'stati
     order["payment_status"] = json!(status);
     order["is_refundable"] = json!(status == "partially_refunded");
     order["updated_at"] = json!(now);
-    if let Some(charge) = order
+    let mut left = amount;
+    let mut touched = Vec::new();
+    for charge in order
         .pointer_mut("/charges/data")
         .and_then(Value::as_array_mut)
-        .and_then(|c| {
-            c.iter_mut()
-                .find(|c| c["status"] == "paid" || c["status"] == "partially_refunded")
-        })
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "paid" || c["status"] == "partially_refunded")
     {
-        let entry = json!({
-            "id": object_id(), "object": "refund", "amount": -amount, "created_at": now,
-            "auth_code": null, "status": "pending", "reason": reason, "expires_at": null
-        });
-        if let Some(list) = charge
-            .pointer_mut("/refunds/data")
-            .and_then(Value::as_array_mut)
-        {
-            list.push(entry);
-            let total = list.len();
-            charge["refunds"]["total"] = json!(total);
+        let charge_refunded = charge["amount_refunded"].as_i64().unwrap_or(0);
+        let part = left.min(charge["amount"].as_i64().unwrap_or(0) - charge_refunded);
+        if part <= 0 {
+            continue;
         }
-        charge["amount_refunded"] = json!(refunded);
-        charge["status"] = json!(status);
+        left -= part;
+        refund_charge(charge, part, expires_at, now);
+        touched.push(charge.clone());
+        if left == 0 {
+            break;
+        }
     }
-    status
+    touched
+}
+
+/// One refund on one charge: the entry in `refunds` (spec `charge_response_refunds_data`), and
+/// the charge's own `amount_refunded` and status.
+fn refund_charge(charge: &mut Value, amount: i64, expires_at: Option<i64>, now: i64) {
+    let mut entry = json!({
+        "id": object_id(), "object": "refund", "amount": -amount, "created_at": now,
+        "status": "pending"
+    });
+    // The spec types these as a string and an integer: leave them out rather than send null.
+    if let Some(auth_code) = charge["payment_method"]["auth_code"].as_str() {
+        entry["auth_code"] = json!(auth_code);
+    }
+    if let Some(expires_at) = expires_at {
+        entry["expires_at"] = json!(expires_at);
+    }
+    if !charge["refunds"]["data"].is_array() {
+        charge["refunds"] = json!({"object": "list", "has_more": false, "total": 0, "data": []});
+    }
+    if let Some(list) = charge
+        .pointer_mut("/refunds/data")
+        .and_then(Value::as_array_mut)
+    {
+        list.push(entry);
+        let total = list.len();
+        charge["refunds"]["total"] = json!(total);
+    }
+    let refunded = charge["amount_refunded"].as_i64().unwrap_or(0) + amount;
+    charge["amount_refunded"] = json!(refunded);
+    charge["status"] = json!(if refunded >= charge["amount"].as_i64().unwrap_or(0) {
+        "refunded"
+    } else {
+        "partially_refunded"
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refund_larger_than_one_charge_spans_the_next() {
+        let mut order = json!({"id": "ord_1", "amount": 1000, "amount_refunded": 0,
+                               "currency": "MXN", "customer_info": {}});
+        for amount in [600, 400] {
+            let method = card_method("visa", "4242", "Ana", "12", "30");
+            let charge = charge(&order, amount, method, "paid", 1);
+            add_charge(&mut order, charge);
+        }
+        let touched = refund(&mut order, 800, None, 2);
+        assert_eq!(touched.len(), 2);
+        assert_eq!(order["payment_status"], "partially_refunded");
+        assert_eq!(order["amount_refunded"], 800);
+        let charges = &order["charges"]["data"];
+        assert_eq!(charges[0]["status"], "refunded");
+        assert_eq!(charges[0]["refunds"]["data"][0]["amount"], -600);
+        assert_eq!(charges[1]["status"], "partially_refunded");
+        assert_eq!(charges[1]["amount_refunded"], 200);
+        assert_eq!(charges[1]["refunds"]["data"][0]["amount"], -200);
+        assert!(charges[1]["refunds"]["data"][0]["auth_code"].is_string());
+        assert!(charges[1]["refunds"]["data"][0].get("expires_at").is_none());
+    }
 }

@@ -20,14 +20,67 @@ pub struct ReferenceOwner {
     pub source_id: String,
 }
 
+/// Objects of one kind (orders, customers) by id, in the order they were made: `GET /orders`
+/// and `GET /customers` list newest first and page from an id, so the order must be kept.
+#[derive(Default)]
+pub struct Objects {
+    /// Oldest first; objects are never removed.
+    made: Vec<Value>,
+    /// id -> position in `made`.
+    index: HashMap<String, usize>,
+}
+
+impl Objects {
+    /// Adds an object under its `id`, or replaces the one with that id where it stands.
+    pub fn insert(&mut self, object: Value) {
+        let id = object["id"].as_str().unwrap_or("").to_owned();
+        match self.index.get(&id) {
+            Some(&at) => self.made[at] = object,
+            None => {
+                self.index.insert(id, self.made.len());
+                self.made.push(object);
+            }
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Value> {
+        self.index.get(id).map(|&at| &self.made[at])
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Value> {
+        self.index.get(id).map(|&at| &mut self.made[at])
+    }
+
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.index.contains_key(id)
+    }
+
+    /// Oldest first.
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.made.iter()
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.made.iter_mut()
+    }
+
+    /// Where the object with this id stands (0 is the oldest).
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Oldest first, as a slice (for paging by position).
+    pub fn as_slice(&self) -> &[Value] {
+        &self.made
+    }
+}
+
 #[derive(Default)]
 pub struct World {
-    pub orders: HashMap<String, Value>,
+    pub orders: Objects,
     /// Checkout slug -> order id.
     pub slugs: HashMap<String, String>,
-    /// Idempotency-Key -> order id (a retried create answers the same order).
-    pub idempotency: HashMap<String, String>,
-    pub customers: HashMap<String, Value>,
+    pub customers: Objects,
     /// Recurrent reference number -> its customer and payment source.
     pub references: HashMap<String, ReferenceOwner>,
     /// Saved card payment source id -> the test token it was made from (decides charges).
