@@ -207,8 +207,7 @@ impl Store {
             let lease_until_ms: i64 = column(&row, "lease_until_ms")?;
             let owner: Option<String> = column(&row, "owner")?;
             let heartbeat_ms: Option<i64> = column(&row, "heartbeat_ms")?;
-            if lease_until_ms > now_ms && self.owner_alive(owner.as_deref(), heartbeat_ms, now_ms)
-            {
+            if lease_until_ms > now_ms && self.owner_alive(owner.as_deref(), heartbeat_ms, now_ms) {
                 return Ok(Claim::InFlight);
             }
             // The earlier attempt ended without a known outcome, or its owner died.

@@ -325,7 +325,11 @@ async fn not_ours(tx: &mut dyn Tx, event: &IncomingEvent<'_>) -> Result<Ingested
 }
 
 /// Puts the notification in the outbox.
-pub(super) async fn queue(tx: &mut dyn Tx, delivery: &NewDelivery, now: i64) -> Result<(), StoreError> {
+pub(super) async fn queue(
+    tx: &mut dyn Tx,
+    delivery: &NewDelivery,
+    now: i64,
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
          status, next_attempt_at_ms, created_at_ms, updated_at_ms, trace_context) \

@@ -13,16 +13,15 @@ mod references;
 mod tx;
 
 pub use claims::{
-    Abandon, Claim, ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, NewClaim,
-    OwnedClaim,
+    Abandon, Claim, ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, NewClaim, OwnedClaim,
 };
-pub use held::{BuildHeld, HeldEvent};
-pub use orders::OrderRecord;
 pub use deliveries::{
     AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryView, DueWindow, QueueStats,
     RetryRequest,
 };
 pub use events::{IncomingEvent, Ingested, NewDelivery, OrderContext};
+pub use held::{BuildHeld, HeldEvent};
+pub use orders::OrderRecord;
 pub use references::{NewReference, StoredReference};
 
 use group_commit::{GroupWriter, Write};

@@ -90,8 +90,12 @@ pub(super) async fn adopt_in(
         provider: provider.to_owned(),
         order_id: order_id.to_owned(),
         account_hash: claim.get("account_hash")?,
-        reference_id: claim.get::<Option<String>>("reference_id")?.unwrap_or_default(),
-        notification_url: claim.get::<Option<String>>("notification_url")?.unwrap_or_default(),
+        reference_id: claim
+            .get::<Option<String>>("reference_id")?
+            .unwrap_or_default(),
+        notification_url: claim
+            .get::<Option<String>>("notification_url")?
+            .unwrap_or_default(),
         amount_cents: claim.get::<Option<i64>>("amount_cents")?.unwrap_or(0),
         currency: claim.get::<Option<String>>("currency")?.unwrap_or_default(),
     };

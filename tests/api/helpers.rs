@@ -174,6 +174,20 @@ impl TestApp {
         self.post_raw(body.to_string()).await
     }
 
+    /// Posts `body` with an `Idempotency-Key` header.
+    pub async fn post_with_key(&self, body: &Value, key: &str) -> Answer {
+        let response = self
+            .http
+            .post(format!("{}/pagos", self.address))
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("pagos answers");
+        Self::answer(response).await
+    }
+
     pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> Answer {
         let response = self
             .http

@@ -24,7 +24,7 @@ async fn make_reference(app: &TestApp, request: &Value) -> Value {
 }
 
 /// Conekta's `inbound_payment.*` event, as seed 001 shows it.
-fn question(kind: &str, reference: &str, customer_id: &str, amount: i64) -> Value {
+pub fn question(kind: &str, reference: &str, customer_id: &str, amount: i64) -> Value {
     json!({
         "data": {"object": {
             "payment_method": {"service_name": "Cash", "barcode_url": "https://barcode/url.png",

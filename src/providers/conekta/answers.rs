@@ -30,15 +30,25 @@ pub fn order<'a>(
                 "Conekta answered order {id} with amount {amount}, not the {expected_cents} asked"
             ))
         }
-        None => return Err(format!("Conekta answered order {id} without an integer amount")),
+        None => {
+            return Err(format!(
+                "Conekta answered order {id} without an integer amount"
+            ))
+        }
     }
     let checkout_expires_at = if with_checkout {
         let checkout = &order["checkout"];
         if checkout["url"].as_str().is_none_or(str::is_empty) {
-            return Err(format!("Conekta answered order {id} without a checkout link"));
+            return Err(format!(
+                "Conekta answered order {id} without a checkout link"
+            ));
         }
-        Some(integer_or_absent(&checkout["expires_at"], "checkout.expires_at", id)?)
-            .flatten()
+        Some(integer_or_absent(
+            &checkout["expires_at"],
+            "checkout.expires_at",
+            id,
+        )?)
+        .flatten()
     } else {
         None
     };
@@ -78,10 +88,9 @@ pub fn reference_source<'a>(customer: &'a Value, payment_type: &str) -> Result<&
 fn integer_or_absent(value: &Value, name: &str, object_id: &str) -> Result<Option<i64>, String> {
     match value {
         Value::Null => Ok(None),
-        value => value
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| format!("Conekta answered {object_id} with a {name} that is not an integer")),
+        value => value.as_i64().map(Some).ok_or_else(|| {
+            format!("Conekta answered {object_id} with a {name} that is not an integer")
+        }),
     }
 }
 
@@ -95,12 +104,17 @@ mod tests {
         let good = json!({"id": "ord_1", "amount": 100, "checkout": {"url": "https://x", "expires_at": 7}});
         assert_eq!(
             order(&good, 100, true),
-            Ok(CheckedOrder { id: "ord_1", checkout_expires_at: Some(7) })
+            Ok(CheckedOrder {
+                id: "ord_1",
+                checkout_expires_at: Some(7)
+            })
         );
         assert!(order(&good, 101, true).unwrap_err().contains("not the 101"));
         assert!(order(&json!({"amount": 100}), 100, false).is_err());
         let bad_expiry = json!({"id": "ord_1", "amount": 100, "checkout": {"url": "https://x", "expires_at": "7"}});
-        assert!(order(&bad_expiry, 100, true).unwrap_err().contains("expires_at"));
+        assert!(order(&bad_expiry, 100, true)
+            .unwrap_err()
+            .contains("expires_at"));
         let no_link = json!({"id": "ord_1", "amount": 100, "checkout": {"expires_at": 7}});
         assert!(order(&no_link, 100, true).is_err());
         assert!(order(&json!({"id": "ord_1", "amount": 100}), 100, false).is_ok());
@@ -112,7 +126,10 @@ mod tests {
             {"id": "src_card", "type": "card"},
             {"id": "off_1", "type": "cash_recurrent", "reference": "9300", "expires_at": 5}
         ]}});
-        assert_eq!(reference_source(&customer, "cash_recurrent").unwrap()["id"], "off_1");
+        assert_eq!(
+            reference_source(&customer, "cash_recurrent").unwrap()["id"],
+            "off_1"
+        );
         assert!(reference_source(&customer, "oxxo_recurrent").is_err());
         let bad = json!({"id": "cus_1", "payment_sources": {"data": [
             {"id": "off_1", "type": "cash_recurrent", "reference": "9300", "expires_at": 5.5}

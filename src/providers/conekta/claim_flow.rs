@@ -6,9 +6,7 @@
 use super::client::ConektaError;
 use crate::domain::FieldError;
 use crate::providers::{ActionError, ActionReply};
-use crate::store::{
-    Abandon, Claim, ClaimKey, EarlierAttempt, Finish, NewClaim, OwnedClaim, Store,
-};
+use crate::store::{Abandon, Claim, ClaimKey, EarlierAttempt, Finish, NewClaim, OwnedClaim, Store};
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 use std::future::Future;
@@ -80,8 +78,17 @@ pub struct OnceClaim<'a> {
 
 /// Claim -> (reconcile) -> call -> complete: the one path of every operation that must happen
 /// at Conekta at most once.
-pub async fn run_once(claim: OnceClaim<'_>, op: &impl OnceOperation) -> Result<ActionReply, ActionError> {
-    let OnceClaim { store, key, new, budget, key_field } = claim;
+pub async fn run_once(
+    claim: OnceClaim<'_>,
+    op: &impl OnceOperation,
+) -> Result<ActionReply, ActionError> {
+    let OnceClaim {
+        store,
+        key,
+        new,
+        budget,
+        key_field,
+    } = claim;
     let wait = budget + Duration::from_secs(5);
     let owned = match claim_or_wait(store, key, &new, wait, key_field).await? {
         Claimed::Answered(reply) => {
@@ -174,7 +181,9 @@ pub async fn claim_or_wait(
     loop {
         match store.claim(key, new).await.map_err(store_down)? {
             Claim::Owned(owned) => return Ok(Claimed::Owned(owned)),
-            Claim::Answered { status, body } => return stored_answer(status, body).map(Claimed::Answered),
+            Claim::Answered { status, body } => {
+                return stored_answer(status, body).map(Claimed::Answered)
+            }
             Claim::Differs { stored_fields_json } => {
                 let identity: Map<String, Value> =
                     serde_json::from_str(new.fields_json).unwrap_or_default();
@@ -263,7 +272,11 @@ pub fn in_flight(key_field: &str) -> ActionError {
 }
 
 /// A 409 naming each field whose value differs from the stored request.
-pub fn differences(identity: &Map<String, Value>, stored_json: &str, key_field: &str) -> ActionError {
+pub fn differences(
+    identity: &Map<String, Value>,
+    stored_json: &str,
+    key_field: &str,
+) -> ActionError {
     let stored: Map<String, Value> = serde_json::from_str(stored_json).unwrap_or_default();
     let mut names: Vec<&String> = identity.keys().chain(stored.keys()).collect();
     names.sort();

@@ -68,7 +68,10 @@ impl Lookup<'_> {
             ("search", attempt_key.to_owned()),
             ("limit", PAGE_LIMIT.to_owned()),
         ];
-        if let Some(found) = self.find("/customers", &searched, attempt_key, None).await? {
+        if let Some(found) = self
+            .find("/customers", &searched, attempt_key, None)
+            .await?
+        {
             return Ok(Some(found));
         }
         let since = started_at_ms / 1000 - CLOCK_SLACK_S;
@@ -113,9 +116,10 @@ impl Lookup<'_> {
             if page.json["has_more"] != Value::Bool(true) || items.is_empty() || all_older {
                 return Ok(None);
             }
-            next = Some(cursor_after(&page.json, items).ok_or_else(|| {
-                unreadable(path, "a page that says there is more but not where")
-            })?);
+            next =
+                Some(cursor_after(&page.json, items).ok_or_else(|| {
+                    unreadable(path, "a page that says there is more but not where")
+                })?);
         }
         Err(ConektaError::Unavailable {
             reason: format!(

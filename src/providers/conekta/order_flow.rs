@@ -3,9 +3,7 @@
 //! outcome is unknown the order it made is found (`lookup.rs`) and adopted instead of made again.
 
 use super::answers;
-use super::claim_flow::{
-    run_once, CallError, Found, Made, OnceClaim, OnceOperation,
-};
+use super::claim_flow::{run_once, CallError, Found, Made, OnceClaim, OnceOperation};
 use super::client::{ConektaClient, ConektaError};
 use super::intake::held_notification;
 use super::lookup::Lookup;
@@ -104,7 +102,11 @@ impl OnceOperation for OrderOperation<'_> {
                 secret: self.spec.secret,
             };
             lookup
-                .order_made(attempt_key, earlier.started_at_ms, earlier.object_id.as_deref())
+                .order_made(
+                    attempt_key,
+                    earlier.started_at_ms,
+                    earlier.object_id.as_deref(),
+                )
                 .await
         })
     }

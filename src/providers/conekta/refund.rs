@@ -31,7 +31,7 @@ struct RefundNote {
 pub async fn refund(
     provider: &ConektaProvider,
     fields: Map<String, Value>,
-    mut keyed: Option<&mut KeyedAttempt<'_>>,
+    keyed: Option<&mut KeyedAttempt<'_>>,
 ) -> Result<ActionReply, ActionError> {
     let mut r = FieldReader::new(&fields);
     let secret = r.required("secret", ProviderSecret::parse);
@@ -46,7 +46,11 @@ pub async fn refund(
 
     // An earlier attempt under this key may have refunded already.
     if let Some(earlier) = keyed.as_deref().and_then(|keyed| keyed.earlier.as_ref()) {
-        if let Some(note) = earlier.note.as_deref().and_then(|n| serde_json::from_str(n).ok()) {
+        if let Some(note) = earlier
+            .note
+            .as_deref()
+            .and_then(|n| serde_json::from_str(n).ok())
+        {
             let made = look_until_sure(provider.budget(), earlier.started_at_ms, || {
                 refund_made(client, &secret, &order_path, &note)
             })
@@ -78,7 +82,7 @@ pub async fn refund(
         Some(asked) => asked,
         None => left,
     };
-    if let Some(keyed) = keyed.as_deref_mut() {
+    if let Some(keyed) = keyed {
         let note = RefundNote {
             amount: centavos,
             refunds: refund_ids(&order.json),
@@ -169,19 +173,37 @@ mod tests {
         assert_eq!(refundable_cents(&order(refunds_listed, 0)), 7000);
         let no_charges = json!({"amount": 500, "payment_status": "paid"});
         assert_eq!(refundable_cents(&no_charges), 500);
-        assert_eq!(refundable_cents(&json!({"amount": 500, "payment_status": "pending_payment"})), 0);
+        assert_eq!(
+            refundable_cents(&json!({"amount": 500, "payment_status": "pending_payment"})),
+            0
+        );
     }
 
     #[test]
     fn a_refund_is_found_only_if_new_and_of_the_noted_amount() {
-        let with = |refunds: Value| order(json!([{"status": "paid", "amount": 10000, "refunds": {"data": refunds}}]), 0);
-        let note = RefundNote { amount: 500, refunds: vec!["old".into()] };
-        let is_made = |o: &Value| refunds(o).any(|r| {
-            !note.refunds.iter().any(|k| k == r["id"].as_str().unwrap_or(""))
-                && r["amount"].as_i64().map(i64::abs) == Some(note.amount)
-        });
+        let with = |refunds: Value| {
+            order(
+                json!([{"status": "paid", "amount": 10000, "refunds": {"data": refunds}}]),
+                0,
+            )
+        };
+        let note = RefundNote {
+            amount: 500,
+            refunds: vec!["old".into()],
+        };
+        let is_made = |o: &Value| {
+            refunds(o).any(|r| {
+                !note
+                    .refunds
+                    .iter()
+                    .any(|k| k == r["id"].as_str().unwrap_or(""))
+                    && r["amount"].as_i64().map(i64::abs) == Some(note.amount)
+            })
+        };
         assert!(!is_made(&with(json!([{"id": "old", "amount": -500}]))));
-        assert!(is_made(&with(json!([{"id": "old", "amount": -500}, {"id": "new", "amount": -500}]))));
+        assert!(is_made(&with(
+            json!([{"id": "old", "amount": -500}, {"id": "new", "amount": -500}])
+        )));
         assert!(!is_made(&with(json!([{"id": "new", "amount": -400}]))));
     }
 }

@@ -9,7 +9,7 @@
 //! (orders and references by their own claims; `refund`, `cancel` and `save_card` through
 //! [`KeyedAttempt`]).
 
-use super::claim_flow::{in_flight, new_attempt_key, stored_answer, store_down};
+use super::claim_flow::{in_flight, new_attempt_key, store_down, stored_answer};
 use super::order_flow::{lease_ms, lookup_lease};
 use super::{ConektaProvider, PROVIDER};
 use crate::clock;
@@ -119,7 +119,10 @@ pub async fn perform_keyed(
                 order: None,
                 reference: None,
             };
-            store.finish_claim(claim_key, version, &finish).await.map(|_| ())
+            store
+                .finish_claim(claim_key, version, &finish)
+                .await
+                .map(|_| ())
         }
         // Refused before anything was sent: the key is free for a corrected request.
         (None, Err(ActionError::InvalidFields(_) | ActionError::Conflict { .. })) => {
@@ -127,7 +130,11 @@ pub async fn perform_keyed(
                 .abandon_claim(claim_key, version, Abandon::NothingDone)
                 .await
         }
-        (None, _) => store.abandon_claim(claim_key, version, Abandon::Unknown).await,
+        (None, _) => {
+            store
+                .abandon_claim(claim_key, version, Abandon::Unknown)
+                .await
+        }
     };
     if let Err(error) = outcome {
         tracing::error!(%error, "could not record the answer under the Idempotency-Key");
@@ -191,6 +198,12 @@ mod tests {
         else {
             panic!("a reused key")
         };
-        assert_eq!(fields, [FieldError::new("amount", "differs from the earlier request with this Idempotency-Key")]);
+        assert_eq!(
+            fields,
+            [FieldError::new(
+                "amount",
+                "differs from the earlier request with this Idempotency-Key"
+            )]
+        );
     }
 }

@@ -84,7 +84,7 @@ pub async fn save_card(
             (customer_id, source, make_default)
         }
         Owner::New(body) => {
-            let customer = saver.new_customer(body, keyed.as_deref_mut()).await?;
+            let customer = saver.new_customer(body, keyed).await?;
             let source = customer["payment_sources"]["data"][0].clone();
             // A customer's first card is its default.
             let customer_id = customer["id"].as_str().unwrap_or_default().to_owned();
@@ -126,11 +126,12 @@ impl CardSaver<'_> {
         if let Some(keyed) = keyed {
             if let Some(earlier) = &keyed.earlier {
                 if let Some(known) = earlier.note.as_deref().and_then(known_cards) {
-                    let found = look_until_sure(self.provider.budget(), earlier.started_at_ms, || {
-                        self.card_added(&customer_path, &known)
-                    })
-                    .await
-                    .map_err(provider_error)?;
+                    let found =
+                        look_until_sure(self.provider.budget(), earlier.started_at_ms, || {
+                            self.card_added(&customer_path, &known)
+                        })
+                        .await
+                        .map_err(provider_error)?;
                     if let Some(source) = found {
                         return Ok(source);
                     }
@@ -140,10 +141,17 @@ impl CardSaver<'_> {
                 .get(&customer_path, self.secret)
                 .await
                 .map_err(provider_error)?;
-            keyed.begin(&json!(card_ids(&customer.json)).to_string()).await?;
+            keyed
+                .begin(&json!(card_ids(&customer.json)).to_string())
+                .await?;
         }
         client
-            .post(&format!("{customer_path}/payment_sources"), self.secret, None, card)
+            .post(
+                &format!("{customer_path}/payment_sources"),
+                self.secret,
+                None,
+                card,
+            )
             .await
             .map(|answer| answer.json)
             .map_err(provider_error)
@@ -156,7 +164,11 @@ impl CardSaver<'_> {
         customer_path: &str,
         known: &[String],
     ) -> Result<Option<Value>, ConektaError> {
-        let customer = self.provider.client().get(customer_path, self.secret).await?;
+        let customer = self
+            .provider
+            .client()
+            .get(customer_path, self.secret)
+            .await?;
         let added: Vec<&Value> = cards(&customer.json)
             .filter(|card| !known.iter().any(|id| card["id"].as_str() == Some(id)))
             .collect();

@@ -129,7 +129,10 @@ pub async fn split(
 /// What the store keeps of a card token: its SHA-256, never the token.
 fn token_digest(token: &str) -> String {
     use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(token.as_bytes())))
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    )
 }
 
 /// `[{method, amount, token_id?}]`: every problem is reported with its position.

@@ -14,6 +14,18 @@ pub(super) enum Listing {
     Customers,
 }
 
+/// How `search` behaves: Conekta documents it only as a "general search".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SearchMode {
+    /// Id, email, name and metadata values.
+    #[default]
+    Normal,
+    /// Matches everything: a caller must check `metadata` itself, and page.
+    Everything,
+    /// Never looks into metadata: a caller must read every object in its window.
+    BlindToMetadata,
+}
+
 impl Listing {
     /// The listing a request asks for, if it asks for one.
     pub(super) fn of(method: &str, path: &str) -> Option<Self> {
@@ -174,10 +186,13 @@ impl ListQuery {
 
     /// `search` matches a case-insensitive substring of the id, email, name or any string
     /// value in `metadata` (orders keep email and name under `customer_info`).
-    fn found_by_search(&self, item: &Value) -> bool {
+    fn found_by_search(&self, item: &Value, mode: SearchMode) -> bool {
         let Some(search) = &self.search else {
             return true;
         };
+        if mode == SearchMode::Everything {
+            return true;
+        }
         let fields = [
             &item["id"],
             &item["email"],
@@ -187,6 +202,7 @@ impl ListQuery {
         ];
         let metadata = item["metadata"]
             .as_object()
+            .filter(|_| mode != SearchMode::BlindToMetadata)
             .into_iter()
             .flat_map(|m| m.values());
         fields
@@ -196,9 +212,8 @@ impl ListQuery {
             .any(|text| text.to_lowercase().contains(search))
     }
 
-    fn admits(&self, item: &Value, search_ignored: bool) -> bool {
-        (search_ignored || self.found_by_search(item))
-            && self.filters.iter().all(|filter| filter.admits(item))
+    fn admits(&self, item: &Value, mode: SearchMode) -> bool {
+        self.found_by_search(item, mode) && self.filters.iter().all(|filter| filter.admits(item))
     }
 
     /// One page of `items` (kept in creation order) as Conekta answers it, or the problem with
@@ -207,7 +222,7 @@ impl ListQuery {
         &self,
         items: &[Value],
         base_url: &str,
-        search_ignored: bool,
+        mode: SearchMode,
         page_size_cap: Option<usize>,
     ) -> Result<Value, String> {
         // Newest first; within one second, the one made later comes first.
@@ -223,7 +238,7 @@ impl ListQuery {
         let admitted = |slice: &[&'_ Value]| -> Vec<Value> {
             slice
                 .iter()
-                .filter(|item| self.admits(item, search_ignored))
+                .filter(|item| self.admits(item, mode))
                 .map(|item| (*item).clone())
                 .collect()
         };

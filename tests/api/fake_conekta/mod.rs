@@ -13,6 +13,7 @@ mod resources;
 mod rules;
 
 pub use events::{Attempt, EventPlan, EventRecord, EventTiming, Settlement};
+pub use listing::SearchMode;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use events::Courier;
@@ -129,7 +130,7 @@ struct State {
     list_next: VecDeque<Reply>,
     list_always: Option<Reply>,
     violations: Vec<String>,
-    search_ignored: bool,
+    search_mode: SearchMode,
     page_size_cap: Option<usize>,
     /// Seconds the fake's clock is ahead of (or, negative, behind) the machine's.
     clock_skew: i64,
@@ -213,7 +214,16 @@ impl FakeConekta {
 
     /// When on, `search` matches everything: a caller must check `metadata` itself, and page.
     pub fn search_ignored(&self, ignored: bool) {
-        self.state.lock().unwrap().search_ignored = ignored;
+        self.search_mode(if ignored {
+            SearchMode::Everything
+        } else {
+            SearchMode::Normal
+        });
+    }
+
+    /// How `search` behaves from now on.
+    pub fn search_mode(&self, mode: SearchMode) {
+        self.state.lock().unwrap().search_mode = mode;
     }
 
     /// Never list more than `cap` items per page, whatever `limit` asks.

@@ -53,7 +53,7 @@ pub(super) fn behave(fake: &FakeConekta, received: &Received, expired: bool) -> 
                 Listing::Orders => &state.orders,
                 Listing::Customers => &state.customers,
             };
-            match query.page(items, &fake.url, state.search_ignored, state.page_size_cap) {
+            match query.page(items, &fake.url, state.search_mode, state.page_size_cap) {
                 Ok(page) => (200, page),
                 Err(problem) => {
                     state.violations.push(problem.clone());
@@ -131,6 +131,10 @@ pub(super) fn behave(fake: &FakeConekta, received: &Received, expired: bool) -> 
                     .push(source.clone());
                 (200, source)
             }
+            None => not_found(),
+        },
+        ("GET", ["customers", id]) => match state.customer_mut(id) {
+            Some(customer) => (200, customer.clone()),
             None => not_found(),
         },
         ("PUT", ["customers", id]) => match state.customer_mut(id) {
