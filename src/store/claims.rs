@@ -142,10 +142,11 @@ impl Store {
     pub async fn claim(&self, key: ClaimKey<'_>, new: &NewClaim<'_>) -> Result<Claim, StoreError> {
         for _ in 0..CLAIM_ATTEMPTS {
             let inserted = self
-                .write(ClaimInsert {
+                .write(ClaimStart {
                     key: OwnedKey::of(key),
                     new: OwnedNewClaim::of(new),
                     owner: self.instance().to_owned(),
+                    replacing: None,
                 })
                 .await?;
             if inserted {
@@ -175,11 +176,11 @@ impl Store {
             if column::<i64>(&row, "expires_at")? <= now_ms / 1000 {
                 // The earlier binding is over: the key is free for this request.
                 let replaced = self
-                    .write(ClaimReplace {
+                    .write(ClaimStart {
                         key: OwnedKey::of(key),
                         new: OwnedNewClaim::of(new),
                         owner: self.instance().to_owned(),
-                        version,
+                        replacing: Some(version),
                     })
                     .await?;
                 if replaced {
@@ -367,14 +368,16 @@ impl OwnedNewClaim {
     }
 }
 
-/// The first step of a claim: take the key if nobody holds it.
-struct ClaimInsert {
+/// The first step of a claim: take the key if nobody holds it (`replacing: None`), or start
+/// afresh a claim whose binding ended (`replacing: Some(version)`, compare-and-set).
+struct ClaimStart {
     key: OwnedKey,
     new: OwnedNewClaim,
     owner: String,
+    replacing: Option<i64>,
 }
 
-impl Write for ClaimInsert {
+impl Write for ClaimStart {
     /// True when this request now holds the key.
     type Output = bool;
 
@@ -384,72 +387,35 @@ impl Write for ClaimInsert {
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
         Box::pin(async move {
-            let (k, n) = (&self.key, &self.new);
-            let inserted = tx
-                .execute(
+            // Both statements take the same parameters; `$16` is the version compared.
+            let sql = match self.replacing {
+                None => {
                     "INSERT INTO claims (provider, account_hash, scope, claim_key, fields, \
                      attempt_key, attempt_at_ms, version, owner, lease_until_ms, expires_at, \
                      reference_id, notification_url, amount_cents, currency, created_at, \
-                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12, \
-                     $13, $14, $15, $15) \
-                     ON CONFLICT (provider, account_hash, scope, claim_key) DO NOTHING",
-                    &args![
-                        &k.provider,
-                        &k.account_hash,
-                        k.scope,
-                        &k.key,
-                        &n.fields_json,
-                        &n.attempt_key,
-                        now_ms,
-                        &self.owner,
-                        now_ms + n.lease_ms,
-                        n.expires_at,
-                        n.reference_id.as_deref(),
-                        n.notification_url.as_deref(),
-                        n.amount_cents,
-                        n.currency.as_deref(),
-                        now_ms / 1000,
-                    ],
-                )
-                .await?;
-            Ok(inserted == 1)
-        })
-    }
-}
-
-/// A claim whose binding ended, started afresh for a new request.
-struct ClaimReplace {
-    key: OwnedKey,
-    new: OwnedNewClaim,
-    owner: String,
-    version: i64,
-}
-
-impl Write for ClaimReplace {
-    type Output = bool;
-
-    fn durable(&self) -> bool {
-        self.new.durable
-    }
-
-    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
-        Box::pin(async move {
-            let (k, n) = (&self.key, &self.new);
-            let replaced = tx
-                .execute(
-                    "UPDATE claims SET fields = $6, attempt_key = $7, attempt_at_ms = $8, \
-                     attempt_note = NULL, version = version + 1, owner = $9, lease_until_ms = $10, \
-                     expires_at = $11, reference_id = $12, notification_url = $13, \
-                     amount_cents = $14, currency = $15, object_id = NULL, answer_status = NULL, \
-                     answer = NULL, updated_at = $16 \
+                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $16 + 1, $8, $9, $10, $11, \
+                     $12, $13, $14, $15, $15) \
+                     ON CONFLICT (provider, account_hash, scope, claim_key) DO NOTHING"
+                }
+                Some(_) => {
+                    "UPDATE claims SET fields = $5, attempt_key = $6, attempt_at_ms = $7, \
+                     attempt_note = NULL, version = version + 1, owner = $8, lease_until_ms = $9, \
+                     expires_at = $10, reference_id = $11, notification_url = $12, \
+                     amount_cents = $13, currency = $14, object_id = NULL, answer_status = NULL, \
+                     answer = NULL, updated_at = $15 \
                      WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
-                     AND version = $5",
+                     AND version = $16"
+                }
+            };
+            let (k, n) = (&self.key, &self.new);
+            let started = tx
+                .execute(
+                    sql,
                     &args![
                         &k.provider,
                         &k.account_hash,
                         k.scope,
                         &k.key,
-                        self.version,
                         &n.fields_json,
                         &n.attempt_key,
                         now_ms,
@@ -461,10 +427,11 @@ impl Write for ClaimReplace {
                         n.amount_cents,
                         n.currency.as_deref(),
                         now_ms / 1000,
+                        self.replacing.unwrap_or(0),
                     ],
                 )
                 .await?;
-            Ok(replaced == 1)
+            Ok(started == 1)
         })
     }
 }

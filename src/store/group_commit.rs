@@ -336,7 +336,14 @@ mod tests {
         assert_eq!(alone(false).await.unwrap(), NORMAL);
 
         // Queued together (the turn held meanwhile), a claim shares the durable write's fsync.
+        // A first write occupies the writer (it forms its group, then waits for the turn), so
+        // the two below queue up behind it and form the next group together.
         let held = turns.lock().await;
+        let first = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(SyncLevel { durable: false }).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let claim = tokio::spawn({
             let writer = writer.clone();
             async move { writer.write(SyncLevel { durable: false }).await }
@@ -347,6 +354,7 @@ mod tests {
         });
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         drop(held);
+        first.await.unwrap().unwrap();
         assert_eq!(claim.await.unwrap().unwrap(), FULL);
         assert_eq!(record.await.unwrap().unwrap(), FULL);
     }

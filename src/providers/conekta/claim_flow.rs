@@ -29,6 +29,15 @@ pub struct Found {
     pub text: String,
 }
 
+impl From<super::client::ConektaAnswer> for Found {
+    fn from(answer: super::client::ConektaAnswer) -> Self {
+        Self {
+            json: answer.json,
+            text: answer.text,
+        }
+    }
+}
+
 /// What was made, checked: what the storefront is answered, and what the claim records.
 pub struct Made {
     pub answer: String,

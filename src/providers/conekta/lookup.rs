@@ -33,10 +33,7 @@ impl Lookup<'_> {
         if let Some(id) = known_id {
             match self.client.get(&format!("/orders/{id}"), self.secret).await {
                 Ok(answer) if carries(&answer.json, attempt_key) => {
-                    return Ok(Some(Found {
-                        json: answer.json,
-                        text: answer.text,
-                    }))
+                    return Ok(Some(Found::from(answer)))
                 }
                 Ok(_) | Err(ConektaError::Rejected { status: 404, .. }) => {}
                 Err(error) => return Err(error),

@@ -116,15 +116,11 @@ impl OnceOperation for OrderOperation<'_> {
             let body = (self.spec.body)(attempt_key).map_err(CallError::NotSent)?;
             // Conekta documents no idempotency key; the attempt key is sent as one anyway,
             // harmless if ignored. What makes a retry safe is the lookup.
-            let answer = self
-                .client
+            self.client
                 .post_text("/orders", self.spec.secret, Some(attempt_key), body)
                 .await
-                .map_err(CallError::Conekta)?;
-            Ok(Found {
-                json: answer.json,
-                text: answer.text,
-            })
+                .map(Found::from)
+                .map_err(CallError::Conekta)
         })
     }
 

@@ -189,15 +189,11 @@ impl OnceOperation for ReferenceOperation<'_> {
         Box::pin(async move {
             let mut customer = self.customer.clone();
             customer["metadata"][METADATA_KEY] = json!(attempt_key);
-            let answer = self
-                .client
+            self.client
                 .post("/customers", self.secret, None, &customer)
                 .await
-                .map_err(CallError::Conekta)?;
-            Ok(Found {
-                json: answer.json,
-                text: answer.text,
-            })
+                .map(Found::from)
+                .map_err(CallError::Conekta)
         })
     }
 
