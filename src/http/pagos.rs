@@ -54,6 +54,7 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, Problem> {
     let key = text
         .strip_prefix('"')
         .and_then(|quoted| quoted.strip_suffix('"'))
+        .filter(|inner| !inner.is_empty())
         .unwrap_or(text);
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(invalid("must be 1 to 255 visible ASCII characters"));
