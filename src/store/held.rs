@@ -54,9 +54,10 @@ pub(super) async fn hold_in(
     Ok(())
 }
 
-/// Turns the events held for `order_id` into notifications, in the order they arrived, if the
-/// order is in the map; how many. Taking them is a `DELETE … RETURNING`, so two transactions
-/// releasing the same order cannot both queue them.
+/// Turns the events held for `order_id` into notifications, in the order they arrived; how
+/// many. The order must be in the map already (every caller records it first in the same
+/// transaction). Taking them is a `DELETE … RETURNING`, so two transactions releasing the same
+/// order cannot both queue them, and when none is held (nearly always) it is all this costs.
 pub(super) async fn release_in(
     tx: &mut dyn Tx,
     provider: &str,
@@ -64,9 +65,6 @@ pub(super) async fn release_in(
     build: BuildHeld,
     now_ms: i64,
 ) -> Result<usize, StoreError> {
-    let Some(order) = order_context_in(tx, provider, order_id).await? else {
-        return Ok(0);
-    };
     let rows = tx
         .fetch_all(
             "DELETE FROM held_events WHERE provider = $1 AND order_id = $2 \
@@ -74,6 +72,13 @@ pub(super) async fn release_in(
             &args![provider, order_id],
         )
         .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // Rolling back keeps them held: nothing is lost if the order is somehow not there.
+    let order = order_context_in(tx, provider, order_id)
+        .await?
+        .ok_or(StoreError::MissingOrder)?;
     let mut held = Vec::with_capacity(rows.len());
     for row in rows {
         held.push(HeldEvent {
@@ -92,9 +97,7 @@ pub(super) async fn release_in(
                 queue(tx, &delivery, now_ms).await?;
                 queued += 1;
             }
-            None => {
-                tracing::error!(event_id = %event.event_id, "a held event could not be read back")
-            }
+            None => tracing::error!(event_id = %event.event_id, "a held event could not be read back"),
         }
     }
     Ok(queued)

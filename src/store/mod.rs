@@ -54,6 +54,8 @@ pub enum StoreError {
     WriteSuspended,
     #[error("cannot make the commit durable: {0}")]
     SyncLevel(String),
+    #[error("events were released for an order that is not recorded")]
+    MissingOrder,
 }
 
 #[derive(Clone)]
