@@ -43,6 +43,7 @@ SCHEMAS: list[str] = [
     "update_customer",
     "CreateCustomerPaymentMethods_request",
     "orderRefund_request",
+    "order_capture_request",
 ]
 
 # Known defects of the official spec, corrected here so the derived schemas accept what Conekta

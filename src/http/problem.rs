@@ -175,9 +175,13 @@ impl From<ActionError> for Problem {
                     "this Idempotency-Key was used with another request body; use a new key for a new request",
                 )
             },
-            ActionError::ProviderRejected { status, body } => {
-                let detail = provider_message(&body)
-                    .unwrap_or_else(|| format!("the provider refused the request ({status})"));
+            ActionError::ProviderRejected {
+                status,
+                body,
+                message,
+            } => {
+                let detail =
+                    message.unwrap_or_else(|| format!("the provider refused the request ({status})"));
                 Self {
                     // Always an object when present (the spec's `ConektaError`).
                     provider_error: Some(body).filter(Value::is_object),
@@ -204,12 +208,4 @@ impl From<ActionError> for Problem {
             ActionError::StoreUnavailable(detail) => Self::store_unavailable(detail),
         }
     }
-}
-
-/// The first human message in a Conekta error body (`details[0].message`).
-fn provider_message(body: &Value) -> Option<String> {
-    body["details"][0]["message"]
-        .as_str()
-        .or_else(|| body["message"].as_str())
-        .map(str::to_owned)
 }

@@ -20,9 +20,14 @@ pub enum ActionError {
     #[error("the Idempotency-Key was used with another request")]
     KeyReused(Vec<FieldError>),
 
-    /// The provider answered with a 4xx: its status and its error body are kept.
+    /// The provider answered with a 4xx: its status and its error body are kept, with the
+    /// provider's first human message in it (the provider knows its error shape).
     #[error("provider rejected the request with status {status}")]
-    ProviderRejected { status: u16, body: Value },
+    ProviderRejected {
+        status: u16,
+        body: Value,
+        message: Option<String>,
+    },
 
     /// The provider answered with a 5xx or could not be reached.
     #[error("provider unavailable: {0}")]

@@ -27,7 +27,7 @@ on_both_stores!(seed_create_reaches_conekta_exactly, |db: Db| async move {
     );
     assert_eq!(
         sent.header("accept"),
-        Some("application/vnd.conekta-v2.2.0+json")
+        Some("application/vnd.conekta-v2.3.0+json")
     );
     assert_eq!(sent.header("content-type"), Some("application/json"));
     assert!(sent
@@ -181,7 +181,7 @@ async fn the_fake_conekta_refuses_what_conekta_refuses() {
     let response = reqwest::Client::new()
         .post(format!("{}/orders", fake.url))
         .header("authorization", "Bearer key_x")
-        .header("accept", "application/vnd.conekta-v2.2.0+json")
+        .header("accept", "application/vnd.conekta-v2.3.0+json")
         .header("content-type", "application/json")
         .body(bad.to_string())
         .send()

@@ -17,7 +17,7 @@ fn conekta_request(method: Method, url: &str) -> reqwest::RequestBuilder {
     reqwest::Client::new()
         .request(method, url)
         .bearer_auth("key_selftest")
-        .header("accept", "application/vnd.conekta-v2.2.0+json")
+        .header("accept", "application/vnd.conekta-v2.3.0+json")
 }
 
 async fn read(request: reqwest::RequestBuilder) -> (u16, Value) {

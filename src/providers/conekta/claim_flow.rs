@@ -209,10 +209,10 @@ pub fn stored_answer(status: u16, body: String) -> Result<ActionReply, ActionErr
     if (200..300).contains(&status) {
         return Ok(ActionReply { body });
     }
-    Err(ActionError::ProviderRejected {
+    Err(rejected(
         status,
-        body: serde_json::from_str(&body).unwrap_or(Value::Null),
-    })
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+    ))
 }
 
 /// How a failed call leaves its claim: only a refusal, or a request that never left, proves
@@ -266,9 +266,18 @@ pub fn store_down(error: crate::store::StoreError) -> ActionError {
 
 pub fn provider_error(error: ConektaError) -> ActionError {
     match error {
-        ConektaError::Rejected { status, body } => ActionError::ProviderRejected { status, body },
+        ConektaError::Rejected { status, body } => rejected(status, body),
         ConektaError::Unavailable { reason, .. } => ActionError::ProviderUnavailable(reason),
         ConektaError::Timeout(budget) => ActionError::ProviderTimeout(budget.as_millis() as u64),
+    }
+}
+
+/// Conekta's refusal, with its message read from its error shape.
+fn rejected(status: u16, body: Value) -> ActionError {
+    ActionError::ProviderRejected {
+        status,
+        message: super::wire::errors::message(&body),
+        body,
     }
 }
 

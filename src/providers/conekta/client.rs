@@ -9,8 +9,9 @@ use awc::http::Method;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// The API version every request asks for (the one the seeds and official SDKs use).
-pub const ACCEPT: &str = "application/vnd.conekta-v2.2.0+json";
+/// The API version every request asks for: 2.3.0, the version of Conekta's published spec
+/// (`../shared/conekta/openapi.yaml`) that pagos's requests are checked against.
+pub const ACCEPT: &str = "application/vnd.conekta-v2.3.0+json";
 const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -314,6 +315,12 @@ fn interpret(
                 text: text.to_owned(),
             })
         }
+        // Conekta does not serve the API version pagos asks for: pagos's fault, never the
+        // storefront's, and nothing was done.
+        406 => Err(ConektaError::Unavailable {
+            reason: format!("Conekta refused API version {ACCEPT} (406)"),
+            maybe_done: false,
+        }),
         400..=499 => Err(ConektaError::Rejected {
             status,
             body: scrub(error_body(bytes), secret),

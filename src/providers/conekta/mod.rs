@@ -6,7 +6,6 @@ pub mod charge;
 pub mod claim_flow;
 pub mod client;
 pub mod create;
-pub mod create_request;
 pub mod inbound;
 pub mod intake;
 pub mod lookup;
@@ -15,6 +14,7 @@ pub mod order_flow;
 pub mod reference;
 pub mod refund;
 pub mod request_key;
+pub mod requests;
 pub mod save_card;
 pub mod split;
 pub mod webhook;
@@ -42,6 +42,7 @@ const ACTIONS: &[&str] = &[
     "status",
     "cancel",
     "refund",
+    "capture",
 ];
 
 pub struct ConektaProvider {
@@ -149,6 +150,7 @@ impl ConektaProvider {
             "status" => order_admin::status(self, fields).await,
             "cancel" => order_admin::cancel(self, fields, keyed).await,
             "refund" => refund::refund(self, fields, keyed).await,
+            "capture" => order_admin::capture(self, fields, keyed).await,
             other => Err(ActionError::field(
                 "action",
                 format!("`{other}` is not supported by conekta"),

@@ -1,62 +1,121 @@
-//! `status` and `cancel`: an existing order, looked up or cancelled at Conekta.
+//! `status`, `cancel` and `capture`: an existing order, looked up, cancelled, or its held card
+//! payment taken.
 
 use super::claim_flow::provider_error;
 use super::client::ConektaAnswer;
 use super::request_key::KeyedAttempt;
+use super::requests::{CaptureRequest, OrderRequest};
+use super::wire::orders::{CaptureRequest as WireCapture, PaymentView};
 use super::ConektaProvider;
-use crate::domain::{object_id, FieldReader, ProviderSecret};
 use crate::providers::{ActionError, ActionReply};
+use serde::Deserialize;
 use serde_json::{Map, Value};
-
-/// The two fields every order action takes.
-pub fn secret_and_order(
-    fields: &Map<String, Value>,
-) -> Result<(ProviderSecret, String), ActionError> {
-    let mut r = FieldReader::new(fields);
-    let secret = r.required("secret", ProviderSecret::parse);
-    let order_id = r.required("order_id", object_id);
-    r.finish(secret.zip(order_id))
-        .map_err(ActionError::InvalidFields)
-}
 
 pub fn reply(answer: ConektaAnswer) -> ActionReply {
     ActionReply { body: answer.text }
+}
+
+/// What pagos reads of an order before acting on its money.
+pub fn payment_view(answer: &ConektaAnswer) -> Result<PaymentView, ActionError> {
+    PaymentView::deserialize(&answer.json).map_err(|e| {
+        ActionError::ProviderUnavailable(format!("Conekta answered an order pagos cannot read: {e}"))
+    })
 }
 
 pub async fn status(
     provider: &ConektaProvider,
     fields: Map<String, Value>,
 ) -> Result<ActionReply, ActionError> {
-    let (secret, order_id) = secret_and_order(&fields)?;
+    let request = OrderRequest::parse(&fields).map_err(ActionError::InvalidFields)?;
     provider
         .client()
-        .get(&format!("/orders/{order_id}"), &secret)
+        .get(&request.path(), &request.secret)
         .await
         .map(reply)
         .map_err(provider_error)
 }
 
-/// Cancelling moves no money and a cancelled order stays cancelled: after an unknown outcome
-/// under an `Idempotency-Key`, an order already cancelled is the answer; otherwise cancelling
-/// again is safe.
+/// After an unknown outcome under an `Idempotency-Key`, the order as it stands if it already
+/// shows `done_status`: cancelling or capturing again is then not needed.
+async fn already(
+    provider: &ConektaProvider,
+    request: &OrderRequest,
+    keyed: Option<&mut KeyedAttempt<'_>>,
+    done_status: &str,
+) -> Result<Option<ActionReply>, ActionError> {
+    if !keyed.is_some_and(|keyed| keyed.earlier.is_some()) {
+        return Ok(None);
+    }
+    let order = provider
+        .client()
+        .get(&request.path(), &request.secret)
+        .await
+        .map_err(provider_error)?;
+    let status = payment_view(&order)?.payment_status;
+    Ok((status.as_deref() == Some(done_status)).then(|| reply(order)))
+}
+
+/// Cancelling moves no money and a cancelled order stays cancelled.
 pub async fn cancel(
     provider: &ConektaProvider,
     fields: Map<String, Value>,
     keyed: Option<&mut KeyedAttempt<'_>>,
 ) -> Result<ActionReply, ActionError> {
-    let (secret, order_id) = secret_and_order(&fields)?;
-    let client = provider.client();
-    if keyed.is_some_and(|keyed| keyed.earlier.is_some()) {
-        let order = client
-            .get(&format!("/orders/{order_id}"), &secret)
-            .await
-            .map_err(provider_error)?;
-        if order.json["payment_status"] == "canceled" {
-            return Ok(reply(order));
-        }
+    let request = OrderRequest::parse(&fields).map_err(ActionError::InvalidFields)?;
+    if let Some(done) = already(provider, &request, keyed, "canceled").await? {
+        return Ok(done);
     }
+    provider
+        .client()
+        .post_empty(&format!("{}/cancel", request.path()), &request.secret)
+        .await
+        .map(reply)
+        .map_err(provider_error)
+}
+
+/// Takes a pre-authorized order's held card payment: `amount`, or all of it. A captured order
+/// is paid, so a repeat under its key finds it paid and does not capture again.
+pub async fn capture(
+    provider: &ConektaProvider,
+    fields: Map<String, Value>,
+    keyed: Option<&mut KeyedAttempt<'_>>,
+) -> Result<ActionReply, ActionError> {
+    let request = CaptureRequest::parse(&fields).map_err(ActionError::InvalidFields)?;
+    if let Some(done) = already(provider, &request.order, keyed, "paid").await? {
+        return Ok(done);
+    }
+    let client = provider.client();
+    let order = client
+        .get(&request.order.path(), &request.order.secret)
+        .await
+        .map_err(provider_error)?;
+    let order = payment_view(&order)?;
+    if order.payment_status.as_deref() != Some("pre_authorized") {
+        return Err(ActionError::field(
+            "order_id",
+            "is not pre-authorized: only an order made with pre_authorize can be captured",
+        ));
+    }
+    let amount = match request.amount.map(|a| a.centavos()) {
+        Some(asked) if asked > order.amount => {
+            return Err(ActionError::field(
+                "amount",
+                format!(
+                    "is more than was pre-authorized ({})",
+                    rust_decimal::Decimal::new(order.amount, 2)
+                ),
+            ))
+        }
+        Some(asked) => asked,
+        None => order.amount,
+    };
     client
-        .post_empty(&format!("/orders/{order_id}/cancel"), &secret)
+        .post(
+            &format!("{}/capture", request.order.path()),
+            &request.order.secret,
+            None,
+            &WireCapture { amount },
+        )
         .await
         .map(reply)
         .map_err(provider_error)

@@ -127,7 +127,7 @@ impl OnceOperation for OrderOperation<'_> {
     fn check(&self, found: Found) -> Result<Made, String> {
         let checked = answers::order(&found.json, self.spec.amount_cents, self.spec.with_checkout)?;
         Ok(Made {
-            object_id: checked.id.to_owned(),
+            object_id: checked.id,
             expires_at: checked.checkout_expires_at,
             answer: found.text,
             detail: Value::Null,
@@ -171,9 +171,8 @@ pub fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// A `POST /orders` body as JSON text with the attempt key in its metadata: while the order is
-/// created only the text is kept.
-pub fn encode(body: &impl serde::Serialize) -> Result<Box<RawValue>, ActionError> {
-    serde_json::value::to_raw_value(body)
-        .map_err(|e| ActionError::ProviderUnavailable(format!("could not encode the order: {e}")))
+/// A body that could not be written as JSON (it cannot happen with these types; it is still
+/// an answer, never a panic).
+pub fn encode_error(error: serde_json::Error) -> ActionError {
+    ActionError::ProviderUnavailable(format!("could not encode the request: {error}"))
 }

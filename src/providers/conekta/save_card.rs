@@ -1,106 +1,60 @@
-//! `save_card` (seed 002): attach a tokenized card to a customer, new or existing. Card numbers
-//! never pass through pagos: only Conekta's single-use `token_id` does. Under an
+//! `save_card` (seed 002): attach a tokenized card to a customer, new or existing. Under an
 //! `Idempotency-Key` the card is saved once: a new customer carries the key's attempt key in
 //! its metadata, and for an existing customer the cards it had are noted first, so after an
 //! unknown outcome the card that attempt saved is found instead of saved again.
 
-use super::claim_flow::{look_until_sure, provider_error, Found, METADATA_KEY};
+use super::answers;
+use super::claim_flow::{look_until_sure, provider_error};
 use super::client::ConektaError;
 use super::lookup::Lookup;
 use super::request_key::KeyedAttempt;
+use super::requests::{CardOwner, SaveCardRequest};
+use super::wire::customers::{CustomerView, DefaultSourceUpdate, PaymentSourceView};
 use super::ConektaProvider;
-use crate::domain::{boolean, object_id, person_name, Email, FieldReader, Phone, ProviderSecret};
 use crate::providers::{ActionError, ActionReply};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
-
-/// Who the card is for.
-enum Owner {
-    Existing(String),
-    New(Value),
-}
 
 pub async fn save_card(
     provider: &ConektaProvider,
     fields: Map<String, Value>,
-    mut keyed: Option<&mut KeyedAttempt<'_>>,
+    keyed: Option<&mut KeyedAttempt<'_>>,
 ) -> Result<ActionReply, ActionError> {
-    let mut r = FieldReader::new(&fields);
-    let secret = r.required("secret", ProviderSecret::parse);
-    let token_id = r.required("token_id", object_id);
-    let customer_id = r.optional("customer_id", object_id);
-    let make_default = r.optional("make_default", boolean).unwrap_or(false);
-    // Without a customer, one is made: then the buyer's details are required.
-    let new_customer = if r.value("customer_id").is_none() {
-        let first = r.required("first_name", person_name);
-        let last = r.required("last_name", person_name);
-        let email = r.required("email", Email::parse);
-        let phone = r.optional("phone", Phone::parse);
-        first
-            .zip(last)
-            .zip(email)
-            .map(|((f, l), e)| (f, l, e, phone))
-    } else {
-        None
-    };
-    let parsed = secret.zip(token_id);
-    let (secret, token_id) = r.finish(parsed).map_err(ActionError::InvalidFields)?;
-    let card = json!({ "type": "card", "token_id": token_id });
-    let owner = match (customer_id, new_customer) {
-        (Some(customer_id), _) => Owner::Existing(customer_id),
-        (None, Some((first, last, email, phone))) => Owner::New(json!({
-            "name": format!("{first} {last}"),
-            "email": email.as_str(),
-            "phone": provider.phone_or_default(phone.as_ref()),
-            "payment_sources": [card],
-        })),
-        (None, None) => {
-            return Err(ActionError::field(
-                "customer_id",
-                "is required, or first_name, last_name and email for a new customer",
-            ))
-        }
-    };
+    let request = SaveCardRequest::parse(&fields).map_err(ActionError::InvalidFields)?;
     let saver = CardSaver {
         provider,
-        secret: &secret,
+        request: &request,
     };
-    let (customer_id, source, is_default) = match owner {
-        Owner::Existing(customer_id) => {
-            let source = saver
-                .add_card(&customer_id, &card, keyed.as_deref_mut())
-                .await?;
-            let source_id = source["id"].as_str().unwrap_or_default();
-            if make_default && !source_id.is_empty() {
+    let (customer_id, card, is_default) = match &request.owner {
+        CardOwner::Existing(customer_id) => {
+            let card = saver.add_card(customer_id, keyed).await?;
+            if request.make_default {
                 provider
                     .client()
                     .put(
                         &format!("/customers/{customer_id}"),
-                        &secret,
-                        &json!({ "default_payment_source_id": source_id }),
+                        &request.secret,
+                        &DefaultSourceUpdate {
+                            default_payment_source_id: &card.id,
+                        },
                     )
                     .await
                     .map_err(provider_error)?;
             }
-            (customer_id, source, make_default)
+            (customer_id.clone(), card, request.make_default)
         }
-        Owner::New(body) => {
-            let customer = saver.new_customer(body, keyed).await?;
-            let source = customer["payment_sources"]["data"][0].clone();
+        CardOwner::New { .. } => {
+            let customer = saver.new_customer(keyed).await?;
             // A customer's first card is its default.
-            let customer_id = customer["id"].as_str().unwrap_or_default().to_owned();
-            (customer_id, source, true)
+            let card = customer.cards().next().cloned().ok_or_else(no_card)?;
+            (customer.id, card, true)
         }
     };
-    if customer_id.is_empty() || source["id"].as_str().is_none() {
-        return Err(ActionError::ProviderUnavailable(
-            "Conekta answered without the saved card".to_owned(),
-        ));
-    }
     let answer = json!({
         "customer_id": customer_id,
-        "payment_source_id": source["id"],
-        "brand": source["brand"],
-        "last4": source["last4"],
+        "payment_source_id": card.id,
+        "brand": card.brand,
+        "last4": card.last4,
         "default": is_default,
     });
     Ok(ActionReply {
@@ -108,69 +62,89 @@ pub async fn save_card(
     })
 }
 
+fn no_card() -> ActionError {
+    ActionError::ProviderUnavailable("Conekta answered without the saved card".to_owned())
+}
+
+fn unreadable(reason: String) -> ActionError {
+    ActionError::ProviderUnavailable(reason)
+}
+
 struct CardSaver<'a> {
     provider: &'a ConektaProvider,
-    secret: &'a ProviderSecret,
+    request: &'a SaveCardRequest,
 }
 
 impl CardSaver<'_> {
-    /// Saves the card on an existing customer; the saved source.
+    /// Saves the card on an existing customer; the saved card.
     async fn add_card(
         &self,
         customer_id: &str,
-        card: &Value,
         keyed: Option<&mut KeyedAttempt<'_>>,
-    ) -> Result<Value, ActionError> {
+    ) -> Result<PaymentSourceView, ActionError> {
         let client = self.provider.client();
+        let secret = &self.request.secret;
         let customer_path = format!("/customers/{customer_id}");
         if let Some(keyed) = keyed {
             if let Some(earlier) = &keyed.earlier {
-                if let Some(known) = earlier.note.as_deref().and_then(known_cards) {
+                let known: Option<Vec<String>> = earlier
+                    .note
+                    .as_deref()
+                    .and_then(|note| serde_json::from_str(note).ok());
+                if let Some(known) = known {
                     let found =
                         look_until_sure(self.provider.budget(), earlier.started_at_ms, || {
                             self.card_added(&customer_path, &known)
                         })
                         .await
                         .map_err(provider_error)?;
-                    if let Some(source) = found {
-                        return Ok(source);
+                    if let Some(card) = found {
+                        return Ok(card);
                     }
                 }
             }
             let customer = client
-                .get(&customer_path, self.secret)
+                .get(&customer_path, secret)
                 .await
                 .map_err(provider_error)?;
-            keyed
-                .begin(&json!(card_ids(&customer.json)).to_string())
-                .await?;
+            let customer = answers::customer(&customer.json).map_err(unreadable)?;
+            let known: Vec<&str> = customer.cards().map(|card| card.id.as_str()).collect();
+            keyed.begin(&json!(known).to_string()).await?;
         }
-        client
+        let saved = client
             .post(
                 &format!("{customer_path}/payment_sources"),
-                self.secret,
+                secret,
                 None,
-                card,
+                &self.request.card(),
             )
             .await
-            .map(|answer| answer.json)
-            .map_err(provider_error)
+            .map_err(provider_error)?;
+        PaymentSourceView::deserialize(&saved.json)
+            .ok()
+            .filter(|card| !card.id.is_empty())
+            .ok_or_else(no_card)
     }
 
-    /// The card an earlier attempt added: the one card source the customer has now that it did
-    /// not have before. Two new ones cannot be told apart: that is not certain enough to answer.
+    /// The card an earlier attempt added: the one card the customer has now that it did not
+    /// have before. Two new ones cannot be told apart: that is not certain enough to answer.
     async fn card_added(
         &self,
         customer_path: &str,
         known: &[String],
-    ) -> Result<Option<Value>, ConektaError> {
-        let customer = self
+    ) -> Result<Option<PaymentSourceView>, ConektaError> {
+        let answer = self
             .provider
             .client()
-            .get(customer_path, self.secret)
+            .get(customer_path, &self.request.secret)
             .await?;
-        let added: Vec<&Value> = cards(&customer.json)
-            .filter(|card| !known.iter().any(|id| card["id"].as_str() == Some(id)))
+        let customer = answers::customer(&answer.json).map_err(|reason| ConektaError::Unavailable {
+            reason,
+            maybe_done: false,
+        })?;
+        let added: Vec<&PaymentSourceView> = customer
+            .cards()
+            .filter(|card| !known.iter().any(|id| *id == card.id))
             .collect();
         match added.as_slice() {
             [] => Ok(None),
@@ -187,52 +161,41 @@ impl CardSaver<'_> {
     /// Makes a customer with the card; the customer.
     async fn new_customer(
         &self,
-        mut body: Value,
         keyed: Option<&mut KeyedAttempt<'_>>,
-    ) -> Result<Value, ActionError> {
+    ) -> Result<CustomerView, ActionError> {
         let client = self.provider.client();
-        if let Some(keyed) = keyed {
-            if let Some(earlier) = &keyed.earlier {
-                let lookup = Lookup {
-                    client,
-                    secret: self.secret,
-                };
-                let found: Option<Found> =
-                    look_until_sure(self.provider.budget(), earlier.started_at_ms, || {
-                        lookup.customer_made(&keyed.attempt_key, earlier.started_at_ms)
-                    })
-                    .await
-                    .map_err(provider_error)?;
-                if let Some(customer) = found {
-                    return Ok(customer.json);
+        let secret = &self.request.secret;
+        let phone = match &self.request.owner {
+            CardOwner::New { phone, .. } => self.provider.phone_or_default(phone.as_ref()),
+            CardOwner::Existing(_) => self.provider.phone_or_default(None),
+        };
+        let attempt_key = match keyed {
+            Some(keyed) => {
+                if let Some(earlier) = &keyed.earlier {
+                    let lookup = Lookup { client, secret };
+                    let found =
+                        look_until_sure(self.provider.budget(), earlier.started_at_ms, || {
+                            lookup.customer_made(&keyed.attempt_key, earlier.started_at_ms)
+                        })
+                        .await
+                        .map_err(provider_error)?;
+                    if let Some(customer) = found {
+                        return answers::customer(&customer.json).map_err(unreadable);
+                    }
                 }
+                keyed.begin("{}").await?;
+                Some(keyed.attempt_key.clone())
             }
-            keyed.begin("{}").await?;
-            body["metadata"][METADATA_KEY] = json!(keyed.attempt_key);
-        }
-        client
-            .post("/customers", self.secret, None, &body)
+            None => None,
+        };
+        let body = self
+            .request
+            .new_customer(phone, attempt_key.as_deref())
+            .ok_or_else(no_card)?;
+        let answer = client
+            .post("/customers", secret, None, &body)
             .await
-            .map(|answer| answer.json)
-            .map_err(provider_error)
+            .map_err(provider_error)?;
+        answers::customer(&answer.json).map_err(unreadable)
     }
-}
-
-fn cards(customer: &Value) -> impl Iterator<Item = &Value> {
-    customer["payment_sources"]["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|source| source["type"] == "card")
-}
-
-fn card_ids(customer: &Value) -> Vec<String> {
-    cards(customer)
-        .filter_map(|card| card["id"].as_str().map(str::to_owned))
-        .collect()
-}
-
-/// The card ids an earlier attempt noted.
-fn known_cards(note: &str) -> Option<Vec<String>> {
-    serde_json::from_str(note).ok()
 }

@@ -56,7 +56,7 @@ pub(super) fn check(received: &Received) -> Vec<String> {
         Some(auth) if auth.starts_with("Bearer key_") => {}
         other => problems.push(format!("authorization header: {other:?}")),
     }
-    if received.header("accept") != Some("application/vnd.conekta-v2.2.0+json") {
+    if received.header("accept") != Some("application/vnd.conekta-v2.3.0+json") {
         problems.push(format!("accept header: {:?}", received.header("accept")));
     }
     if let Some(listing) = Listing::of(&received.method, &received.path) {
