@@ -6,6 +6,7 @@ mod binary;
 mod body_rules;
 mod chaos;
 mod conekta_events;
+mod checkout_options;
 mod create;
 mod early_events;
 mod exactly_once;

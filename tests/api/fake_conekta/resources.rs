@@ -91,6 +91,18 @@ pub(super) fn behave(fake: &FakeConekta, received: &Received, expired: bool) -> 
             }
             None => not_found(),
         },
+        ("POST", ["orders", id, "capture"]) => {
+            let Some(order) = state.order_mut(id) else {
+                return not_found();
+            };
+            match capture(order, body, now) {
+                Ok(()) => (200, order.clone()),
+                Err(problem) => {
+                    state.violations.push(problem.clone());
+                    validation_error(&problem)
+                }
+            }
+        }
         ("POST", ["orders", id, "refunds"]) => {
             let Some(order) = state.order_mut(id) else {
                 return not_found();
@@ -240,9 +252,15 @@ fn no_refunds() -> Value {
 }
 
 /// The buyer paid the whole order by card: a paid charge joins the order.
+/// The buyer pays the order by card: paid, or, for a `pre_authorize` order, held until captured.
 pub(super) fn pay(order: &mut Value, charge_id: String, now: i64) {
+    let status = if order["pre_authorize"] == true {
+        "pre_authorized"
+    } else {
+        "paid"
+    };
     let charge = json!({
-        "id": charge_id, "object": "charge", "status": "paid", "amount": order["amount"],
+        "id": charge_id, "object": "charge", "status": status, "amount": order["amount"],
         "currency": order["currency"], "order_id": order["id"], "created_at": now, "paid_at": now,
         "payment_method": {"object": "card_payment", "type": "credit", "brand": "visa", "last4": "4242"},
         "refunds": no_refunds()
@@ -256,8 +274,31 @@ pub(super) fn pay(order: &mut Value, charge_id: String, now: i64) {
         order["charges"] = json!({"object": "list", "has_more": false, "data": [charge]});
     }
     order["charges"]["total"] = json!(order["charges"]["data"].as_array().unwrap().len());
+    order["payment_status"] = json!(status);
+    order["updated_at"] = json!(now);
+}
+
+/// `POST /orders/{id}/capture`: takes a held card payment; anything else is Conekta's refusal.
+pub(super) fn capture(order: &mut Value, body: &Value, now: i64) -> Result<(), String> {
+    if order["payment_status"] != "pre_authorized" {
+        return Err(format!(
+            "capture: order {} is {}, not pre_authorized",
+            order["id"], order["payment_status"]
+        ));
+    }
+    let amount = body["amount"].as_i64().unwrap_or(0);
+    if amount < 1 || amount > order["amount"].as_i64().unwrap_or(0) {
+        return Err(format!("capture: amount {amount} is not within what was held"));
+    }
+    for charge in order["charges"]["data"].as_array_mut().into_iter().flatten() {
+        if charge["status"] == "pre_authorized" {
+            charge["status"] = json!("paid");
+            charge["amount"] = json!(amount);
+        }
+    }
     order["payment_status"] = json!("paid");
     order["updated_at"] = json!(now);
+    Ok(())
 }
 
 /// A payment source as Conekta returns it: a card, or a reusable cash reference.
@@ -303,6 +344,7 @@ fn order_from(request: &Value, n: usize, expired: bool, now: i64) -> Value {
                     "clabe": format!("6461801118{n:04}{i:04}"), "bank": "STP", "receiving_account_number": format!("6461801118{n:04}{i:04}")})),
                 "cash" => ("pending_payment", json!({"object": "cash_payment", "type": "cash",
                     "reference": format!("9300{n:08}{i:04}"), "barcode_url": "https://barcodes.example/x.png"})),
+                _ if request["pre_authorize"] == true => ("pre_authorized", json!({"object": "card_payment", "type": "credit", "brand": "visa", "last4": "4242"})),
                 _ => ("paid", json!({"object": "card_payment", "type": "credit", "brand": "visa", "last4": "4242"})),
             };
             json!({"id": format!("ch_fake{n}_{i}"), "object": "charge", "status": status,
@@ -312,8 +354,10 @@ fn order_from(request: &Value, n: usize, expired: bool, now: i64) -> Value {
         })
         .collect();
     let paid = charges.iter().filter(|c| c["status"] == "paid").count();
+    let held = charges.iter().any(|c| c["status"] == "pre_authorized");
     let payment_status = match (charges.len(), paid) {
         (0, _) => Value::Null,
+        _ if held => json!("pre_authorized"),
         (all, done) if all == done => json!("paid"),
         (_, 0) => json!("pending_payment"),
         _ => json!("partially_paid"),
@@ -355,6 +399,9 @@ fn order_from(request: &Value, n: usize, expired: bool, now: i64) -> Value {
         "object": "order",
         "id": order_id,
         "metadata": metadata_of(request),
+        // Not in Conekta's answers: the fake's own memory of how the order pays.
+        "pre_authorize": request["pre_authorize"] == true,
+        "monthly_installments_options": checkout["monthly_installments_options"],
         "is_refundable": false,
         "created_at": now,
         "updated_at": now,

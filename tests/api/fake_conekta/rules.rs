@@ -32,6 +32,11 @@ const SCHEMAS: &[(&str, &str, &str)] = &[
         "/orders/*/refunds",
         include_str!("../../data/conekta/orderRefund_request.schema.json"),
     ),
+    (
+        "POST",
+        "/orders/*/capture",
+        include_str!("../../data/conekta/order_capture_request.schema.json"),
+    ),
 ];
 
 /// The schema for a request, matching `*` to one path segment.
