@@ -137,7 +137,7 @@ impl Settings {
                 .map_err(|e| SettingsError(format!("relay.signing_secret: {e}")))?;
         }
         if let Some(pem) = &self.conekta.webhook_public_key {
-            crate::providers::conekta::webhook::DigestVerifier::from_pem(pem)
+            crate::providers::conekta::digest::DigestVerifier::from_pem(pem)
                 .map_err(|e| SettingsError(format!("conekta.webhook_public_key: {e}")))?;
         }
         Ok(())

@@ -4,18 +4,14 @@ use crate::http::admin::AdminAuth;
 use crate::http::caller_auth::ApiKeys;
 use crate::http::{self, health};
 use crate::metrics::Metrics;
-use crate::providers::conekta::inbound::Approver;
-use crate::providers::conekta::intake::{held_notification, ConektaWebhooks};
-use crate::providers::conekta::webhook::DigestVerifier;
-use crate::providers::conekta::ConektaProvider;
-use crate::providers::ProviderRegistry;
+use crate::providers::intake::{held_notification, Intake};
+use crate::providers::ProviderSetup;
 use crate::relay::{Relay, RelayConfig, RelayHandle, RetrySchedule, SigningKey};
 use crate::settings::Settings;
 use crate::store::{Backend, Store};
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
-use std::rc::Rc;
 use tracing_actix_web::TracingLogger;
 
 /// How long SIGTERM waits for requests in flight before the workers are stopped.
@@ -48,17 +44,8 @@ impl Application {
             relay.clone(),
             held_notification,
         ));
-        let verifier = match &settings.conekta.webhook_public_key {
-            Some(pem) => Some(DigestVerifier::from_pem(pem).map_err(anyhow::Error::msg)?),
-            None => {
-                tracing::warn!(
-                    "PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY is not set: every Conekta webhook will be refused (401)"
-                );
-                None
-            }
-        };
-        let webhooks = web::Data::new(ConektaWebhooks {
-            verifier,
+        let providers = ProviderSetup::new(&settings, &store, &metrics).map_err(anyhow::Error::msg)?;
+        let intake = web::Data::new(Intake {
             store: store.clone(),
             relay: relay.clone(),
             metrics: metrics.clone(),
@@ -67,42 +54,23 @@ impl Application {
         let port = listener.local_addr()?.port();
         let store_data = web::Data::new(store.clone());
         let relay_data = web::Data::new(relay.clone());
-        let worker_metrics = metrics.clone();
         let metrics_data = web::Data::new(metrics);
         let admin = web::Data::new(AdminAuth::new(settings.admin.token.as_ref()));
         let api_keys = web::Data::new(ApiKeys::new(settings.server.api_keys.as_ref()));
         if !api_keys.is_enabled() {
             tracing::info!("PAGOS__SERVER__API_KEYS is not set: /pagos is open to the network");
         }
-        let approval_key = match &settings.relay.signing_secret {
-            Some(secret) => Some(SigningKey::parse(secret).map_err(anyhow::Error::msg)?),
-            None => None,
-        };
-        let worker_settings = settings.clone();
-        let worker_store = store.clone();
         let server = HttpServer::new(move || {
-            // Provider HTTP clients pool connections per worker thread.
-            let registry = ProviderRegistry::default().with(Rc::new(ConektaProvider::new(
-                &worker_settings.conekta,
-                worker_settings.relay.allow_private_targets,
-                worker_store.clone(),
-                worker_metrics.clone(),
-            )));
-            let approver = Approver::new(
-                approval_key.clone(),
-                worker_settings.relay.allow_private_targets,
-            );
             App::new()
                 .wrap(actix_web::middleware::from_fn(
                     http::request_metrics::record,
                 ))
                 .wrap(TracingLogger::default())
-                .app_data(web::Data::new(registry))
-                .app_data(web::Data::new(approver))
+                .app_data(web::Data::new(providers.registry()))
                 .app_data(store_data.clone())
                 .app_data(relay_data.clone())
                 .app_data(metrics_data.clone())
-                .app_data(webhooks.clone())
+                .app_data(intake.clone())
                 .app_data(admin.clone())
                 .app_data(api_keys.clone())
                 .configure(http::routes)

@@ -20,7 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get("/readyz").to(health::readyz))
         .service(get("/openapi.yaml").to(health::openapi))
         .service(get("/metrics").to(health::metrics))
-        .service(post("/webhooks/conekta").route(web::post().to(webhooks::conekta)))
+        .service(post("/webhooks/{provider}").route(web::post().to(webhooks::receive)))
         .service(get("/admin/deliveries").to(admin::list))
         .service(post("/admin/deliveries/{id}/retry").route(web::post().to(admin::retry)));
 }

@@ -4,6 +4,8 @@
 
 pub mod conekta;
 pub mod error;
+pub mod intake;
+pub mod webhooks;
 
 pub use error::ActionError;
 
@@ -35,6 +37,49 @@ pub trait Provider {
         fields: Map<String, Value>,
         idempotency_key: Option<&'a str>,
     ) -> LocalBoxFuture<'a, Result<ActionReply, ActionError>>;
+
+    /// Proves a webhook genuine and says what it is, in terms the intake shares with every
+    /// provider; nothing is parsed before the proof.
+    fn webhook(&self, request: &webhooks::WebhookRequest<'_>) -> webhooks::Inbound;
+
+    /// Answers one of the provider's synchronous questions (never an error: a failure to decide
+    /// is an answer too).
+    fn answer<'a>(&'a self, question: webhooks::Question) -> LocalBoxFuture<'a, Value>;
+}
+
+/// What the providers are built from, made once at start; each HTTP worker builds its own
+/// registry from it (provider HTTP clients pool connections per thread).
+#[derive(Clone)]
+pub struct ProviderSetup {
+    conekta: conekta::ConektaSetup,
+}
+
+impl ProviderSetup {
+    pub fn new(
+        settings: &crate::settings::Settings,
+        store: &crate::store::Store,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<Self, String> {
+        let approval_key = settings
+            .relay
+            .signing_secret
+            .as_ref()
+            .map(crate::relay::SigningKey::parse)
+            .transpose()?;
+        Ok(Self {
+            conekta: conekta::ConektaSetup::new(
+                &settings.conekta,
+                settings.relay.allow_private_targets,
+                approval_key,
+                store.clone(),
+                metrics.clone(),
+            )?,
+        })
+    }
+
+    pub fn registry(&self) -> ProviderRegistry {
+        ProviderRegistry::default().with(Rc::new(conekta::ConektaProvider::new(&self.conekta)))
+    }
 }
 
 /// Providers by name. Built once per HTTP worker, since provider HTTP clients are per thread.

@@ -57,7 +57,7 @@ pub fn new_signing_secret() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::conekta::webhook::{DigestForm, DigestVerifier};
+    use crate::providers::conekta::digest::{DigestForm, DigestVerifier};
 
     #[test]
     fn the_bridge_verifies_what_the_sandbox_signs() {

@@ -2,12 +2,12 @@
 //! seconds: `inbound_payment.lookup` (may this reference pay, and how much?) and
 //! `inbound_payment.payment_attempt` (may it pay this amount?). The failure codes are seed 001's.
 
-use super::webhook::ConektaEvent;
 use super::PROVIDER;
 use crate::clock;
 use crate::domain::Amount;
 use crate::relay::notification::new_message_id;
 use crate::relay::SigningKey;
+use crate::providers::webhooks::Question;
 use crate::store::{Store, StoredReference};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -107,8 +107,8 @@ fn decline(code: &str) -> Value {
 }
 
 /// The answer Conekta gets. Never an error: a failure to decide is a decline.
-pub async fn answer(store: &Store, approver: &Approver, event: &ConektaEvent) -> Value {
-    let object = &event.object;
+pub async fn answer(store: &Store, approver: &Approver, event: &Question) -> Value {
+    let object = &event.data;
     let number = object["payment_method"]["reference"].as_str();
     let customer = object["customer_id"].as_str();
     let reference = match store.find_reference(PROVIDER, number, customer).await {
@@ -153,18 +153,18 @@ pub async fn answer(store: &Store, approver: &Approver, event: &ConektaEvent) ->
 }
 
 /// What the storefront is asked (signed like a notification).
-fn question(event: &ConektaEvent, reference: &StoredReference, amount: Option<i64>) -> Value {
+fn question(event: &Question, reference: &StoredReference, amount: Option<i64>) -> Value {
     json!({
         "type": event.kind,
         "provider": PROVIDER,
-        "provider_event_id": event.id,
+        "provider_event_id": event.event_id,
         "reference_id": reference.reference_id,
         "reference": reference.reference,
         "amount": amount.and_then(Amount::from_centavos).map(Amount::pesos),
         "amount_cents": amount,
-        "currency": event.currency().unwrap_or("MXN"),
+        "currency": event.data["currency"].as_str().unwrap_or("MXN"),
         "min_amount": reference.min_cents,
         "max_amount": reference.max_cents,
-        "data": event.object,
+        "data": event.data,
     })
 }

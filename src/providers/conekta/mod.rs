@@ -1,13 +1,19 @@
-//! Conekta (Mexico): the first provider. One module per action; `client` speaks HTTP, `wire`
-//! holds Conekta's request shapes, `order_flow` creates orders exactly once.
+//! Conekta (Mexico): the first provider. `wire` holds Conekta's API shapes, `requests` one
+//! parsed request type per action, `client` speaks HTTP; the action modules (`create`,
+//! `charge`, `split`, `reference`, `save_card`, `refund`, `order_admin`) are flows only, and
+//! every one that makes or moves money goes through `claim_flow` (or `request_key`) so it
+//! happens at Conekta at most once. `digest`, `events` and `inbound` take in its webhooks.
+//! This adapter may use the store, the relay's signing and SSRF guard, and the domain types;
+//! nothing outside `providers/` names a type of it but `ProviderSetup`.
 
 pub mod answers;
 pub mod charge;
 pub mod claim_flow;
 pub mod client;
 pub mod create;
+pub mod digest;
+pub mod events;
 pub mod inbound;
-pub mod intake;
 pub mod lookup;
 pub mod order_admin;
 pub mod order_flow;
@@ -17,16 +23,19 @@ pub mod request_key;
 pub mod requests;
 pub mod save_card;
 pub mod split;
-pub mod webhook;
 pub mod wire;
 
 use crate::domain::{Phone, TargetUrl};
 use crate::metrics::Metrics;
+use crate::providers::webhooks::{Inbound, Question, WebhookRequest};
 use crate::providers::{ActionError, ActionReply, Provider};
-use crate::relay::guard;
+use crate::relay::{guard, SigningKey};
 use crate::settings::ConektaSettings;
 use crate::store::Store;
 use client::ConektaClient;
+use digest::{DigestForm, DigestVerifier};
+use inbound::Approver;
+use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::future::LocalBoxFuture;
 use order_flow::OrderFlow;
 use request_key::KeyedAttempt;
@@ -45,25 +54,67 @@ const ACTIONS: &[&str] = &[
     "capture",
 ];
 
+/// What every worker's Conekta adapter is built from, made once at start.
+#[derive(Clone)]
+pub struct ConektaSetup {
+    pub settings: ConektaSettings,
+    pub allow_private_targets: bool,
+    pub store: Store,
+    pub metrics: Metrics,
+    /// The keys webhooks must verify against; `None`: every webhook is refused.
+    pub verifier: Option<DigestVerifier>,
+    /// Signs the questions put to a reference's `approval_url`.
+    pub approval_key: Option<SigningKey>,
+}
+
+impl ConektaSetup {
+    /// Reads the webhook keys once; says at start when webhooks cannot be verified.
+    pub fn new(
+        settings: &ConektaSettings,
+        allow_private_targets: bool,
+        approval_key: Option<SigningKey>,
+        store: Store,
+        metrics: Metrics,
+    ) -> Result<Self, String> {
+        let verifier = match &settings.webhook_public_key {
+            Some(pem) => Some(DigestVerifier::from_pem(pem)?),
+            None => {
+                tracing::warn!(
+                    "PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY is not set: every Conekta webhook will be refused (401)"
+                );
+                None
+            }
+        };
+        Ok(Self {
+            settings: settings.clone(),
+            allow_private_targets,
+            store,
+            metrics,
+            verifier,
+            approval_key,
+        })
+    }
+}
+
 pub struct ConektaProvider {
     client: ConektaClient,
     store: Store,
     settings: ConektaSettings,
     allow_private_targets: bool,
+    verifier: Option<DigestVerifier>,
+    approver: Approver,
 }
 
 impl ConektaProvider {
-    pub fn new(
-        settings: &ConektaSettings,
-        allow_private_targets: bool,
-        store: Store,
-        metrics: Metrics,
-    ) -> Self {
+    /// One per HTTP worker: its HTTP clients pool connections per thread.
+    pub fn new(setup: &ConektaSetup) -> Self {
         Self {
-            client: ConektaClient::new(settings, metrics),
-            store,
-            settings: settings.clone(),
-            allow_private_targets,
+            client: ConektaClient::new(&setup.settings, setup.metrics.clone()),
+            store: setup.store.clone(),
+            settings: setup.settings.clone(),
+            allow_private_targets: setup.allow_private_targets,
+            verifier: setup.verifier.clone(),
+            approver: Approver::new(setup.approval_key.clone(), setup.allow_private_targets),
         }
     }
 
@@ -130,6 +181,41 @@ impl Provider for ConektaProvider {
                 None => self.act(action, fields, None).await,
             }
         })
+    }
+
+    /// Verifies the raw bytes first (`Digest`); only a genuine body is parsed.
+    fn webhook(&self, request: &WebhookRequest<'_>) -> Inbound {
+        // The reasons name no part of the body, the header or a key.
+        let Some(verifier) = &self.verifier else {
+            return Inbound::Refused("webhook verification is not configured");
+        };
+        let Some(digest) = request.header("digest") else {
+            return Inbound::Refused("the Digest header is missing");
+        };
+        match verifier.verify(request.body, digest) {
+            Ok(form) => note_digest_form(form),
+            Err(refusal) => {
+                tracing::warn!(reason = %refusal, "Conekta webhook refused");
+                return Inbound::Refused("the Digest signature does not verify");
+            }
+        }
+        events::parse(request.body)
+    }
+
+    fn answer<'a>(&'a self, question: Question) -> LocalBoxFuture<'a, Value> {
+        Box::pin(async move { inbound::answer(&self.store, &self.approver, &question).await })
+    }
+}
+
+/// Which form a genuine `Digest` came in: at INFO the first time per form in this process, so
+/// operators learn which form Conekta really sends, and at DEBUG after that.
+fn note_digest_form(form: DigestForm) {
+    static SEEN: [AtomicBool; DigestForm::ALL.len()] =
+        [const { AtomicBool::new(false) }; DigestForm::ALL.len()];
+    if SEEN[form as usize].swap(true, Ordering::Relaxed) {
+        tracing::debug!(digest_form = %form, "Conekta webhook verified");
+    } else {
+        tracing::info!(digest_form = %form, "first Conekta webhook verified in this Digest form");
     }
 }
 

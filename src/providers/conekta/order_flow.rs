@@ -5,7 +5,7 @@
 use super::answers;
 use super::claim_flow::{run_once, CallError, Found, Made, OnceClaim, OnceOperation};
 use super::client::{ConektaClient, ConektaError};
-use super::intake::held_notification;
+use crate::providers::intake::held_notification;
 use super::lookup::Lookup;
 use super::PROVIDER;
 use crate::domain::ProviderSecret;

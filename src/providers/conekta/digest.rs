@@ -1,5 +1,5 @@
-//! Conekta's webhooks: the `Digest` signature check over the raw body, the event's shape, and
-//! what an event means for the order's payment status.
+//! Conekta's `Digest` header: proof that a webhook's raw body comes from Conekta, in every
+//! sound form its documentation and plugins have used, checked against the configured keys.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -7,7 +7,6 @@ use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, RsaPublicKey};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -166,147 +165,9 @@ impl DigestVerifier {
     }
 }
 
-/// The parts of a Conekta event pagos acts on.
-#[derive(Debug, Clone)]
-pub struct ConektaEvent {
-    pub id: String,
-    pub kind: String,
-    pub created_at: Option<i64>,
-    /// `data.object`: the order or charge the event is about (absent for `webhook_ping`).
-    pub object: Value,
-}
-
-impl ConektaEvent {
-    pub fn parse(body: &Value) -> Result<Self, String> {
-        let id = body["id"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .ok_or("event without an id")?;
-        let kind = body["type"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .ok_or("event without a type")?;
-        Ok(Self {
-            id: id.to_owned(),
-            kind: kind.to_owned(),
-            created_at: body["created_at"].as_i64(),
-            object: body["data"]["object"].clone(),
-        })
-    }
-
-    /// The order this event is about: an order object's id, or a charge's `order_id`.
-    pub fn order_id(&self) -> Option<&str> {
-        match self.object["object"].as_str() {
-            Some("order") => self.object["id"].as_str(),
-            _ => self.object["order_id"].as_str(),
-        }
-    }
-
-    /// True when the event's object is an order.
-    pub fn is_order(&self) -> bool {
-        self.object["object"].as_str() == Some("order")
-    }
-
-    /// The attempt key an order made through pagos carries in its metadata.
-    pub fn claim_key(&self) -> Option<&str> {
-        if !self.is_order() {
-            return None;
-        }
-        self.object["metadata"][super::claim_flow::METADATA_KEY].as_str()
-    }
-
-    /// The order status this event reports, if it is an order event.
-    pub fn order_status(&self) -> Option<&str> {
-        if self.object["object"].as_str() != Some("order") {
-            return None;
-        }
-        self.object["payment_status"]
-            .as_str()
-            .or_else(|| implied_status(&self.kind))
-    }
-
-    /// The amount the object carries, in centavos.
-    pub fn amount_cents(&self) -> Option<i64> {
-        self.object["amount"].as_i64()
-    }
-
-    pub fn currency(&self) -> Option<&str> {
-        self.object["currency"].as_str()
-    }
-}
-
-/// What an order event's type says when its object carries no `payment_status`.
-fn implied_status(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "order.paid" => "paid",
-        "order.pending_payment" => "pending_payment",
-        "order.expired" => "expired",
-        "order.canceled" => "canceled",
-        "order.declined" => "declined",
-        "order.voided" => "voided",
-        "order.pre_authorized" => "pre_authorized",
-        "order.partially_refunded" => "partially_refunded",
-        "order.refunded" => "refunded",
-        "order.charged_back" => "charged_back",
-        _ => return None,
-    })
-}
-
-/// Order statuses ranked by how far along an order is. Conekta delivers events out of order
-/// (an `order.updated` with `payment_status: null` can follow `order.paid`), so a status only
-/// replaces a lower-ranked one. A decline ranks below paid because a hosted checkout lets the
-/// buyer try again; unknown statuses rank lowest and never undo anything.
-pub fn status_rank(status: &str) -> i64 {
-    match status {
-        "pending_payment" => 1,
-        "declined" => 2,
-        "expired" | "canceled" | "voided" => 3,
-        "pre_authorized" => 4,
-        "partially_paid" => 5,
-        "paid" => 6,
-        "partially_refunded" => 7,
-        "refunded" => 8,
-        "charged_back" => 9,
-        _ => 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn ranks_move_forward() {
-        assert!(status_rank("paid") > status_rank("pending_payment"));
-        assert!(status_rank("paid") > status_rank("declined"));
-        assert!(status_rank("refunded") > status_rank("paid"));
-        assert!(status_rank("something_new") < status_rank("pending_payment"));
-    }
-
-    #[test]
-    fn reads_order_and_charge_events() {
-        let order = ConektaEvent::parse(&json!({
-            "id": "evt1", "type": "order.updated", "created_at": 1,
-            "data": {"object": {"object": "order", "id": "ord_1", "payment_status": null, "amount": 100}}
-        }))
-        .unwrap();
-        assert_eq!(order.order_id(), Some("ord_1"));
-        assert_eq!(order.order_status(), None);
-        let charge = ConektaEvent::parse(&json!({
-            "id": "evt2", "type": "charge.paid",
-            "data": {"object": {"object": "charge", "id": "ch_1", "order_id": "ord_1", "status": "paid"}}
-        }))
-        .unwrap();
-        assert_eq!(charge.order_id(), Some("ord_1"));
-        assert_eq!(charge.order_status(), None);
-        let paid = ConektaEvent::parse(&json!({
-            "id": "evt3", "type": "order.paid", "data": {"object": {"object": "order", "id": "ord_1"}}
-        }))
-        .unwrap();
-        assert_eq!(paid.order_status(), Some("paid"));
-        assert!(ConektaEvent::parse(&json!({"type": "order.paid"})).is_err());
-    }
 
     /// The openssl-made vectors under `tests/data/digest/` (see its `make.sh`).
     macro_rules! vector {
