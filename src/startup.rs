@@ -44,7 +44,8 @@ impl Application {
             relay.clone(),
             held_notification,
         ));
-        let providers = ProviderSetup::new(&settings, &store, &metrics).map_err(anyhow::Error::msg)?;
+        let providers =
+            ProviderSetup::new(&settings, &store, &metrics).map_err(anyhow::Error::msg)?;
         let intake = web::Data::new(Intake {
             store: store.clone(),
             relay: relay.clone(),

@@ -1,6 +1,7 @@
 //! Thin actix handlers: parse the transport, call the domain, render the answer.
 
 pub mod admin;
+mod bearer;
 mod body;
 pub mod caller_auth;
 mod content_type;

@@ -132,7 +132,11 @@ impl Intake {
             }
         }
         self.store
-            .find_reference(&event.provider, reference.as_deref(), customer_id.as_deref())
+            .find_reference(
+                &event.provider,
+                reference.as_deref(),
+                customer_id.as_deref(),
+            )
             .await
     }
 
@@ -158,7 +162,7 @@ impl Intake {
             notification_url: &reference.notification_url,
             payment_status: status.as_deref().unwrap_or("paid"),
             amount_cents: event.amount_cents,
-            currency: event.currency.as_deref().unwrap_or("MXN"),
+            currency: event.currency.as_deref().unwrap_or_default(),
         };
         let delivery = notification(event, &target, new_message_id(), trace_context());
         let incoming = IncomingEvent {
@@ -183,7 +187,11 @@ impl Intake {
                 order_id,
                 status,
                 claim_key,
-            } => (Some(order_id.as_str()), status.as_ref(), claim_key.as_deref()),
+            } => (
+                Some(order_id.as_str()),
+                status.as_ref(),
+                claim_key.as_deref(),
+            ),
             About::Payment { order_id, .. } => (order_id.as_deref(), None, None),
             About::CustomerGone { .. } | About::Other => (None, None, None),
         };
@@ -213,7 +221,12 @@ impl Intake {
                 &incoming,
                 new_message_id(),
                 move |order, id| {
-                    order_notification(&for_notification, order, id.to_owned(), for_delivery.clone())
+                    order_notification(
+                        &for_notification,
+                        order,
+                        id.to_owned(),
+                        for_delivery.clone(),
+                    )
                 },
                 held_notification,
                 trace,

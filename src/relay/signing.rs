@@ -24,6 +24,18 @@ impl SigningKey {
         Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, &raw)))
     }
 
+    /// The headers of one signed POST (Standard Webhooks): `content-type`, `webhook-id`,
+    /// `webhook-timestamp` (now) and `webhook-signature`.
+    pub fn headers(&self, id: &str, body: &[u8]) -> [(&'static str, String); 4] {
+        let timestamp = crate::clock::unix_s();
+        [
+            ("content-type", "application/json".to_owned()),
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", self.sign(id, timestamp, body)),
+        ]
+    }
+
     /// The `webhook-signature` header value for one attempt.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
         let mut context = hmac::Context::with_key(&self.0);

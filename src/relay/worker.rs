@@ -304,20 +304,17 @@ impl Relay {
         if let Err(refused) = guard::check_literal(&url, self.config.allow_private_targets) {
             return Err(Failure::stop(&format!("target refused: {refused}")));
         }
-        let timestamp = clock::unix_s();
-        let signature =
-            self.config
-                .signing_key
-                .sign(&delivery.id, timestamp, delivery.body.as_bytes());
         let mut request = self.http.post(url.as_str());
         for header in crate::telemetry::trace_headers() {
             request = request.insert_header(header);
         }
-        let request = request
-            .insert_header(("content-type", "application/json"))
-            .insert_header(("webhook-id", delivery.id.as_str()))
-            .insert_header(("webhook-timestamp", timestamp.to_string()))
-            .insert_header(("webhook-signature", signature));
+        let signed = self
+            .config
+            .signing_key
+            .headers(&delivery.id, delivery.body.as_bytes());
+        for header in signed {
+            request = request.insert_header(header);
+        }
         let exchange = async {
             let mut response = request
                 .send_body(delivery.body.clone())

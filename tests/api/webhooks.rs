@@ -182,3 +182,15 @@ async fn the_store_failing_means_5xx_so_conekta_retries() {
         .await;
     assert_eq!(answer.status, 503, "{}", answer.text);
 }
+
+on_both_stores!(an_unknown_provider_has_no_webhooks, |db: Db| async move {
+    let app = spawn_app(db).await;
+    let answer = app
+        .http
+        .post(format!("{}/webhooks/stripe", app.address))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+});

@@ -17,7 +17,11 @@ pub struct CheckedOrder {
 
 /// Checks an order Conekta made for us: it has an id, its amount is what was asked, and a
 /// checkout (when one was asked for) has a link and an integer expiry.
-pub fn order(order: &Value, expected_cents: i64, with_checkout: bool) -> Result<CheckedOrder, String> {
+pub fn order(
+    order: &Value,
+    expected_cents: i64,
+    with_checkout: bool,
+) -> Result<CheckedOrder, String> {
     let view = OrderView::deserialize(order)
         .map_err(|e| format!("Conekta answered an order pagos cannot read: {e}"))?;
     let id = view.id;
@@ -35,7 +39,11 @@ pub fn order(order: &Value, expected_cents: i64, with_checkout: bool) -> Result<
         (true, Some(checkout)) if checkout.url.as_deref().is_some_and(|u| !u.is_empty()) => {
             checkout.expires_at
         }
-        (true, _) => return Err(format!("Conekta answered order {id} without a checkout link")),
+        (true, _) => {
+            return Err(format!(
+                "Conekta answered order {id} without a checkout link"
+            ))
+        }
     };
     Ok(CheckedOrder {
         id,
@@ -55,12 +63,18 @@ pub fn customer(customer: &Value) -> Result<CustomerView, String> {
 
 /// The reusable reference of the requested type on a customer Conekta made, checked: it has an
 /// id and a number.
-pub fn reference_source(customer: &CustomerView, payment_type: &str) -> Result<PaymentSourceView, String> {
+pub fn reference_source(
+    customer: &CustomerView,
+    payment_type: &str,
+) -> Result<PaymentSourceView, String> {
     let source = customer
         .sources()
         .find(|source| source.kind.as_deref() == Some(payment_type))
         .ok_or_else(|| {
-            format!("Conekta answered customer {} without a {payment_type} reference", customer.id)
+            format!(
+                "Conekta answered customer {} without a {payment_type} reference",
+                customer.id
+            )
         })?;
     if source.id.is_empty() || source.reference.as_deref().is_none_or(str::is_empty) {
         return Err(format!(
@@ -81,7 +95,10 @@ mod tests {
         let good = json!({"id": "ord_1", "amount": 100, "checkout": {"url": "https://x", "expires_at": 7}});
         assert_eq!(
             order(&good, 100, true),
-            Ok(CheckedOrder { id: "ord_1".into(), checkout_expires_at: Some(7) })
+            Ok(CheckedOrder {
+                id: "ord_1".into(),
+                checkout_expires_at: Some(7)
+            })
         );
         assert!(order(&good, 101, true).unwrap_err().contains("not the 101"));
         assert!(order(&json!({"amount": 100}), 100, false).is_err());
@@ -106,7 +123,10 @@ mod tests {
             {"id": "src_card", "type": "card"},
             {"id": "off_1", "type": "cash_recurrent", "reference": "9300", "expires_at": 5}
         ]));
-        assert_eq!(reference_source(&both, "cash_recurrent").unwrap().id, "off_1");
+        assert_eq!(
+            reference_source(&both, "cash_recurrent").unwrap().id,
+            "off_1"
+        );
         assert!(reference_source(&both, "oxxo_recurrent").is_err());
         let bad_expiry = json!({"id": "cus_1", "payment_sources": {"data": [
             {"id": "off_1", "type": "cash_recurrent", "reference": "9300", "expires_at": 5.5}

@@ -3,6 +3,7 @@
 
 use super::claim_flow::METADATA_KEY;
 use super::inbound;
+use super::requests::common::DEFAULT_CURRENCY;
 use super::wire::events::EventView;
 use super::PROVIDER;
 use crate::providers::webhooks::{About, Inbound, ProviderEvent, Question, RankedStatus};
@@ -32,10 +33,17 @@ pub fn parse(body: &[u8]) -> Inbound {
         });
     }
     let about = about(&event.kind, &object);
+    // An order's own currency stands in for an order event's; a payment on a reference has no
+    // order, and Conekta's default is pesos.
+    let currency = match (&about, object["currency"].as_str()) {
+        (_, Some(currency)) => Some(currency.to_owned()),
+        (About::Payment { .. }, None) => Some(DEFAULT_CURRENCY.to_owned()),
+        _ => None,
+    };
     Inbound::Event(ProviderEvent {
         provider: PROVIDER.to_owned(),
         amount_cents: object["amount"].as_i64(),
-        currency: object["currency"].as_str().map(str::to_owned),
+        currency,
         id: event.id,
         kind: event.kind,
         occurred_at: event.created_at,
@@ -153,7 +161,12 @@ mod tests {
             "data": {"object": {"object": "order", "id": "ord_1", "payment_status": null,
                                 "amount": 100, "metadata": {"pagos_claim": "clm_1"}}}
         }));
-        let About::Order { order_id, status, claim_key } = &order.about else {
+        let About::Order {
+            order_id,
+            status,
+            claim_key,
+        } = &order.about
+        else {
             panic!("{order:?}")
         };
         assert_eq!((order_id.as_str(), status.is_none()), ("ord_1", true));

@@ -2,12 +2,13 @@
 //! seconds: `inbound_payment.lookup` (may this reference pay, and how much?) and
 //! `inbound_payment.payment_attempt` (may it pay this amount?). The failure codes are seed 001's.
 
+use super::requests::common::DEFAULT_CURRENCY;
 use super::PROVIDER;
 use crate::clock;
 use crate::domain::Amount;
+use crate::providers::webhooks::Question;
 use crate::relay::notification::new_message_id;
 use crate::relay::SigningKey;
-use crate::providers::webhooks::Question;
 use crate::store::{Store, StoredReference};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -50,24 +51,15 @@ impl Approver {
             return None;
         };
         let id = new_message_id();
-        let timestamp = clock::unix_s();
         let mut body = body.clone();
         body["id"] = json!(id);
         let payload = body.to_string();
         let exchange = async {
-            let mut response = self
-                .http
-                .post(url)
-                .insert_header(("content-type", "application/json"))
-                .insert_header(("webhook-id", id.as_str()))
-                .insert_header(("webhook-timestamp", timestamp.to_string()))
-                .insert_header((
-                    "webhook-signature",
-                    key.sign(&id, timestamp, payload.as_bytes()),
-                ))
-                .send_body(payload)
-                .await
-                .ok()?;
+            let mut request = self.http.post(url);
+            for header in key.headers(&id, payload.as_bytes()) {
+                request = request.insert_header(header);
+            }
+            let mut response = request.send_body(payload).await.ok()?;
             if !response.status().is_success() {
                 return None;
             }
@@ -162,7 +154,7 @@ fn question(event: &Question, reference: &StoredReference, amount: Option<i64>) 
         "reference": reference.reference,
         "amount": amount.and_then(Amount::from_centavos).map(Amount::pesos),
         "amount_cents": amount,
-        "currency": event.data["currency"].as_str().unwrap_or("MXN"),
+        "currency": event.data["currency"].as_str().unwrap_or(DEFAULT_CURRENCY),
         "min_amount": reference.min_cents,
         "max_amount": reference.max_cents,
         "data": event.data,

@@ -34,12 +34,12 @@ use crate::settings::ConektaSettings;
 use crate::store::Store;
 use client::ConektaClient;
 use digest::{DigestForm, DigestVerifier};
-use inbound::Approver;
-use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::future::LocalBoxFuture;
+use inbound::Approver;
 use order_flow::OrderFlow;
 use request_key::KeyedAttempt;
 use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const PROVIDER: &str = "conekta";
 const ACTIONS: &[&str] = &[

@@ -18,7 +18,9 @@ pub fn reply(answer: ConektaAnswer) -> ActionReply {
 /// What pagos reads of an order before acting on its money.
 pub fn payment_view(answer: &ConektaAnswer) -> Result<PaymentView, ActionError> {
     PaymentView::deserialize(&answer.json).map_err(|e| {
-        ActionError::ProviderUnavailable(format!("Conekta answered an order pagos cannot read: {e}"))
+        ActionError::ProviderUnavailable(format!(
+            "Conekta answered an order pagos cannot read: {e}"
+        ))
     })
 }
 

@@ -5,10 +5,10 @@
 use super::answers;
 use super::claim_flow::{run_once, CallError, Found, Made, OnceClaim, OnceOperation};
 use super::client::{ConektaClient, ConektaError};
-use crate::providers::intake::held_notification;
 use super::lookup::Lookup;
 use super::PROVIDER;
 use crate::domain::ProviderSecret;
+use crate::providers::intake::held_notification;
 use crate::providers::{ActionError, ActionReply};
 use crate::store::{
     ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, NewClaim, OrderRecord, Store,

@@ -38,7 +38,11 @@ pub async fn refund(
 
     // An earlier attempt under this key may have refunded already.
     if let Some(earlier) = keyed.as_deref().and_then(|keyed| keyed.earlier.as_ref()) {
-        if let Some(note) = earlier.note.as_deref().and_then(|n| serde_json::from_str(n).ok()) {
+        if let Some(note) = earlier
+            .note
+            .as_deref()
+            .and_then(|n| serde_json::from_str(n).ok())
+        {
             let made = look_until_sure(provider.budget(), earlier.started_at_ms, || {
                 refund_made(client, &request.secret, &order_path, &note)
             })
@@ -58,9 +62,7 @@ pub async fn refund(
     let order = payment_view(&order)?;
     let left = refundable_cents(&order);
     let centavos = match request.amount.map(|a| a.centavos()) {
-        _ if left <= 0 => {
-            return Err(ActionError::field("order_id", "has nothing left to refund"))
-        }
+        _ if left <= 0 => return Err(ActionError::field("order_id", "has nothing left to refund")),
         Some(asked) if asked > left => {
             return Err(ActionError::field(
                 "amount",
@@ -85,7 +87,12 @@ pub async fn refund(
         reason: &request.reason,
     };
     client
-        .post(&format!("{order_path}/refunds"), &request.secret, None, &body)
+        .post(
+            &format!("{order_path}/refunds"),
+            &request.secret,
+            None,
+            &body,
+        )
         .await
         .map(reply)
         .map_err(provider_error)
@@ -104,9 +111,9 @@ async fn refund_made(
 }
 
 fn made_by(order: &PaymentView, note: &RefundNote) -> bool {
-    order.refunds().any(|refund| {
-        !note.refunds.contains(&refund.id) && refund.amount.abs() == note.amount
-    })
+    order
+        .refunds()
+        .any(|refund| !note.refunds.contains(&refund.id) && refund.amount.abs() == note.amount)
 }
 
 /// Centavos paid and not yet refunded: the sum of the paid charges (the order's amount when it
@@ -137,8 +144,10 @@ mod tests {
     }
 
     fn with_charges(charges: Value, refunded: i64) -> PaymentView {
-        order(json!({"amount": 10000, "amount_refunded": refunded, "payment_status": "paid",
-                     "charges": {"data": charges}}))
+        order(
+            json!({"amount": 10000, "amount_refunded": refunded, "payment_status": "paid",
+                     "charges": {"data": charges}}),
+        )
     }
 
     #[test]
@@ -149,9 +158,14 @@ mod tests {
         let refunds_listed = json!([{"status": "partially_refunded", "amount": 10000,
             "refunds": {"data": [{"id": "r1", "amount": -3000}]}}]);
         assert_eq!(refundable_cents(&with_charges(refunds_listed, 0)), 7000);
-        assert_eq!(refundable_cents(&order(json!({"amount": 500, "payment_status": "paid"}))), 500);
         assert_eq!(
-            refundable_cents(&order(json!({"amount": 500, "payment_status": "pending_payment"}))),
+            refundable_cents(&order(json!({"amount": 500, "payment_status": "paid"}))),
+            500
+        );
+        assert_eq!(
+            refundable_cents(&order(
+                json!({"amount": 500, "payment_status": "pending_payment"})
+            )),
             0
         );
     }
@@ -159,11 +173,26 @@ mod tests {
     #[test]
     fn a_refund_is_found_only_if_new_and_of_the_noted_amount() {
         let with = |refunds: Value| {
-            with_charges(json!([{"status": "paid", "amount": 10000, "refunds": {"data": refunds}}]), 0)
+            with_charges(
+                json!([{"status": "paid", "amount": 10000, "refunds": {"data": refunds}}]),
+                0,
+            )
         };
-        let note = RefundNote { amount: 500, refunds: vec!["old".into()] };
-        assert!(!made_by(&with(json!([{"id": "old", "amount": -500}])), &note));
-        assert!(made_by(&with(json!([{"id": "old", "amount": -500}, {"id": "new", "amount": -500}])), &note));
-        assert!(!made_by(&with(json!([{"id": "new", "amount": -400}])), &note));
+        let note = RefundNote {
+            amount: 500,
+            refunds: vec!["old".into()],
+        };
+        assert!(!made_by(
+            &with(json!([{"id": "old", "amount": -500}])),
+            &note
+        ));
+        assert!(made_by(
+            &with(json!([{"id": "old", "amount": -500}, {"id": "new", "amount": -500}])),
+            &note
+        ));
+        assert!(!made_by(
+            &with(json!([{"id": "new", "amount": -400}])),
+            &note
+        ));
     }
 }

@@ -106,7 +106,9 @@ pub async fn perform_keyed(
     let version = keyed.version;
     let kept = match &result {
         Ok(reply) => Some((200, reply.body.clone())),
-        Err(ActionError::ProviderRejected { status, body, .. }) => Some((*status, body.to_string())),
+        Err(ActionError::ProviderRejected { status, body, .. }) => {
+            Some((*status, body.to_string()))
+        }
         _ => None,
     };
     let outcome = match (&kept, &result) {

@@ -138,10 +138,11 @@ impl CardSaver<'_> {
             .client()
             .get(customer_path, &self.request.secret)
             .await?;
-        let customer = answers::customer(&answer.json).map_err(|reason| ConektaError::Unavailable {
-            reason,
-            maybe_done: false,
-        })?;
+        let customer =
+            answers::customer(&answer.json).map_err(|reason| ConektaError::Unavailable {
+                reason,
+                maybe_done: false,
+            })?;
         let added: Vec<&PaymentSourceView> = customer
             .cards()
             .filter(|card| !known.iter().any(|id| *id == card.id))

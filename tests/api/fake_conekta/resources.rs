@@ -288,9 +288,15 @@ pub(super) fn capture(order: &mut Value, body: &Value, now: i64) -> Result<(), S
     }
     let amount = body["amount"].as_i64().unwrap_or(0);
     if amount < 1 || amount > order["amount"].as_i64().unwrap_or(0) {
-        return Err(format!("capture: amount {amount} is not within what was held"));
+        return Err(format!(
+            "capture: amount {amount} is not within what was held"
+        ));
     }
-    for charge in order["charges"]["data"].as_array_mut().into_iter().flatten() {
+    for charge in order["charges"]["data"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
         if charge["status"] == "pre_authorized" {
             charge["status"] = json!("paid");
             charge["amount"] = json!(amount);

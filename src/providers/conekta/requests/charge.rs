@@ -92,8 +92,11 @@ impl ChargeRequest {
             }],
             three_ds_mode: None,
             pre_authorize: false,
-            metadata: [("reference_id", self.reference_id.as_str()), (METADATA_KEY, attempt_key)]
-                .into(),
+            metadata: [
+                ("reference_id", self.reference_id.as_str()),
+                (METADATA_KEY, attempt_key),
+            ]
+            .into(),
         })
     }
 }

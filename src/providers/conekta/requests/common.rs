@@ -23,7 +23,13 @@ pub fn item_name(description: Option<&str>, reference_id: &str) -> String {
 }
 
 /// Unix seconds between `min_s` and `max_s` after `now`; `window` says it in words.
-pub fn expiry(value: &Value, now: i64, min_s: i64, max_s: i64, window: &str) -> Result<i64, String> {
+pub fn expiry(
+    value: &Value,
+    now: i64,
+    min_s: i64,
+    max_s: i64,
+    window: &str,
+) -> Result<i64, String> {
     let at = value
         .as_i64()
         .ok_or("must be an integer: Unix time in seconds")?;
@@ -51,9 +57,13 @@ pub fn some_of(value: &Value, allowed: &'static [&'static str]) -> Result<Vec<St
     }
     let mut chosen: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
-        let name = as_str(item).map_err(|_| format!("must hold only strings: {}", allowed.join(", ")))?;
+        let name =
+            as_str(item).map_err(|_| format!("must hold only strings: {}", allowed.join(", ")))?;
         if !allowed.contains(&name) {
-            return Err(format!("`{name}` is not supported; supported: {}", allowed.join(", ")));
+            return Err(format!(
+                "`{name}` is not supported; supported: {}",
+                allowed.join(", ")
+            ));
         }
         if !chosen.iter().any(|c| c == name) {
             chosen.push(name.to_owned());
@@ -90,7 +100,10 @@ mod tests {
     #[test]
     fn lists_of_choices_are_checked_and_deduplicated() {
         const CHOICES: &[&str] = &["a", "b"];
-        assert_eq!(some_of(&json!(["b", "a", "b"]), CHOICES).unwrap(), ["b", "a"]);
+        assert_eq!(
+            some_of(&json!(["b", "a", "b"]), CHOICES).unwrap(),
+            ["b", "a"]
+        );
         assert!(some_of(&json!([]), CHOICES).is_err());
         assert!(some_of(&json!(["c"]), CHOICES).unwrap_err().contains("`c`"));
         assert!(one_of(&json!("z"), CHOICES).unwrap_err().contains("a, b"));

@@ -112,13 +112,18 @@ impl CreateRequest {
             expiry(v, now, MIN_EXPIRY_S, MAX_EXPIRY_S, "one hour and 365 days")
         });
         let allowed = r.optional("allowed_payment_methods", |v| some_of(v, PAYMENT_METHODS));
-        let excluded = r.optional("excluded_payment_methods", |v| some_of(v, EXCLUDABLE_METHODS));
+        let excluded = r.optional("excluded_payment_methods", |v| {
+            some_of(v, EXCLUDABLE_METHODS)
+        });
         let success_url = r.optional("success_url", TargetUrl::parse);
         let failure_url = r.optional("failure_url", TargetUrl::parse);
         let monthly_installments = r.optional("monthly_installments", installments);
         let three_ds_mode = r.optional("three_ds_mode", |v| one_of(v, THREE_DS_MODES));
-        let exclude_card_networks = r.optional("exclude_card_networks", |v| some_of(v, CARD_NETWORKS));
-        let pre_authorize = r.optional("pre_authorize", crate::domain::boolean).unwrap_or(false);
+        let exclude_card_networks =
+            r.optional("exclude_card_networks", |v| some_of(v, CARD_NETWORKS));
+        let pre_authorize = r
+            .optional("pre_authorize", crate::domain::boolean)
+            .unwrap_or(false);
         let metadata = metadata(&mut r);
         let methods = match (allowed, excluded) {
             (Some(_), Some(_)) => {
@@ -133,12 +138,18 @@ impl CreateRequest {
             // A pre-authorized order holds a card: nothing else can be held.
             (None, None) if pre_authorize => Some(Methods::Allowed(vec!["card".to_owned()])),
             (None, None) => Some(Methods::Allowed(
-                DEFAULT_PAYMENT_METHODS.iter().map(|m| m.to_string()).collect(),
+                DEFAULT_PAYMENT_METHODS
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect(),
             )),
         };
         if let Some(methods) = &methods {
             if monthly_installments.is_some() && !methods.offers_card() {
-                r.reject("monthly_installments", "needs card among the payment methods");
+                r.reject(
+                    "monthly_installments",
+                    "needs card among the payment methods",
+                );
             }
             if pre_authorize && *methods != Methods::Allowed(vec!["card".to_owned()]) {
                 r.reject(
@@ -192,7 +203,10 @@ impl CreateRequest {
     }
 
     /// Conekta's `POST /orders` body, as JSON text.
-    pub fn order_body(&self, extras: &OrderExtras<'_>) -> Result<Box<serde_json::value::RawValue>, serde_json::Error> {
+    pub fn order_body(
+        &self,
+        extras: &OrderExtras<'_>,
+    ) -> Result<Box<serde_json::value::RawValue>, serde_json::Error> {
         let (success_url, failure_url) = (self.success_url(), self.failure_url());
         let item_name = self.item_name();
         let (allowed, excluded) = match &self.methods {
@@ -338,12 +352,18 @@ fn metadata(r: &mut FieldReader<'_>) -> BTreeMap<String, String> {
     for (key, value) in object {
         let field = format!("metadata.{key}");
         if key.is_empty() || key.chars().count() > METADATA_KEY_MAX {
-            r.reject(&field, format!("keys must be 1 to {METADATA_KEY_MAX} characters"));
+            r.reject(
+                &field,
+                format!("keys must be 1 to {METADATA_KEY_MAX} characters"),
+            );
             continue;
         }
         match as_str(value) {
             Ok(text) if text.chars().count() > MAX_METADATA_VALUE => {
-                r.reject(&field, format!("must be at most {MAX_METADATA_VALUE} characters"));
+                r.reject(
+                    &field,
+                    format!("must be at most {MAX_METADATA_VALUE} characters"),
+                );
             }
             Ok(text) if text.chars().any(char::is_control) => {
                 r.reject(&field, "must not contain control characters");
@@ -428,25 +448,48 @@ mod tests {
 
     #[test]
     fn checkout_options_are_checked_and_named() {
-        assert_eq!(named(with(json!({"monthly_installments": [3, 5]}))), ["monthly_installments"]);
-        assert_eq!(named(with(json!({"monthly_installments": []}))), ["monthly_installments"]);
         assert_eq!(
-            named(with(json!({"monthly_installments": [3], "allowed_payment_methods": ["cash"]}))),
+            named(with(json!({"monthly_installments": [3, 5]}))),
             ["monthly_installments"]
         );
-        assert_eq!(named(with(json!({"three_ds_mode": "always"}))), ["three_ds_mode"]);
-        assert_eq!(named(with(json!({"exclude_card_networks": ["visa"]}))), ["exclude_card_networks"]);
         assert_eq!(
-            named(with(json!({"excluded_payment_methods": ["cash"], "allowed_payment_methods": ["card"]}))),
+            named(with(json!({"monthly_installments": []}))),
+            ["monthly_installments"]
+        );
+        assert_eq!(
+            named(with(
+                json!({"monthly_installments": [3], "allowed_payment_methods": ["cash"]})
+            )),
+            ["monthly_installments"]
+        );
+        assert_eq!(
+            named(with(json!({"three_ds_mode": "always"}))),
+            ["three_ds_mode"]
+        );
+        assert_eq!(
+            named(with(json!({"exclude_card_networks": ["visa"]}))),
+            ["exclude_card_networks"]
+        );
+        assert_eq!(
+            named(with(
+                json!({"excluded_payment_methods": ["cash"], "allowed_payment_methods": ["card"]})
+            )),
             ["excluded_payment_methods"]
         );
         assert_eq!(
-            named(with(json!({"pre_authorize": true, "allowed_payment_methods": ["card", "cash"]}))),
+            named(with(
+                json!({"pre_authorize": true, "allowed_payment_methods": ["card", "cash"]})
+            )),
             ["pre_authorize"]
         );
-        assert_eq!(named(with(json!({"pre_authorize": "yes"}))), ["pre_authorize"]);
         assert_eq!(
-            named(with(json!({"metadata": {"color": 7, "talla": "m", "": "x"}}))),
+            named(with(json!({"pre_authorize": "yes"}))),
+            ["pre_authorize"]
+        );
+        assert_eq!(
+            named(with(
+                json!({"metadata": {"color": 7, "talla": "m", "": "x"}})
+            )),
             ["metadata.", "metadata.color"]
         );
         assert_eq!(named(with(json!({"metadata": ["x"]}))), ["metadata"]);
@@ -463,7 +506,11 @@ mod tests {
             NOW,
         )
         .unwrap();
-        let extras = OrderExtras { phone: "+5215555555555", expires_at: NOW + 7200, attempt_key: "clm_1" };
+        let extras = OrderExtras {
+            phone: "+5215555555555",
+            expires_at: NOW + 7200,
+            attempt_key: "clm_1",
+        };
         let body: Value = serde_json::from_str(request.order_body(&extras).unwrap().get()).unwrap();
         let checkout = &body["checkout"];
         assert_eq!(checkout["monthly_installments_enabled"], true);
@@ -484,7 +531,11 @@ mod tests {
     fn a_pre_authorized_checkout_offers_card_only() {
         let request = CreateRequest::parse(&with(json!({"pre_authorize": true})), NOW).unwrap();
         assert_eq!(request.methods, Methods::Allowed(vec!["card".into()]));
-        let extras = OrderExtras { phone: "+5215555555555", expires_at: NOW + 7200, attempt_key: "clm_1" };
+        let extras = OrderExtras {
+            phone: "+5215555555555",
+            expires_at: NOW + 7200,
+            attempt_key: "clm_1",
+        };
         let body: Value = serde_json::from_str(request.order_body(&extras).unwrap().get()).unwrap();
         assert_eq!(body["pre_authorize"], true);
         assert_eq!(body["checkout"]["allowed_payment_methods"], json!(["card"]));

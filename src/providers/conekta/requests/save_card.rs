@@ -91,7 +91,10 @@ impl SaveCardRequest {
             email: email.as_str(),
             phone,
             payment_sources: vec![self.card()],
-            metadata: attempt_key.map(|key| (METADATA_KEY, key)).into_iter().collect(),
+            metadata: attempt_key
+                .map(|key| (METADATA_KEY, key))
+                .into_iter()
+                .collect(),
         })
     }
 }

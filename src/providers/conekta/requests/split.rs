@@ -150,8 +150,11 @@ impl SplitRequest {
             charges,
             three_ds_mode: None,
             pre_authorize: false,
-            metadata: [("reference_id", self.reference_id.as_str()), (METADATA_KEY, attempt_key)]
-                .into(),
+            metadata: [
+                ("reference_id", self.reference_id.as_str()),
+                (METADATA_KEY, attempt_key),
+            ]
+            .into(),
         })
     }
 }
