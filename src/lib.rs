@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod domain;
+pub mod guard;
 pub mod housekeeping;
 pub mod http;
 pub mod metrics;

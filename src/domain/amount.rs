@@ -9,8 +9,9 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Amount(i64);
 
-/// The most one Conekta line item can carry: `unit_price` is an int32 of centavos.
-pub const MAX_CENTAVOS: i64 = i32::MAX as i64;
+/// The most an amount can be: what fits in 64 bits of centavos. A provider's own limits (a
+/// line item's int32, say) are the provider's to check.
+pub const MAX_CENTAVOS: i64 = i64::MAX;
 
 impl Amount {
     /// Parses pesos given as a JSON number (`19.99`) or a numeric string (`"19.99"`).
@@ -33,19 +34,11 @@ impl Amount {
         if pesos.scale() > 2 {
             return Err("must have at most two decimals (whole centavos)".to_owned());
         }
-        let too_large = || {
-            format!(
-                "must be at most {} (the most Conekta accepts for one item)",
-                Self(MAX_CENTAVOS).pesos()
-            )
-        };
+        let too_large = || format!("must be at most {}", Self(MAX_CENTAVOS).pesos());
         let centavos = pesos
             .checked_mul(Decimal::ONE_HUNDRED)
             .ok_or_else(too_large)?;
         let centavos = i64::try_from(centavos).map_err(|_| too_large())?;
-        if centavos > MAX_CENTAVOS {
-            return Err(too_large());
-        }
         Ok(Self(centavos))
     }
 
@@ -107,10 +100,7 @@ fn amount_out_of_reach(literal: &str) -> String {
     } else if literal.contains('.') && !literal.contains(['e', 'E']) {
         "must have at most two decimals (whole centavos)".to_owned()
     } else {
-        format!(
-            "must be at most {} (the most Conekta accepts for one item)",
-            Amount(MAX_CENTAVOS).pesos()
-        )
+        format!("must be at most {}", Amount(MAX_CENTAVOS).pesos())
     }
 }
 
@@ -140,6 +130,7 @@ mod tests {
             ("0.29", 29),
             ("1.005e1", 1005),
             ("21474836.47", 2147483647),
+            ("21474836.48", 2147483648),
         ] {
             assert_eq!(centavos(raw), Ok(expected), "{raw}");
         }
@@ -155,7 +146,6 @@ mod tests {
             ("19.999", "two decimals"),
             ("\"0.001\"", "two decimals"),
             ("0.1000000000000000000000000000001", "two decimals"),
-            ("21474836.48", "at most 21474836.47"),
             ("99999999999999999999999999999999", "at most"),
             ("1e40", "at most"),
             ("\"abc\"", "numeric string"),

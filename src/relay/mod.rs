@@ -1,7 +1,6 @@
 //! The relay: durable, signed delivery of notifications to storefronts. It knows notifications,
 //! targets and schedules; nothing about any provider.
 
-pub mod guard;
 pub mod notification;
 mod schedule;
 mod signing;

@@ -1,10 +1,10 @@
 //! Claims due notifications from the store and delivers them: signed, bounded per target and
 //! overall, retried on the schedule. The store is the queue; memory only holds what is in flight.
 
-use super::guard;
 use super::schedule::RetrySchedule;
 use super::signing::SigningKey;
 use crate::clock;
+use crate::guard;
 use crate::metrics::Metrics;
 use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, Store};
 use std::cell::Cell;
@@ -408,7 +408,7 @@ impl Failure {
 }
 
 fn http_client(config: &RelayConfig) -> awc::Client {
-    super::guard::outbound_client(
+    crate::guard::outbound_client(
         config.timeout,
         config.max_in_flight,
         config.allow_private_targets,

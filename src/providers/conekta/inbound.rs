@@ -39,7 +39,7 @@ pub struct Approver {
 impl Approver {
     pub fn new(signing_key: Option<SigningKey>, allow_private_targets: bool) -> Self {
         Self {
-            http: crate::relay::guard::outbound_client(APPROVAL_BUDGET, 64, allow_private_targets),
+            http: crate::guard::outbound_client(APPROVAL_BUDGET, 64, allow_private_targets),
             signing_key,
         }
     }

@@ -26,10 +26,11 @@ pub mod split;
 pub mod wire;
 
 use crate::domain::{Phone, TargetUrl};
+use crate::guard;
 use crate::metrics::Metrics;
 use crate::providers::webhooks::{Inbound, Question, WebhookRequest};
 use crate::providers::{ActionError, ActionReply, Provider};
-use crate::relay::{guard, SigningKey};
+use crate::relay::SigningKey;
 use crate::settings::ConektaSettings;
 use crate::store::Store;
 use client::ConektaClient;

@@ -45,7 +45,7 @@ async fn already(
     keyed: Option<&mut KeyedAttempt<'_>>,
     done_status: &str,
 ) -> Result<Option<ActionReply>, ActionError> {
-    if !keyed.is_some_and(|keyed| keyed.earlier.is_some()) {
+    if keyed.is_none_or(|keyed| keyed.earlier.is_none()) {
         return Ok(None);
     }
     let order = provider

@@ -145,7 +145,7 @@ impl CardSaver<'_> {
             })?;
         let added: Vec<&PaymentSourceView> = customer
             .cards()
-            .filter(|card| !known.iter().any(|id| *id == card.id))
+            .filter(|card| !known.contains(&card.id))
             .collect();
         match added.as_slice() {
             [] => Ok(None),

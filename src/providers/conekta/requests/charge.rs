@@ -28,7 +28,7 @@ impl ChargeRequest {
         let mut r = FieldReader::new(fields);
         let secret = r.required("secret", ProviderSecret::parse);
         let customer_id = r.required("customer_id", object_id);
-        let amount = r.required("amount", Amount::from_pesos);
+        let amount = r.required("amount", common::pesos);
         let reference = r.required("reference_id", reference_id);
         let notification_url = r.required("notification_url", TargetUrl::parse);
         let payment_source_id = r.optional("payment_source_id", object_id);

@@ -1,12 +1,28 @@
 //! What several actions read the same way.
 
-use super::super::wire::{TEXT_MAX, TEXT_MIN};
+use super::super::wire::{MAX_UNIT_PRICE, TEXT_MAX, TEXT_MIN};
 use crate::domain::field_errors::{as_str, bounded_text};
+use crate::domain::Amount;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// The currency when a request names none.
 pub const DEFAULT_CURRENCY: &str = "MXN";
+
+/// Pesos Conekta can carry: at most what one line item's int32 `unit_price` holds (pagos's
+/// orders have one item, so no charge, refund or capture of them can be more).
+pub fn pesos(value: &Value) -> Result<Amount, String> {
+    let amount = Amount::from_pesos(value)?;
+    if amount.centavos() > MAX_UNIT_PRICE {
+        let most = Amount::from_centavos(MAX_UNIT_PRICE)
+            .map(Amount::pesos)
+            .unwrap_or_default();
+        return Err(format!(
+            "must be at most {most} (the most Conekta accepts for one item)"
+        ));
+    }
+    Ok(amount)
+}
 
 /// A line item's name or a charge's description: Conekta's 3 to 249 characters.
 pub fn description(value: &Value) -> Result<String, String> {
@@ -95,6 +111,19 @@ mod tests {
         assert_eq!(item_name(None, "7"), "Orden 7");
         assert_eq!(item_name(None, "6588"), "6588");
         assert_eq!(item_name(Some("Pedido"), "7"), "Pedido");
+    }
+
+    #[test]
+    fn amounts_stop_at_conektas_int32() {
+        assert_eq!(
+            pesos(&json!(21474836.47)).unwrap().centavos(),
+            2_147_483_647
+        );
+        let refused = pesos(&json!(21474836.48)).unwrap_err();
+        assert!(refused.contains("at most 21474836.47"), "{refused}");
+        assert!(pesos(&json!("99999999999"))
+            .unwrap_err()
+            .contains("21474836.47"));
     }
 
     #[test]

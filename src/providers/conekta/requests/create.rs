@@ -98,7 +98,7 @@ impl CreateRequest {
     pub fn parse(fields: &Map<String, Value>, now: i64) -> Result<Self, Vec<FieldError>> {
         let mut r = FieldReader::new(fields);
         let secret = r.required("secret", ProviderSecret::parse);
-        let amount = r.required("amount", Amount::from_pesos);
+        let amount = r.required("amount", common::pesos);
         let reference_id = r.required("reference_id", reference_id);
         let return_url = r.required("return_url", TargetUrl::parse);
         let notification_url = r.required("notification_url", TargetUrl::parse);

@@ -1,6 +1,7 @@
 //! Requests about an existing order: `status` and `cancel` (its id), `capture` (its id and,
 //! optionally, how much of what was held).
 
+use super::common;
 use crate::domain::{object_id, Amount, FieldError, FieldReader, ProviderSecret};
 use serde_json::{Map, Value};
 
@@ -36,7 +37,7 @@ pub struct CaptureRequest {
 impl CaptureRequest {
     pub fn parse(fields: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut r = FieldReader::new(fields);
-        let amount = r.optional("amount", Amount::from_pesos);
+        let amount = r.optional("amount", common::pesos);
         let order = OrderRequest::parse(fields);
         match (order, r.into_errors()) {
             (Ok(order), errors) if errors.is_empty() => Ok(Self { order, amount }),

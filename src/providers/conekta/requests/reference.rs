@@ -3,7 +3,7 @@
 
 use super::super::claim_flow::METADATA_KEY;
 use super::super::wire::customers::{CustomerRequest, PaymentSourceRequest};
-use super::common::{expiry, one_of};
+use super::common::{self, expiry, one_of};
 use crate::domain::{
     person_name, reference_id, Amount, Email, FieldError, FieldReader, Phone, ProviderSecret,
     TargetUrl,
@@ -48,8 +48,8 @@ impl ReferenceRequest {
             expiry(v, now, MIN_EXPIRY_S, MAX_EXPIRY_S, "one day and 365 days")
         });
         let phone = r.optional("phone", Phone::parse);
-        let min_amount = r.optional("min_amount", Amount::from_pesos);
-        let max_amount = r.optional("max_amount", Amount::from_pesos);
+        let min_amount = r.optional("min_amount", common::pesos);
+        let max_amount = r.optional("max_amount", common::pesos);
         let approval_url = r.optional("approval_url", TargetUrl::parse);
         let request = |secret, reference_id, notification_url, first_name, last_name, email| Self {
             secret,

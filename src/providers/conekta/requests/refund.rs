@@ -1,5 +1,6 @@
 //! The `refund` action's request: an order, and how much (pesos; absent: what is left).
 
+use super::common;
 use crate::domain::field_errors::bounded_text;
 use crate::domain::{object_id, Amount, FieldError, FieldReader, ProviderSecret};
 use serde_json::{Map, Value};
@@ -20,7 +21,7 @@ impl RefundRequest {
         let mut r = FieldReader::new(fields);
         let secret = r.required("secret", ProviderSecret::parse);
         let order_id = r.required("order_id", object_id);
-        let amount = r.optional("amount", Amount::from_pesos);
+        let amount = r.optional("amount", common::pesos);
         let reason = r.optional("reason", |v| bounded_text(v, 1, 249));
         let parsed = (move || {
             Some(Self {

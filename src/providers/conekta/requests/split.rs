@@ -43,7 +43,7 @@ impl SplitRequest {
     pub fn parse(fields: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut r = FieldReader::new(fields);
         let secret = r.required("secret", ProviderSecret::parse);
-        let amount = r.required("amount", Amount::from_pesos);
+        let amount = r.required("amount", common::pesos);
         let reference = r.required("reference_id", reference_id);
         let notification_url = r.required("notification_url", TargetUrl::parse);
         let first_name = r.required("first_name", person_name);
@@ -180,7 +180,7 @@ fn charges(value: &Value) -> Result<Vec<SplitCharge>, String> {
                 problems.push(format!("[{i}].amount is required"));
                 None
             }
-            Some(value) => Amount::from_pesos(value)
+            Some(value) => common::pesos(value)
                 .map_err(|message| problems.push(format!("[{i}].amount {message}")))
                 .ok(),
         };

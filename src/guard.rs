@@ -1,5 +1,7 @@
-//! SSRF guard: notification targets may not point into our own network. Checked when a URL is
-//! accepted and again at connect time, through the resolver, so a DNS change cannot slip past.
+//! SSRF guard: URLs pagos is told to call later (notification targets, approval URLs) may not
+//! point into our own network. Checked when a URL is accepted (by a provider) and again at
+//! connect time, through the resolver, so a DNS change cannot slip past (by the relay and the
+//! approval questions). It knows nothing of providers, the relay or the store.
 
 use actix_tls::connect::Resolve;
 use futures_util::future::LocalBoxFuture;
