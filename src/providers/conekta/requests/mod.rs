@@ -4,6 +4,7 @@
 //! flows only. Nothing here calls Conekta or the store.
 
 pub mod charge;
+pub mod checkout;
 pub mod common;
 pub mod create;
 pub mod order;
