@@ -61,9 +61,9 @@ impl CreateRequest {
         let expires_at = r.optional("expires_at", |v| {
             expiry(v, now, MIN_EXPIRY_S, MAX_EXPIRY_S, "one hour and 365 days")
         });
+        let options = CheckoutOptions::read(&mut r);
         let success_url = r.optional("success_url", TargetUrl::parse);
         let failure_url = r.optional("failure_url", TargetUrl::parse);
-        let options = CheckoutOptions::read(&mut r);
         let parsed = (move || {
             Some(Self {
                 secret: secret?,
