@@ -6,7 +6,9 @@
 use super::client::ConektaError;
 use crate::domain::FieldError;
 use crate::providers::{ActionError, ActionReply};
-use crate::store::{Abandon, Claim, ClaimKey, EarlierAttempt, Finish, NewClaim, OwnedClaim, Store};
+use crate::store::{
+    Abandon, Claim, ClaimKey, ClaimTarget, EarlierAttempt, Finish, NewClaim, OwnedClaim, Store,
+};
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 use std::future::Future;
@@ -73,16 +75,36 @@ pub trait OnceOperation {
     fn finish<'a>(&'a self, made: &'a Made, account_hash: &'a str) -> Finish<'a>;
 }
 
-/// Where an operation is claimed, and how long it may take.
+/// Where an operation is claimed, what binds it, and how long it may take.
 pub struct OnceClaim<'a> {
     pub store: &'a Store,
     pub key: ClaimKey<'a>,
-    pub new: NewClaim<'a>,
+    /// The request's identity (JSON text): a repeat is the same request when it is equal.
+    pub fields_json: &'a str,
+    /// Unix seconds; until then a repeat is answered from the claim.
+    pub expires_at: i64,
+    /// Money moves when Conekta is called: the claim is on disk before the call.
+    pub durable: bool,
+    pub target: Option<ClaimTarget<'a>>,
     /// One call's budget; also how long an unknown attempt is given before a lookup that finds
     /// nothing counts as proof that it made nothing.
     pub budget: Duration,
     /// The request field that names the key, for a 409.
     pub key_field: &'a str,
+}
+
+/// The lease of a call: one budget, and slack for the store writes around it.
+pub fn call_lease_ms(budget: Duration) -> i64 {
+    millis(budget + Duration::from_secs(5))
+}
+
+/// The lease of a takeover: lookups of a page or two, the wait between them, and the call.
+pub fn lookup_lease_ms(budget: Duration) -> i64 {
+    millis(budget * 4 + Duration::from_secs(5))
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Claim -> (reconcile) -> call -> complete: the one path of every operation that must happen
@@ -94,10 +116,23 @@ pub async fn run_once(
     let OnceClaim {
         store,
         key,
-        new,
+        fields_json,
+        expires_at,
+        durable,
+        target,
         budget,
         key_field,
     } = claim;
+    let fresh_key = new_attempt_key();
+    let new = NewClaim {
+        fields_json,
+        attempt_key: &fresh_key,
+        expires_at,
+        lease_ms: call_lease_ms(budget),
+        takeover_lease_ms: lookup_lease_ms(budget),
+        durable,
+        target,
+    };
     let wait = budget + Duration::from_secs(5);
     let owned = match claim_or_wait(store, key, &new, wait, key_field).await? {
         Claimed::Answered(reply) => {

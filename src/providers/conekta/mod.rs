@@ -1,30 +1,29 @@
 //! Conekta (Mexico): the first provider. `wire` holds Conekta's API shapes, `requests` one
-//! parsed request type per action, `client` speaks HTTP; the action modules (`create`,
-//! `charge`, `split`, `reference`, `save_card`, `refund`, `order_admin`) are flows only, and
+//! parsed request type per action, `client` speaks HTTP; the action modules (`orders`,
+//! `reference`, `save_card`, `refund`, `order_admin`) are flows only, and
 //! every one that makes or moves money goes through `claim_flow` (or `request_key`) so it
 //! happens at Conekta at most once. `digest`, `events` and `inbound` take in its webhooks.
 //! This adapter may use the store, the relay's signing and SSRF guard, and the domain types;
 //! nothing outside `providers/` names a type of it but `ProviderSetup`.
 
 pub mod answers;
-pub mod charge;
 pub mod claim_flow;
 pub mod client;
-pub mod create;
 pub mod digest;
 pub mod events;
 pub mod inbound;
 pub mod lookup;
 pub mod order_admin;
 pub mod order_flow;
+pub mod orders;
 pub mod reference;
 pub mod refund;
 pub mod request_key;
 pub mod requests;
 pub mod save_card;
-pub mod split;
 pub mod wire;
 
+use crate::clock;
 use crate::domain::{Phone, TargetUrl};
 use crate::guard;
 use crate::metrics::Metrics;
@@ -37,8 +36,9 @@ use client::ConektaClient;
 use digest::{DigestForm, DigestVerifier};
 use futures_util::future::LocalBoxFuture;
 use inbound::Approver;
-use order_flow::OrderFlow;
+use order_flow::make_order;
 use request_key::KeyedAttempt;
+use requests::{ChargeRequest, CreateRequest, SplitRequest};
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -132,14 +132,6 @@ impl ConektaProvider {
         self.settings.timeout()
     }
 
-    pub(crate) fn order_flow(&self) -> OrderFlow<'_> {
-        OrderFlow {
-            client: &self.client,
-            store: &self.store,
-            timeout: self.settings.timeout(),
-        }
-    }
-
     /// Conekta requires a phone on inline customers; the configured one stands in.
     pub(crate) fn phone_or_default<'a>(&'a self, phone: Option<&'a Phone>) -> &'a str {
         phone.map_or(self.settings.default_phone.as_str(), Phone::as_str)
@@ -229,11 +221,23 @@ impl ConektaProvider {
         keyed: Option<&mut KeyedAttempt<'_>>,
     ) -> Result<ActionReply, ActionError> {
         match action {
-            "create" => create::create(self, fields).await,
+            "create" => {
+                let request = CreateRequest::parse(&fields, clock::unix_s())
+                    .map_err(ActionError::InvalidFields)?;
+                // Not kept while the order is created: many creates can be waiting at once.
+                drop(fields);
+                make_order(self, &request).await
+            }
             "reference" => reference::reference(self, fields).await,
             "save_card" => save_card::save_card(self, fields, keyed).await,
-            "charge" => charge::charge(self, fields).await,
-            "split" => split::split(self, fields).await,
+            "charge" => {
+                let request = ChargeRequest::parse(&fields).map_err(ActionError::InvalidFields)?;
+                make_order(self, &request).await
+            }
+            "split" => {
+                let request = SplitRequest::parse(&fields).map_err(ActionError::InvalidFields)?;
+                make_order(self, &request).await
+            }
             "status" => order_admin::status(self, fields).await,
             "cancel" => order_admin::cancel(self, fields, keyed).await,
             "refund" => refund::refund(self, fields, keyed).await,

@@ -4,93 +4,89 @@
 
 use super::answers;
 use super::claim_flow::{run_once, CallError, Found, Made, OnceClaim, OnceOperation};
-use super::client::{ConektaClient, ConektaError};
+use super::client::ConektaError;
 use super::lookup::Lookup;
-use super::PROVIDER;
-use crate::domain::ProviderSecret;
+use super::{ConektaProvider, PROVIDER};
+use crate::clock;
+use crate::domain::{Amount, ProviderSecret, TargetUrl};
 use crate::providers::intake::held_notification;
 use crate::providers::{ActionError, ActionReply};
-use crate::store::{
-    ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, NewClaim, OrderRecord, Store,
-};
+use crate::store::{ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, OrderRecord};
 use futures_util::future::LocalBoxFuture;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::time::Duration;
 
-/// Builds the `POST /orders` body (JSON text) with the claim's attempt key in its metadata.
-pub type OrderBody<'a> = &'a dyn Fn(&str) -> Result<Box<RawValue>, ActionError>;
-
-/// One order to create.
-pub struct OrderSpec<'a> {
-    pub secret: &'a ProviderSecret,
-    pub reference_id: &'a str,
-    /// The request's fields that make two requests "the same", by request name.
-    pub identity: Map<String, Value>,
-    pub notification_url: &'a str,
-    pub amount_cents: i64,
-    pub currency: &'a str,
+/// A parsed request that makes one Conekta order.
+pub trait OrderSource {
+    fn secret(&self) -> &ProviderSecret;
+    fn reference_id(&self) -> &str;
+    fn notification_url(&self) -> &TargetUrl;
+    fn amount(&self) -> Amount;
+    fn currency(&self) -> &str;
+    /// The fields that make two requests "the same", by request name.
+    fn identity(&self) -> Map<String, Value>;
     /// Until when a repeat is answered from the claim (Unix s); a checkout's expiry replaces it.
-    pub binding_until: i64,
-    pub body: OrderBody<'a>,
+    fn binding_until(&self, now: i64) -> i64;
     /// A checkout the buyer pays later (not charges taken when the order is made).
-    pub with_checkout: bool,
+    fn with_checkout(&self) -> bool;
+    /// The `POST /orders` body (JSON text), with the claim's attempt key in its metadata.
+    fn order_body(
+        &self,
+        provider: &ConektaProvider,
+        binding_until: i64,
+        attempt_key: &str,
+    ) -> Result<Box<RawValue>, serde_json::Error>;
 }
 
-pub struct OrderFlow<'a> {
-    pub client: &'a ConektaClient,
-    pub store: &'a Store,
-    /// One call's budget (`PAGOS__CONEKTA__TIMEOUT_MS`).
-    pub timeout: Duration,
+/// Makes the order `request` asks for, once.
+pub async fn make_order(
+    provider: &ConektaProvider,
+    request: &impl OrderSource,
+) -> Result<ActionReply, ActionError> {
+    provider
+        .check_notification_url(request.notification_url())
+        .await?;
+    let account_hash = request.secret().account_hash();
+    let fields_json = Value::Object(request.identity()).to_string();
+    let binding_until = request.binding_until(clock::unix_s());
+    let claim = OnceClaim {
+        store: provider.store(),
+        key: ClaimKey {
+            provider: PROVIDER,
+            account_hash: &account_hash,
+            scope: ClaimScope::Order,
+            key: request.reference_id(),
+        },
+        fields_json: &fields_json,
+        expires_at: binding_until,
+        // Charges take money when the order is made: their claim is on disk first.
+        durable: !request.with_checkout(),
+        target: Some(ClaimTarget {
+            reference_id: request.reference_id(),
+            notification_url: request.notification_url().as_str(),
+            amount_cents: request.amount().centavos(),
+            currency: request.currency(),
+        }),
+        budget: provider.budget(),
+        key_field: "reference_id",
+    };
+    let op = OrderOperation {
+        provider,
+        request,
+        binding_until,
+    };
+    let reply = run_once(claim, &op).await?;
+    tracing::info!(reference_id = %request.reference_id(), "order answered");
+    Ok(reply)
 }
 
-impl OrderFlow<'_> {
-    pub async fn run(&self, spec: OrderSpec<'_>) -> Result<ActionReply, ActionError> {
-        let account_hash = spec.secret.account_hash();
-        let fields_json = Value::Object(spec.identity.clone()).to_string();
-        let fresh_key = super::claim_flow::new_attempt_key();
-        let claim = OnceClaim {
-            store: self.store,
-            key: ClaimKey {
-                provider: PROVIDER,
-                account_hash: &account_hash,
-                scope: ClaimScope::Order,
-                key: spec.reference_id,
-            },
-            new: NewClaim {
-                fields_json: &fields_json,
-                attempt_key: &fresh_key,
-                expires_at: spec.binding_until,
-                lease_ms: lease_ms(call_lease(self.timeout)),
-                takeover_lease_ms: lease_ms(lookup_lease(self.timeout)),
-                // Charges take money when the order is made: their claim is on disk first.
-                durable: !spec.with_checkout,
-                target: Some(ClaimTarget {
-                    reference_id: spec.reference_id,
-                    notification_url: spec.notification_url,
-                    amount_cents: spec.amount_cents,
-                    currency: spec.currency,
-                }),
-            },
-            budget: self.timeout,
-            key_field: "reference_id",
-        };
-        let op = OrderOperation {
-            client: self.client,
-            spec: &spec,
-        };
-        let reply = run_once(claim, &op).await?;
-        tracing::info!(reference_id = %spec.reference_id, "order answered");
-        Ok(reply)
-    }
+struct OrderOperation<'a, R> {
+    provider: &'a ConektaProvider,
+    request: &'a R,
+    binding_until: i64,
 }
 
-struct OrderOperation<'a> {
-    client: &'a ConektaClient,
-    spec: &'a OrderSpec<'a>,
-}
-
-impl OnceOperation for OrderOperation<'_> {
+impl<R: OrderSource> OnceOperation for OrderOperation<'_, R> {
     fn find<'a>(
         &'a self,
         attempt_key: &'a str,
@@ -98,8 +94,8 @@ impl OnceOperation for OrderOperation<'_> {
     ) -> LocalBoxFuture<'a, Result<Option<Found>, ConektaError>> {
         Box::pin(async move {
             let lookup = Lookup {
-                client: self.client,
-                secret: self.spec.secret,
+                client: self.provider.client(),
+                secret: self.request.secret(),
             };
             lookup
                 .order_made(
@@ -113,11 +109,15 @@ impl OnceOperation for OrderOperation<'_> {
 
     fn call<'a>(&'a self, attempt_key: &'a str) -> LocalBoxFuture<'a, Result<Found, CallError>> {
         Box::pin(async move {
-            let body = (self.spec.body)(attempt_key).map_err(CallError::NotSent)?;
+            let body = self
+                .request
+                .order_body(self.provider, self.binding_until, attempt_key)
+                .map_err(|e| CallError::NotSent(encode_error(e)))?;
             // Conekta documents no idempotency key; the attempt key is sent as one anyway,
             // harmless if ignored. What makes a retry safe is the lookup.
-            self.client
-                .post_text("/orders", self.spec.secret, Some(attempt_key), body)
+            self.provider
+                .client()
+                .post_text("/orders", self.request.secret(), Some(attempt_key), body)
                 .await
                 .map(Found::from)
                 .map_err(CallError::Conekta)
@@ -125,7 +125,12 @@ impl OnceOperation for OrderOperation<'_> {
     }
 
     fn check(&self, found: Found) -> Result<Made, String> {
-        let checked = answers::order(&found.json, self.spec.amount_cents, self.spec.with_checkout)?;
+        let request = self.request;
+        let checked = answers::order(
+            &found.json,
+            request.amount().centavos(),
+            request.with_checkout(),
+        )?;
         Ok(Made {
             object_id: checked.id,
             expires_at: checked.checkout_expires_at,
@@ -135,7 +140,7 @@ impl OnceOperation for OrderOperation<'_> {
     }
 
     fn finish<'a>(&'a self, made: &'a Made, account_hash: &'a str) -> Finish<'a> {
-        let spec = self.spec;
+        let request = self.request;
         Finish {
             status: 200,
             answer: &made.answer,
@@ -145,10 +150,10 @@ impl OnceOperation for OrderOperation<'_> {
                 OrderRecord {
                     order_id: &made.object_id,
                     account_hash,
-                    reference_id: spec.reference_id,
-                    notification_url: spec.notification_url,
-                    amount_cents: spec.amount_cents,
-                    currency: spec.currency,
+                    reference_id: request.reference_id(),
+                    notification_url: request.notification_url().as_str(),
+                    amount_cents: request.amount().centavos(),
+                    currency: request.currency(),
                 },
                 held_notification,
             )),
@@ -157,22 +162,8 @@ impl OnceOperation for OrderOperation<'_> {
     }
 }
 
-/// The lease of a call: one budget, and slack for the store writes around it.
-pub fn call_lease(budget: Duration) -> Duration {
-    budget + Duration::from_secs(5)
-}
-
-/// The lease of a takeover: lookups of a page or two, the wait between them, and the call.
-pub fn lookup_lease(budget: Duration) -> Duration {
-    budget * 4 + Duration::from_secs(5)
-}
-
-pub fn lease_ms(lease: Duration) -> i64 {
-    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// A body that could not be written as JSON (it cannot happen with these types; it is still
 /// an answer, never a panic).
-pub fn encode_error(error: serde_json::Error) -> ActionError {
+fn encode_error(error: serde_json::Error) -> ActionError {
     ActionError::ProviderUnavailable(format!("could not encode the request: {error}"))
 }

@@ -3,18 +3,15 @@
 //! with the storefront's rules for approving each payment made with it.
 
 use super::answers;
-use super::claim_flow::{
-    new_attempt_key, run_once, CallError, Found, Made, OnceClaim, OnceOperation,
-};
+use super::claim_flow::{run_once, CallError, Found, Made, OnceClaim, OnceOperation};
 use super::client::{ConektaClient, ConektaError};
 use super::lookup::Lookup;
-use super::order_flow::{call_lease, lease_ms, lookup_lease};
 use super::requests::ReferenceRequest;
 use super::{ConektaProvider, PROVIDER};
 use crate::clock;
 use crate::domain::TargetUrl;
 use crate::providers::{ActionError, ActionReply};
-use crate::store::{ClaimKey, ClaimScope, EarlierAttempt, Finish, NewClaim, NewReference};
+use crate::store::{ClaimKey, ClaimScope, EarlierAttempt, Finish, NewReference};
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Map, Value};
 
@@ -36,8 +33,6 @@ pub async fn reference(
     }
     let identity_json = Value::Object(request.identity()).to_string();
     let account_hash = request.secret.account_hash();
-    let fresh_key = new_attempt_key();
-    let budget = provider.budget();
     let claim = OnceClaim {
         store: provider.store(),
         key: ClaimKey {
@@ -46,18 +41,13 @@ pub async fn reference(
             scope: ClaimScope::Reference,
             key: &request.reference_id,
         },
-        new: NewClaim {
-            fields_json: &identity_json,
-            attempt_key: &fresh_key,
-            expires_at: NEVER,
-            lease_ms: lease_ms(call_lease(budget)),
-            takeover_lease_ms: lease_ms(lookup_lease(budget)),
-            // No money moves when a customer is made: losing the claim in a power cut can only
-            // leave a reference nobody was shown.
-            durable: false,
-            target: None,
-        },
-        budget,
+        fields_json: &identity_json,
+        expires_at: NEVER,
+        // No money moves when a customer is made: losing the claim in a power cut can only
+        // leave a reference nobody was shown.
+        durable: false,
+        target: None,
+        budget: provider.budget(),
         key_field: "reference_id",
     };
     let op = ReferenceOperation {

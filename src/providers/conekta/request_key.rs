@@ -9,8 +9,7 @@
 //! (orders and references by their own claims; `refund`, `cancel` and `save_card` through
 //! [`KeyedAttempt`]).
 
-use super::claim_flow::{in_flight, new_attempt_key, store_down, stored_answer};
-use super::order_flow::{lease_ms, lookup_lease};
+use super::claim_flow::{in_flight, lookup_lease_ms, new_attempt_key, store_down, stored_answer};
 use super::{ConektaProvider, PROVIDER};
 use crate::clock;
 use crate::domain::{FieldError, ProviderSecret};
@@ -74,7 +73,7 @@ pub async fn perform_keyed(
     let identity = request_identity(&fields);
     let identity_json = Value::Object(identity.clone()).to_string();
     let fresh_key = new_attempt_key();
-    let lease = lease_ms(lookup_lease(provider.settings.timeout()));
+    let lease = lookup_lease_ms(provider.budget());
     let new = NewClaim {
         fields_json: &identity_json,
         attempt_key: &fresh_key,
