@@ -97,7 +97,9 @@ pub(super) async fn release_in(
                 queue(tx, &delivery, now_ms).await?;
                 queued += 1;
             }
-            None => tracing::error!(event_id = %event.event_id, "a held event could not be read back"),
+            None => {
+                tracing::error!(event_id = %event.event_id, "a held event could not be read back")
+            }
         }
     }
     Ok(queued)
