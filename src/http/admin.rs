@@ -4,7 +4,7 @@ use super::bearer::BearerTokens;
 use super::problem::Problem;
 use crate::domain::FieldError;
 use crate::relay::RelayHandle;
-use crate::store::{RetryRequest, Store};
+use crate::store::{DeliveryStatus, RetryRequest, Store};
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
 
@@ -64,8 +64,6 @@ impl ListQuery {
     }
 }
 
-const STATUSES: &[&str] = &["pending", "failed", "delivered"];
-
 pub async fn list(
     request: HttpRequest,
     auth: web::Data<AdminAuth>,
@@ -77,15 +75,21 @@ pub async fn list(
     for name in &query.repeated {
         errors.push(FieldError::new(*name, "must be given at most once"));
     }
-    let status = query.status.as_deref().filter(|s| !s.is_empty());
-    if let Some(status) = status.filter(|_| !query.repeated.contains(&"status")) {
-        if !STATUSES.contains(&status) {
-            errors.push(FieldError::new(
-                "status",
-                "must be one of pending, failed, delivered",
-            ));
-        }
-    }
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        _ if query.repeated.contains(&"status") => None,
+        None => None,
+        Some(name) => match name.parse::<DeliveryStatus>() {
+            Ok(status) => Some(status),
+            Err(_) => {
+                let names = DeliveryStatus::ALL.map(DeliveryStatus::as_str);
+                errors.push(FieldError::new(
+                    "status",
+                    format!("must be one of {}", names.join(", ")),
+                ));
+                None
+            }
+        },
+    };
     let limit = match query.limit.as_deref().map(str::parse::<i64>) {
         _ if query.repeated.contains(&"limit") => 0,
         None => 100,
@@ -124,7 +128,7 @@ pub async fn retry(
         RetryRequest::Requeued => {
             relay.wake();
             Ok(HttpResponse::Accepted()
-                .json(serde_json::json!({ "id": id.as_str(), "status": "pending" })))
+                .json(serde_json::json!({ "id": id.as_str(), "status": DeliveryStatus::Pending })))
         }
         RetryRequest::NotFound => Err(Problem::new(
             404,

@@ -236,10 +236,10 @@ impl Relay {
             Ok(status) => (Some(*status), None),
             Err(failure) => (failure.status, Some(failure.reason.clone())),
         };
+        // The status the delivery moves to, but a retry (still pending) is told apart.
         let outcome = match next {
-            AttemptNext::Delivered => "delivered",
             AttemptNext::RetryAt(_) => "retry",
-            AttemptNext::Failed => "failed",
+            AttemptNext::Delivered | AttemptNext::Failed => next.status().as_str(),
         };
         let span = tracing::Span::current();
         span.record("outcome", outcome);

@@ -1,7 +1,7 @@
-//! Group commit for SQLite, whose one writer fsyncs every commit: the hot writes (webhook
-//! intake, create records, relay claims and attempt records) queue here, and one thread commits
-//! whatever queued while the previous commit ran in a single transaction, answering each caller
-//! only after that commit. Under load many writes share one fsync; alone, a write waits for
+//! Group commit for SQLite, whose one writer fsyncs every commit: every write (the hot ones,
+//! webhook intake, create records, relay claims and attempt records, and the rare operator and
+//! startup ones alike) queues here, and one thread commits whatever queued while the previous
+//! commit ran in a single transaction, answering each caller only after that commit. Under load many writes share one fsync; alone, a write waits for
 //! nothing but its own commit. The thread owns its connection and runs the statements itself
 //! (rusqlite), so a statement is a function call, not a hand-off to a driver thread and back.
 //!
@@ -10,7 +10,7 @@
 //! PostgreSQL has no single writer: there every write commits on its own connection.
 
 use super::tx::{SqliteTx, Tx, TxFuture};
-use super::{StoreError, WriteTurns};
+use super::StoreError;
 use crate::clock;
 use sqlx::AnyPool;
 use std::future::Future;
@@ -25,6 +25,11 @@ const MAX_GROUP: usize = 512;
 const QUEUE: usize = 4096;
 
 pub(super) type WriteFuture<'c, T> = TxFuture<'c, T>;
+
+/// The writer takes its turn here for each group: whoever holds it holds the writer between
+/// groups. Every write goes through the writer, so nothing else in the store takes it; tests
+/// hold it to make writes queue up.
+type WriteTurns = Arc<tokio::sync::Mutex<()>>;
 
 /// One caller's statements, run inside a transaction the writer owns. May run twice (the second
 /// time alone, after the group's transaction was rolled back), so it must not act outside it,
@@ -99,9 +104,12 @@ pub(super) struct GroupWriter {
 
 impl GroupWriter {
     /// Starts the writer on a thread of its own, with its own connection to the database file.
-    /// It takes `turns` for each group, so writes made outside it (rare operator paths, through
-    /// the pool) never collide with a group.
-    pub fn start(conn: rusqlite::Connection, turns: WriteTurns) -> std::io::Result<Self> {
+    pub fn start(conn: rusqlite::Connection) -> std::io::Result<Self> {
+        Self::start_taking(conn, WriteTurns::default())
+    }
+
+    /// The same, taking `turns` for each group.
+    fn start_taking(conn: rusqlite::Connection, turns: WriteTurns) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("pagos-sqlite-writer".into())
@@ -263,7 +271,8 @@ mod tests {
             .unwrap();
         let turns = WriteTurns::default();
         let writer =
-            GroupWriter::start(rusqlite::Connection::open(&path).unwrap(), turns.clone()).unwrap();
+            GroupWriter::start_taking(rusqlite::Connection::open(&path).unwrap(), turns.clone())
+                .unwrap();
         // While another writer holds the turn, the whole burst queues up: it lands in one or
         // two groups, the bad write among the others.
         let held = turns.lock().await;
@@ -324,7 +333,7 @@ mod tests {
         let turns = WriteTurns::default();
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.pragma_update(None, "synchronous", "FULL").unwrap();
-        let writer = GroupWriter::start(conn, turns.clone()).unwrap();
+        let writer = GroupWriter::start_taking(conn, turns.clone()).unwrap();
 
         let alone = |durable| writer.write(SyncLevel { durable });
         assert_eq!(

@@ -1,5 +1,10 @@
 //! The durable store: SQLite (one replica, the default) or PostgreSQL (several replicas), behind
-//! one interface. Queries are portable SQL run through sqlx's `Any` driver; migrations run at start.
+//! one interface. It holds every table pagos keeps (claims, the order map, events taken in and
+//! held, the relay's outbox, running processes) and the SQL that reads and writes them: reads run
+//! on sqlx's `Any` pool, and every write is a `Write` committed by `Store::write`, group-committed
+//! on SQLite and in a transaction of its own on PostgreSQL. Migrations run at start. It speaks
+//! in its own types and depends only on `crate::clock` and `crate::domain`, never on
+//! `providers`, `relay`, `http` or `sandbox`, which depend on it.
 
 mod checkpoint;
 mod claims;
@@ -16,8 +21,8 @@ pub use claims::{
     Abandon, Claim, ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, NewClaim, OwnedClaim,
 };
 pub use deliveries::{
-    AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryView, DueWindow, QueueStats,
-    RetryRequest,
+    AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryStatus, DeliveryView,
+    DueWindow, QueueStats, RetryRequest, UnknownStatus,
 };
 pub use events::{IncomingEvent, Ingested, NewDelivery, OrderContext};
 pub use held::{BuildHeld, HeldEvent};
@@ -62,16 +67,11 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite: the group-commit writer the hot writes go through (see `group_commit.rs`).
+    /// SQLite: the group-commit writer every write goes through (see `group_commit.rs`).
     writer: Option<GroupWriter>,
-    /// SQLite: writers take turns here. SQLite allows one writer at a time; left to its busy
-    /// handler, connections that collide sleep for milliseconds, so a queue is far faster.
-    write_turns: Option<WriteTurns>,
     /// This process, as claims name their owner (`instances.rs`).
     instance: std::sync::Arc<str>,
 }
-
-pub(crate) type WriteTurns = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -110,25 +110,23 @@ impl Store {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        // SQLite has one writer and fsyncs every commit: hot writes share commits, made by a
+        // SQLite has one writer and fsyncs every commit: writes share commits, made by a
         // writer thread with a connection of its own.
-        let (writer, write_turns) = match backend {
+        let writer = match backend {
             Backend::Sqlite => {
-                let turns = WriteTurns::default();
                 let file = database_file(&pool).await?;
-                let writer = GroupWriter::start(open_writer(&file)?, turns.clone())
-                    .map_err(StoreError::WriterThread)?;
+                let writer =
+                    GroupWriter::start(open_writer(&file)?).map_err(StoreError::WriterThread)?;
                 checkpoint::start(open_writer(&file)?, writer.liveness())
                     .map_err(StoreError::WriterThread)?;
-                (Some(writer), Some(turns))
+                Some(writer)
             }
-            Backend::Postgres => (None, None),
+            Backend::Postgres => None,
         };
         let store = Self {
             pool,
             backend,
             writer,
-            write_turns,
             instance: uuid::Uuid::now_v7().simple().to_string().into(),
         };
         store.register_instance().await?;
@@ -166,22 +164,12 @@ impl Store {
         &self.pool
     }
 
-    /// Commits `write`: group-committed on SQLite, on its own connection on PostgreSQL.
+    /// Commits `write`, the one way the store writes: group-committed on SQLite (one writer
+    /// fsyncs for many), in a transaction of its own on PostgreSQL.
     async fn write<W: Write>(&self, write: W) -> Result<W::Output, StoreError> {
         match &self.writer {
             Some(writer) => writer.write(write).await,
-            None => {
-                let _turn = self.write_turn().await;
-                group_commit::write_alone(self.pool(), &write).await
-            }
-        }
-    }
-
-    /// Waits for this process's turn to write (SQLite); PostgreSQL writers need no turns.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match &self.write_turns {
-            Some(turns) => Some(turns.clone().lock_owned().await),
-            None => None,
+            None => group_commit::write_alone(self.pool(), &write).await,
         }
     }
 }

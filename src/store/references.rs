@@ -1,5 +1,6 @@
 //! Reusable cash references and how Conekta's questions about them are answered.
 
+use super::group_commit::{Write, WriteFuture};
 use super::tx::{args, Tx};
 use super::{column, Store, StoreError};
 use sqlx::any::AnyRow;
@@ -131,24 +132,39 @@ impl Store {
             .await?;
         row.as_ref().map(stored).transpose()
     }
-}
 
-impl Store {
     /// Marks a customer's references inactive (its Conekta customer is gone); returns how many.
     pub async fn deactivate_references(
         &self,
         provider: &str,
         customer_id: &str,
     ) -> Result<u64, StoreError> {
-        let _turn = self.write_turn().await;
-        let done = sqlx::query(
-            "UPDATE payment_references SET active = 0 WHERE provider = $1 AND customer_id = $2",
-        )
-        .bind(provider)
-        .bind(customer_id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected())
+        self.write(Deactivate {
+            provider: provider.to_owned(),
+            customer_id: customer_id.to_owned(),
+        })
+        .await
+    }
+}
+
+/// A customer's references, marked inactive.
+struct Deactivate {
+    provider: String,
+    customer_id: String,
+}
+
+impl Write for Deactivate {
+    type Output = u64;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now_ms: i64) -> WriteFuture<'c, u64> {
+        Box::pin(async move {
+            tx.execute(
+                "UPDATE payment_references SET active = 0 WHERE provider = $1 \
+                 AND customer_id = $2",
+                &args![&self.provider, &self.customer_id],
+            )
+            .await
+        })
     }
 }
 

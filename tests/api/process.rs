@@ -59,7 +59,10 @@ async fn sigterm_lets_a_delivery_in_flight_finish() {
     let store = pagos::store::Store::connect(&database_url.into())
         .await
         .unwrap();
-    let delivered = store.list_deliveries(Some("delivered"), 10).await.unwrap();
+    let delivered = store
+        .list_deliveries(Some(pagos::store::DeliveryStatus::Delivered), 10)
+        .await
+        .unwrap();
     assert_eq!(delivered.len(), 1);
     assert_eq!(receiver.received().len(), 1);
 }

@@ -1,11 +1,12 @@
-//! The relay's outbox: claiming due notifications, recording attempts, and the operator views.
+// Over 400 lines: the read-ahead window and the lease claim it feeds are one mechanism.
+//! The worker's side of the outbox: claiming due notifications, recording attempts, handing
+//! leases back.
 
-use super::group_commit::{Write, WriteFuture};
-use super::tx::{args, Arg, Row, Tx};
-use super::{column, Backend, Store, StoreError};
+use super::DeliveryStatus;
 use crate::clock;
-use serde::Serialize;
-use sqlx::any::AnyRow;
+use crate::store::group_commit::{Write, WriteFuture};
+use crate::store::tx::{args, Arg, Row, Tx};
+use crate::store::{column, Backend, Store, StoreError};
 use std::collections::HashMap;
 
 /// A notification claimed for one attempt.
@@ -32,6 +33,17 @@ pub enum AttemptNext {
     Failed,
 }
 
+impl AttemptNext {
+    /// The status the delivery moves to.
+    pub fn status(&self) -> DeliveryStatus {
+        match self {
+            AttemptNext::Delivered => DeliveryStatus::Delivered,
+            AttemptNext::RetryAt(_) => DeliveryStatus::Pending,
+            AttemptNext::Failed => DeliveryStatus::Failed,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub delivery_id: String,
@@ -41,46 +53,6 @@ pub struct AttemptRecord {
     pub status_code: Option<u16>,
     pub error: Option<String>,
     pub next: AttemptNext,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AttemptView {
-    pub attempt: i64,
-    pub at: i64,
-    pub duration_ms: i64,
-    pub response_code: Option<i64>,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliveryView {
-    pub id: String,
-    pub status: String,
-    pub event_type: String,
-    pub target_url: String,
-    pub attempts: i64,
-    pub next_attempt_at: Option<i64>,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
-    pub last_response_code: Option<i64>,
-    pub last_error: Option<String>,
-    pub notification: serde_json::Value,
-    pub attempt_log: Vec<AttemptView>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryRequest {
-    Requeued,
-    NotFound,
-    NotFailed,
-}
-
-/// Queue figures for metrics.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct QueueStats {
-    pub pending: i64,
-    pub failed: i64,
-    pub oldest_pending_age_ms: i64,
 }
 
 /// Due notifications that head their subject (a later one never overtakes an earlier one still
@@ -188,7 +160,7 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = clock::unix_ms();
-        // Reads first, without the write turn (readers never block the writer under WAL).
+        // Reads first, on the pool (readers never block the writer under WAL).
         let mut busy: HashMap<String, usize> = sqlx::query(IN_FLIGHT_BY_TARGET)
             .bind(now)
             .fetch_all(self.pool())
@@ -257,102 +229,7 @@ impl Store {
 
     /// Hands back leases this process held (a single SQLite replica restarting after a crash).
     pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
-        let _turn = self.write_turn().await;
-        let done = sqlx::query(
-            "UPDATE deliveries SET lease_until_ms = 0 WHERE status = 'pending' AND lease_until_ms > 0",
-        )
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// Puts a failed delivery back in the queue for a fresh round of attempts.
-    pub async fn retry_delivery(&self, id: &str) -> Result<RetryRequest, StoreError> {
-        let now = clock::unix_ms();
-        let turn = self.write_turn().await;
-        let done = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', round_base = attempts, next_attempt_at_ms = $2, \
-             lease_until_ms = 0, finished_at_ms = NULL, updated_at_ms = $2 \
-             WHERE id = $1 AND status = 'failed'",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        drop(turn);
-        if done.rows_affected() == 1 {
-            return Ok(RetryRequest::Requeued);
-        }
-        let exists = sqlx::query("SELECT 1 FROM deliveries WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(match exists {
-            Some(_) => RetryRequest::NotFailed,
-            None => RetryRequest::NotFound,
-        })
-    }
-
-    /// Notifications, newest first, with every attempt made.
-    pub async fn list_deliveries(
-        &self,
-        status: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<DeliveryView>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, status, event_type, target_url, attempts, next_attempt_at_ms, \
-             created_at_ms, finished_at_ms, last_status_code, last_error, body FROM deliveries \
-             WHERE ($1 = '' OR status = $1) ORDER BY created_at_ms DESC, id DESC LIMIT $2",
-        )
-        .bind(status.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        let mut views = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut view = delivery_view(row)?;
-            view.attempt_log = self.attempts_of(&view.id).await?;
-            views.push(view);
-        }
-        Ok(views)
-    }
-
-    async fn attempts_of(&self, id: &str) -> Result<Vec<AttemptView>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT attempt, started_at_ms, duration_ms, status_code, error FROM delivery_attempts \
-             WHERE delivery_id = $1 ORDER BY attempt",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AttemptView {
-                    attempt: column(row, "attempt")?,
-                    at: column::<i64>(row, "started_at_ms")? / 1000,
-                    duration_ms: column(row, "duration_ms")?,
-                    response_code: column(row, "status_code")?,
-                    error: column(row, "error")?,
-                })
-            })
-            .collect()
-    }
-
-    pub async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
-        let row = sqlx::query(
-            "SELECT \
-               (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
-               (SELECT COUNT(*) FROM deliveries WHERE status = 'failed') AS failed, \
-               (SELECT MIN(created_at_ms) FROM deliveries WHERE status = 'pending') AS oldest",
-        )
-        .fetch_one(self.pool())
-        .await?;
-        let oldest: Option<i64> = column(&row, "oldest")?;
-        Ok(QueueStats {
-            pending: column(&row, "pending")?,
-            failed: column(&row, "failed")?,
-            oldest_pending_age_ms: oldest.map_or(0, |at| (clock::unix_ms() - at).max(0)),
-        })
+        self.write(LeasesRelease).await
     }
 }
 
@@ -366,26 +243,6 @@ fn claimed(row: &Row) -> Result<ClaimedDelivery, StoreError> {
         round_base: row.get::<i64>("round_base")?.max(0) as u32,
         created_at_ms: row.get("created_at_ms")?,
         trace_context: row.get("trace_context")?,
-    })
-}
-
-fn delivery_view(row: &AnyRow) -> Result<DeliveryView, StoreError> {
-    let status: String = column(row, "status")?;
-    let next: i64 = column(row, "next_attempt_at_ms")?;
-    let body: String = column(row, "body")?;
-    Ok(DeliveryView {
-        id: column(row, "id")?,
-        next_attempt_at: (status == "pending").then_some(next / 1000),
-        status,
-        event_type: column(row, "event_type")?,
-        target_url: column(row, "target_url")?,
-        attempts: column(row, "attempts")?,
-        created_at: column::<i64>(row, "created_at_ms")? / 1000,
-        finished_at: column::<Option<i64>>(row, "finished_at_ms")?.map(|ms| ms / 1000),
-        last_response_code: column(row, "last_status_code")?,
-        last_error: column(row, "last_error")?,
-        notification: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
-        attempt_log: Vec::new(),
     })
 }
 
@@ -409,10 +266,9 @@ impl Write for AttemptRecord {
                 ],
             )
             .await?;
-            let (status, next_at, finished) = match self.next {
-                AttemptNext::Delivered => ("delivered", now, Some(now)),
-                AttemptNext::RetryAt(at) => ("pending", at, None),
-                AttemptNext::Failed => ("failed", now, Some(now)),
+            let (next_at, finished) = match self.next {
+                AttemptNext::RetryAt(at) => (at, None),
+                AttemptNext::Delivered | AttemptNext::Failed => (now, Some(now)),
             };
             tx.execute(
                 "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at_ms = $4, \
@@ -420,7 +276,7 @@ impl Write for AttemptRecord {
                  finished_at_ms = $8 WHERE id = $1 AND status = 'pending'",
                 &args![
                     &self.delivery_id,
-                    status,
+                    self.next.status(),
                     i64::from(self.attempt),
                     next_at,
                     status_code,
@@ -442,8 +298,8 @@ struct LeaseClaim {
     postgres: bool,
 }
 
-/// The lease compare-and-set; `{ids}` is where the chosen ids come from, `{lock}` and
-/// `{no_index}` differ per backend (see `LeaseClaim::run`).
+/// The lease compare-and-set; `{ids}` (where the chosen ids come from) and `{no_index}` differ
+/// per backend (see `LeaseClaim::run`).
 const LEASE_CLAIM: &str = "UPDATE deliveries SET lease_until_ms = $1, updated_at_ms = $2 \
      WHERE {no_index}status = 'pending' AND {no_index}lease_until_ms <= $2 \
      AND {no_index}next_attempt_at_ms <= $2 AND id IN ({ids}) \
@@ -513,6 +369,24 @@ impl Write for RecordAndHandOver {
                 Some(claim) => Ok(claim.run(tx, now).await?.pop()),
                 None => Ok(None),
             }
+        })
+    }
+}
+
+/// Every lease on a pending notification, handed back.
+struct LeasesRelease;
+
+impl Write for LeasesRelease {
+    type Output = u64;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, u64> {
+        Box::pin(async move {
+            tx.execute(
+                "UPDATE deliveries SET lease_until_ms = 0 \
+                 WHERE status = 'pending' AND lease_until_ms > 0",
+                &[],
+            )
+            .await
         })
     }
 }

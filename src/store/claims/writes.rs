@@ -1,0 +1,338 @@
+//! The writes claims are made of, run by `Store::write`. Each that changes one claim compares
+//! and sets its `version`, so it does nothing when another request changed the claim first.
+
+use super::{Abandon, ClaimKey, NewClaim};
+use crate::store::group_commit::{Write, WriteFuture};
+use crate::store::held::{release_in, BuildHeld};
+use crate::store::orders::{record_order_in, OwnedOrder};
+use crate::store::references::{insert_reference_in, OwnedReference};
+use crate::store::tx::{args, Arg, Tx};
+use crate::store::StoreError;
+
+#[derive(Debug, Clone)]
+pub(super) struct OwnedKey {
+    provider: String,
+    account_hash: String,
+    scope: &'static str,
+    key: String,
+}
+
+impl OwnedKey {
+    pub(super) fn of(key: ClaimKey<'_>) -> Self {
+        Self {
+            provider: key.provider.to_owned(),
+            account_hash: key.account_hash.to_owned(),
+            scope: key.scope.as_str(),
+            key: key.key.to_owned(),
+        }
+    }
+
+    /// Runs `sql` on this claim if it is still at `version` (`$1` to `$5` are the key and the
+    /// version; `more` follow from `$6`). True when it changed the claim.
+    async fn at_version(
+        &self,
+        tx: &mut dyn Tx,
+        version: i64,
+        sql: &str,
+        more: &[Arg<'_>],
+    ) -> Result<bool, StoreError> {
+        let key = args![
+            &self.provider,
+            &self.account_hash,
+            self.scope,
+            &self.key,
+            version
+        ];
+        Ok(tx.execute(sql, &[&key[..], more].concat()).await? == 1)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct OwnedNewClaim {
+    fields_json: String,
+    attempt_key: String,
+    expires_at: i64,
+    lease_ms: i64,
+    durable: bool,
+    reference_id: Option<String>,
+    notification_url: Option<String>,
+    amount_cents: Option<i64>,
+    currency: Option<String>,
+}
+
+impl OwnedNewClaim {
+    pub(super) fn of(new: &NewClaim<'_>) -> Self {
+        Self {
+            fields_json: new.fields_json.to_owned(),
+            attempt_key: new.attempt_key.to_owned(),
+            expires_at: new.expires_at,
+            lease_ms: new.lease_ms,
+            durable: new.durable,
+            reference_id: new.target.map(|t| t.reference_id.to_owned()),
+            notification_url: new.target.map(|t| t.notification_url.to_owned()),
+            amount_cents: new.target.map(|t| t.amount_cents),
+            currency: new.target.map(|t| t.currency.to_owned()),
+        }
+    }
+}
+
+/// The first step of a claim: take the key if nobody holds it (`replacing: None`), or start
+/// afresh a claim whose binding ended (`replacing: Some(version)`, compare-and-set).
+pub(super) struct ClaimStart {
+    pub(super) key: OwnedKey,
+    pub(super) new: OwnedNewClaim,
+    pub(super) owner: String,
+    pub(super) replacing: Option<i64>,
+}
+
+impl Write for ClaimStart {
+    /// True when this request now holds the key.
+    type Output = bool;
+
+    fn durable(&self) -> bool {
+        self.new.durable
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            // Both statements take the same parameters; `$16` is the version compared.
+            let sql = match self.replacing {
+                None => {
+                    "INSERT INTO claims (provider, account_hash, scope, claim_key, fields, \
+                     attempt_key, attempt_at_ms, version, owner, lease_until_ms, expires_at, \
+                     reference_id, notification_url, amount_cents, currency, created_at, \
+                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $16 + 1, $8, $9, $10, $11, \
+                     $12, $13, $14, $15, $15) \
+                     ON CONFLICT (provider, account_hash, scope, claim_key) DO NOTHING"
+                }
+                Some(_) => {
+                    "UPDATE claims SET fields = $5, attempt_key = $6, attempt_at_ms = $7, \
+                     attempt_note = NULL, version = version + 1, owner = $8, lease_until_ms = $9, \
+                     expires_at = $10, reference_id = $11, notification_url = $12, \
+                     amount_cents = $13, currency = $14, object_id = NULL, answer_status = NULL, \
+                     answer = NULL, updated_at = $15 \
+                     WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
+                     AND version = $16"
+                }
+            };
+            let (k, n) = (&self.key, &self.new);
+            let started = tx
+                .execute(
+                    sql,
+                    &args![
+                        &k.provider,
+                        &k.account_hash,
+                        k.scope,
+                        &k.key,
+                        &n.fields_json,
+                        &n.attempt_key,
+                        now_ms,
+                        &self.owner,
+                        now_ms + n.lease_ms,
+                        n.expires_at,
+                        n.reference_id.as_deref(),
+                        n.notification_url.as_deref(),
+                        n.amount_cents,
+                        n.currency.as_deref(),
+                        now_ms / 1000,
+                        self.replacing.unwrap_or(0),
+                    ],
+                )
+                .await?;
+            Ok(started == 1)
+        })
+    }
+}
+
+/// An open claim whose owner is gone or gave up, taken by this request.
+pub(super) struct ClaimTakeOver {
+    pub(super) key: OwnedKey,
+    pub(super) owner: String,
+    pub(super) version: i64,
+    pub(super) lease_ms: i64,
+    pub(super) durable: bool,
+}
+
+impl Write for ClaimTakeOver {
+    type Output = bool;
+
+    fn durable(&self) -> bool {
+        self.durable
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            self.key
+                .at_version(
+                    tx,
+                    self.version,
+                    "UPDATE claims SET version = version + 1, owner = $6, lease_until_ms = $7, \
+                     updated_at = $8 WHERE provider = $1 AND account_hash = $2 AND scope = $3 \
+                     AND claim_key = $4 AND version = $5 AND answer IS NULL",
+                    &args![&self.owner, now_ms + self.lease_ms, now_ms / 1000],
+                )
+                .await
+        })
+    }
+}
+
+pub(super) struct AttemptBegin {
+    pub(super) key: OwnedKey,
+    pub(super) version: i64,
+    pub(super) lease_ms: i64,
+    pub(super) note: Option<String>,
+    pub(super) durable: bool,
+}
+
+impl Write for AttemptBegin {
+    type Output = bool;
+
+    fn durable(&self) -> bool {
+        self.durable
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            self.key
+                .at_version(
+                    tx,
+                    self.version,
+                    "UPDATE claims SET version = version + 1, attempt_at_ms = $6, \
+                     attempt_note = $7, lease_until_ms = $8, updated_at = $9 \
+                     WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
+                     AND version = $5 AND answer IS NULL",
+                    &args![
+                        now_ms,
+                        self.note.as_deref(),
+                        now_ms + self.lease_ms,
+                        now_ms / 1000,
+                    ],
+                )
+                .await
+        })
+    }
+}
+
+pub(super) struct ClaimFinish {
+    pub(super) key: OwnedKey,
+    pub(super) version: i64,
+    pub(super) status: i64,
+    pub(super) answer: String,
+    pub(super) object_id: Option<String>,
+    pub(super) expires_at: Option<i64>,
+    pub(super) order: Option<(OwnedOrder, BuildHeld)>,
+    pub(super) reference: Option<OwnedReference>,
+}
+
+impl Write for ClaimFinish {
+    type Output = bool;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+        Box::pin(async move {
+            // What was made is ours whoever ends the claim: recorded even if it was taken over.
+            if let Some((order, build)) = &self.order {
+                record_order_in(tx, order, now_ms).await?;
+                release_in(tx, &order.provider, &order.order_id, *build, now_ms).await?;
+            }
+            if let Some(reference) = &self.reference {
+                insert_reference_in(tx, reference, now_ms).await?;
+            }
+            self.key
+                .at_version(
+                    tx,
+                    self.version,
+                    "UPDATE claims SET answer_status = $6, answer = $7, \
+                     object_id = COALESCE($8, object_id), expires_at = COALESCE($9, expires_at), \
+                     lease_until_ms = 0, owner = NULL, version = version + 1, updated_at = $10 \
+                     WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
+                     AND version = $5",
+                    &args![
+                        self.status,
+                        &self.answer,
+                        self.object_id.as_deref(),
+                        self.expires_at,
+                        now_ms / 1000,
+                    ],
+                )
+                .await
+        })
+    }
+}
+
+pub(super) struct ClaimAbandon {
+    pub(super) key: OwnedKey,
+    pub(super) version: i64,
+    pub(super) outcome: Abandon,
+}
+
+impl Write for ClaimAbandon {
+    type Output = ();
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, ()> {
+        Box::pin(async move {
+            match self.outcome {
+                Abandon::NothingDone => {
+                    self.key
+                        .at_version(
+                            tx,
+                            self.version,
+                            "DELETE FROM claims WHERE provider = $1 AND account_hash = $2 \
+                             AND scope = $3 AND claim_key = $4 AND version = $5 \
+                             AND answer IS NULL",
+                            &[],
+                        )
+                        .await?;
+                }
+                Abandon::Unknown => {
+                    self.key
+                        .at_version(
+                            tx,
+                            self.version,
+                            "UPDATE claims SET lease_until_ms = 0, owner = NULL, \
+                             version = version + 1, updated_at = $6 WHERE provider = $1 \
+                             AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
+                             AND version = $5",
+                            &args![now_ms / 1000],
+                        )
+                        .await?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+pub(super) struct LeasesVoid;
+
+impl Write for LeasesVoid {
+    type Output = u64;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now_ms: i64) -> WriteFuture<'c, u64> {
+        Box::pin(async move {
+            tx.execute(
+                "UPDATE claims SET lease_until_ms = 0, owner = NULL \
+                 WHERE answer IS NULL AND lease_until_ms > 0",
+                &[],
+            )
+            .await
+        })
+    }
+}
+
+pub(super) struct ClaimsPurge {
+    pub(super) before: i64,
+}
+
+impl Write for ClaimsPurge {
+    type Output = u64;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now_ms: i64) -> WriteFuture<'c, u64> {
+        Box::pin(async move {
+            tx.execute(
+                "DELETE FROM claims WHERE expires_at < $1",
+                &args![self.before],
+            )
+            .await
+        })
+    }
+}
