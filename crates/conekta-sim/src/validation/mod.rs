@@ -2,15 +2,14 @@
 //! from Conekta's OpenAPI spec plus the rules its prose states, and the required fields of the
 //! other requests.
 
-use super::errors::{ConektaError, Detail};
+use crate::errors::{ConektaError, Detail};
 use actix_web::HttpRequest;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde_json::Value;
 use std::sync::LazyLock;
 
-const ORDER_REQUEST_SCHEMA: &str =
-    include_str!("../../tests/data/conekta/order_request.schema.json");
+const ORDER_REQUEST_SCHEMA: &str = include_str!("../../data/order_request.schema.json");
 const HOUR_S: i64 = 3_600;
 const YEAR_S: i64 = 365 * 24 * HOUR_S;
 /// Requests take a moment to arrive; an expiry computed as "now + 1 h" must still pass.
@@ -305,7 +304,7 @@ pub fn payment_source_request(body: &Value) -> Result<(), ConektaError> {
         Some("cash_recurrent" | "oxxo_recurrent") => {
             let mut details = Vec::new();
             if let Some(expires_at) = body["expires_at"].as_i64() {
-                let now = super::state::now();
+                let now = crate::world::state::now();
                 if expires_at != 0
                     && (expires_at < now + 24 * HOUR_S - CLOCK_SLACK_S || expires_at > now + YEAR_S)
                 {

@@ -1,7 +1,7 @@
 //! Orders and charges in Conekta's shapes (seed 004's answer, the spec, the mock data), and how
 //! paying, declining, cancelling and refunding change them.
 
-use super::state::{conekta_id, digits, object_id, slug};
+use crate::world::state::{conekta_id, digits, object_id, slug};
 use serde_json::{json, Value};
 
 /// How long a checkout stays open when the request gives no `expires_at` (Conekta: 3 days).

@@ -1,7 +1,7 @@
 //! Conekta's error answers: `{object:"error", type, log_id, details:[{code, param, message,
 //! debug_message}]}` with the HTTP status Conekta uses for each type.
 
-use super::state::object_id;
+use crate::world::state::object_id;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde_json::{json, Value};

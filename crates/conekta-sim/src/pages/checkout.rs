@@ -2,26 +2,17 @@
 //! cash or SPEI payment; then send the webhooks Conekta would and redirect the buyer to the
 //! order's success or failure URL.
 
-use super::api::order_status_event;
-use super::cards::{self, CardOutcome};
 use super::checkout_page;
 use super::html::{html, page};
-use super::state::now;
-use super::webhooks::{event, send_in_order};
-use super::{orders, Simulator};
+use crate::server::Simulator;
+use crate::webhooks::{event, order_status_event, send_in_order};
+use crate::world::cards::{self, CardOutcome};
+use crate::world::orders;
+use crate::world::state::now;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("/checkout/{slug}", web::get().to(show))
-        .route("/checkout/{slug}/card", web::post().to(pay_card))
-        .route("/checkout/{slug}/cash", web::post().to(pay_cash))
-        .route("/checkout/{slug}/transfer", web::post().to(pay_transfer))
-        .route("/barcode/{reference}", web::get().to(super::html::barcode));
-}
 
 #[derive(Deserialize)]
 pub struct CardForm {
@@ -54,7 +45,7 @@ fn missing() -> HttpResponse {
     )
 }
 
-async fn show(slug: web::Path<String>, simulator: web::Data<Simulator>) -> HttpResponse {
+pub async fn show(slug: web::Path<String>, simulator: web::Data<Simulator>) -> HttpResponse {
     match order_for(&simulator, &slug) {
         Some(order) => html(StatusCode::OK, checkout_page::render(&order, None)),
         None => missing(),
@@ -77,7 +68,7 @@ fn payable(order: &Value) -> Result<(), Box<HttpResponse>> {
     }
 }
 
-async fn pay_card(
+pub async fn pay_card(
     slug: web::Path<String>,
     form: web::Form<CardForm>,
     simulator: web::Data<Simulator>,
@@ -153,7 +144,7 @@ fn expiry(text: &str) -> Option<(String, String)> {
     Some((format!("{month:02}"), year.to_string()))
 }
 
-async fn pay_cash(slug: web::Path<String>, simulator: web::Data<Simulator>) -> HttpResponse {
+pub async fn pay_cash(slug: web::Path<String>, simulator: web::Data<Simulator>) -> HttpResponse {
     let Some(order) = order_for(&simulator, &slug) else {
         return missing();
     };
@@ -177,7 +168,10 @@ async fn pay_cash(slug: web::Path<String>, simulator: web::Data<Simulator>) -> H
     )
 }
 
-async fn pay_transfer(slug: web::Path<String>, simulator: web::Data<Simulator>) -> HttpResponse {
+pub async fn pay_transfer(
+    slug: web::Path<String>,
+    simulator: web::Data<Simulator>,
+) -> HttpResponse {
     let Some(order) = order_for(&simulator, &slug) else {
         return missing();
     };
@@ -208,7 +202,7 @@ fn finish(
     charge: Value,
     kinds: &[&str],
 ) -> HttpResponse {
-    let bridge = simulator.bridge_webhook_url().unwrap_or_default();
+    let bridge = simulator.webhook_url().unwrap_or_default();
     let now = now();
     let order = {
         let mut world = simulator.world();

@@ -1,9 +1,11 @@
 //! The hosted checkout page, in Spanish like Conekta's: the order's amount and items, and one
 //! plain HTML form per allowed payment method. Card numbers are posted to the simulator only.
 
-use super::cards::TEST_CARDS;
-use super::html::{escape, page, pesos};
-use super::orders::{cash_reference, clabe};
+use super::html::{escape, page};
+use crate::world::cards::TEST_CARDS;
+use crate::world::money::pesos;
+use crate::world::orders::{cash_reference, clabe};
+use crate::world::state::now;
 use serde_json::Value;
 
 /// The page for an order's checkout; `notice` is shown above the forms (e.g. a bad card).
@@ -50,7 +52,7 @@ pub fn render(order: &Value, notice: Option<&str>) -> String {
         "paid" | "partially_refunded" | "refunded" => Some("Esta orden ya fue pagada."),
         "canceled" => Some("Esta orden fue cancelada."),
         "expired" => Some("Este enlace de pago expiró."),
-        _ if checkout["expires_at"].as_i64().unwrap_or(i64::MAX) < super::state::now() => {
+        _ if checkout["expires_at"].as_i64().unwrap_or(i64::MAX) < now() => {
             Some("Este enlace de pago expiró.")
         }
         _ => None,

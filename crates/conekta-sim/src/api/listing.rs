@@ -3,11 +3,11 @@
 //! search, the date filters and paging behave as the spec describes them, and anything the spec
 //! does not list is refused.
 
-use super::api::ok;
-use super::errors::{ConektaError, Detail};
-use super::state::Objects;
-use super::validation::authorize;
-use super::Simulator;
+use super::ok;
+use crate::errors::{ConektaError, Detail};
+use crate::server::Simulator;
+use crate::validation::authorize;
+use crate::world::state::Objects;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
