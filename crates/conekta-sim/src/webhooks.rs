@@ -124,6 +124,14 @@ pub async fn post(simulator: &Simulator, event: &Value, budget: Duration) -> Bri
 /// Sends the events one after another in the background, retrying each a few times until the
 /// bridge answers 2xx (as Conekta retries).
 pub fn send_in_order(simulator: web::Data<Simulator>, events: Vec<Value>) {
+    if simulator.webhook_url().is_none() {
+        // Nobody to tell (a standalone simulator without --webhook-url).
+        tracing::debug!(
+            events = events.len(),
+            "sandbox: no webhook URL; events not sent"
+        );
+        return;
+    }
     actix_web::rt::spawn(async move {
         for event in events {
             let kind = event["type"].as_str().unwrap_or("").to_owned();

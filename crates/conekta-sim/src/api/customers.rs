@@ -1,7 +1,7 @@
 //! `POST /customers`, `GET /customers/{id}` and `POST /customers/{id}/payment_sources`: saved
 //! cards and recurrent cash references (`cash_recurrent`, `oxxo_recurrent`).
 
-use super::{json_object, ok};
+use super::{checked_body, ok};
 use crate::errors::{ConektaError, Detail};
 use crate::server::Simulator;
 use crate::validation::{self, authorize};
@@ -15,13 +15,10 @@ pub async fn create_customer(
     body: web::Bytes,
     simulator: web::Data<Simulator>,
 ) -> HttpResponse {
-    let customer_request = match authorize(&request).and_then(|()| json_object(&body)) {
+    let customer_request = match checked_body(&request, &body, validation::customer_request) {
         Ok(value) => value,
         Err(error) => return error.response(),
     };
-    if let Err(error) = validation::customer_request(&customer_request) {
-        return error.response();
-    }
     let now = now();
     let id = conekta_id("cus");
     let requested: Vec<Value> = customer_request["payment_sources"]
@@ -84,13 +81,10 @@ pub async fn add_payment_source(
     body: web::Bytes,
     simulator: web::Data<Simulator>,
 ) -> HttpResponse {
-    let source_request = match authorize(&request).and_then(|()| json_object(&body)) {
+    let source_request = match checked_body(&request, &body, validation::payment_source_request) {
         Ok(value) => value,
         Err(error) => return error.response(),
     };
-    if let Err(error) = validation::payment_source_request(&source_request) {
-        return error.response();
-    }
     if !simulator.world().customers.contains_key(id.as_str()) {
         return ConektaError::not_found("customer", &id).response();
     }

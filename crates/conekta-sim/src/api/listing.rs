@@ -1,7 +1,8 @@
 //! `GET /orders` and `GET /customers`: Conekta's paged lists, newest first. After a create whose
 //! outcome it does not know, pagos searches them for the claim key it put in `metadata`, so
 //! search, the date filters and paging behave as the spec describes them, and anything the spec
-//! does not list is refused.
+//! does not list is refused. (Over 400 lines: a quarter of it is the unit tests that pin down
+//! the paging, kept beside it.)
 
 use super::ok;
 use crate::errors::{ConektaError, Detail};

@@ -10,6 +10,7 @@ mod orders;
 mod payment_test;
 
 use crate::errors::{ConektaError, Detail};
+use crate::validation::authorize;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
@@ -60,6 +61,18 @@ pub fn ok(value: &Value) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
         .body(value.to_string())
+}
+
+/// The request's JSON object, once its key and API version pass and `check` finds nothing wrong.
+pub fn checked_body(
+    request: &HttpRequest,
+    body: &[u8],
+    check: impl FnOnce(&Value) -> Result<(), ConektaError>,
+) -> Result<Value, ConektaError> {
+    authorize(request)?;
+    let value = json_object(body)?;
+    check(&value)?;
+    Ok(value)
 }
 
 /// The request's JSON object, or Conekta's `malformed_request_error`.

@@ -1,11 +1,11 @@
 //! `POST /orders` (a checkout, or direct and split charges decided at once) and `GET /orders/{id}`.
 
-use super::{json_object, ok};
+use super::{checked_body, ok};
 use crate::errors::{ConektaError, Detail};
 use crate::server::Simulator;
 use crate::validation::{self, authorize};
 use crate::webhooks::{event, order_status_event, send_in_order};
-use crate::world::cards::{self, CardOutcome};
+use crate::world::cards::{self, Holder};
 use crate::world::orders;
 use crate::world::state::{digits, now};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -16,14 +16,12 @@ pub async fn create_order(
     body: web::Bytes,
     simulator: web::Data<Simulator>,
 ) -> HttpResponse {
-    let order_request = match authorize(&request).and_then(|()| json_object(&body)) {
+    let now = now();
+    let check = |order: &Value| validation::order_request(order, now);
+    let order_request = match checked_body(&request, &body, check) {
         Ok(value) => value,
         Err(error) => return error.response(),
     };
-    let now = now();
-    if let Err(error) = validation::order_request(&order_request, now) {
-        return error.response();
-    }
     // No `Idempotency-Key` here: Conekta's API has none, so a repeated create makes a second
     // order, and pagos must find the first one itself (`GET /orders?search=`).
     let total = validation::line_items_total(&order_request);
@@ -31,13 +29,21 @@ pub async fn create_order(
     let bridge = simulator.webhook_url().unwrap_or_default();
     let mut events = vec![event("order.created", &order, &bridge)];
     let mut decline = None;
+    let pre_authorize = order_request["pre_authorize"] == json!(true);
     if let Some(charges) = order_request["charges"]
         .as_array()
         .filter(|c| !c.is_empty())
     {
         for charge_request in charges {
             let amount = charge_request["amount"].as_i64().unwrap_or(total);
-            match direct_charge(&simulator, &order, charge_request, amount, now) {
+            match direct_charge(
+                &simulator,
+                &order,
+                charge_request,
+                amount,
+                pre_authorize,
+                now,
+            ) {
                 Ok((charge, kinds)) => {
                     for kind in kinds {
                         events.push(event(kind, &charge, &bridge));
@@ -66,6 +72,11 @@ pub async fn create_order(
                 order["id"].as_str().unwrap_or("").to_owned(),
             );
         }
+        if pre_authorize {
+            world
+                .pre_authorize
+                .insert(order["id"].as_str().unwrap_or("").to_owned());
+        }
         world.orders.insert(order.clone());
     }
     tracing::info!(order_id = %order["id"], amount = total, "sandbox: order created");
@@ -76,13 +87,15 @@ pub async fn create_order(
     }
 }
 
-/// One charge of a direct or split order: a card is decided now; cash and SPEI wait for the
-/// cashier. Returns the charge and the event types it causes.
+/// One charge of a direct or split order: a card is decided now (and only held when the order
+/// is `pre_authorize`); cash and SPEI wait for the cashier. Returns the charge and the event
+/// types it causes.
 fn direct_charge(
     simulator: &Simulator,
     order: &Value,
     request: &Value,
     amount: i64,
+    pre_authorize: bool,
     now: i64,
 ) -> Result<(Value, Vec<&'static str>), ConektaError> {
     let method = &request["payment_method"];
@@ -101,31 +114,20 @@ fn direct_charge(
                     None => return Err(ConektaError::not_found("payment_source", source)),
                 }
             };
-            let name = order["customer_info"]["name"].as_str().unwrap_or("");
-            match outcome {
-                CardOutcome::Approved { brand, last4 } => {
-                    let method = orders::card_method(brand, &last4, name, "12", "30");
-                    let charge = orders::charge(order, amount, method, "paid", now);
-                    Ok((charge, vec!["charge.created", "charge.paid"]))
-                }
-                CardOutcome::Declined {
-                    brand,
-                    last4,
-                    code,
-                    message,
-                } => {
-                    let method = orders::card_method(brand, &last4, name, "12", "30");
-                    let mut charge = orders::charge(order, amount, method, "declined", now);
-                    charge["failure_code"] = json!(code);
-                    charge["failure_message"] = json!(message);
-                    Ok((charge, vec!["charge.created", "charge.declined"]))
-                }
-                CardOutcome::Invalid(message) => Err(ConektaError::validation(vec![Detail::new(
-                    "conekta.errors.parameter_validation.payment_method.token_id.nonexistent_token",
-                    Some("payment_method.token_id"),
-                    message,
-                )])),
-            }
+            let holder = Holder {
+                name: order["customer_info"]["name"].as_str().unwrap_or(""),
+                exp_month: "12",
+                exp_year: "30",
+            };
+            cards::card_charge(order, amount, outcome, &holder, pre_authorize, now)
+                .map(|(charge, kinds)| (charge, kinds.to_vec()))
+                .map_err(|message| {
+                    ConektaError::validation(vec![Detail::new(
+                        "conekta.errors.parameter_validation.payment_method.token_id.nonexistent_token",
+                        Some("payment_method.token_id"),
+                        message,
+                    )])
+                })
         }
         "cash" | "oxxo_cash" => {
             let reference = digits("9300", 14);

@@ -1,10 +1,9 @@
 //! Conekta's `POST /payment_test`: the cashier's scan over the API, for the cash flows.
 
-use super::{json_object, ok};
+use super::{checked_body, ok};
 use crate::cashier::scan;
 use crate::errors::{ConektaError, Detail};
 use crate::server::Simulator;
-use crate::validation::authorize;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
@@ -14,7 +13,7 @@ pub async fn payment_test(
     body: web::Bytes,
     simulator: web::Data<Simulator>,
 ) -> HttpResponse {
-    let test = match authorize(&request).and_then(|()| json_object(&body)) {
+    let test = match checked_body(&request, &body, |_| Ok(())) {
         Ok(value) => value,
         Err(error) => return error.response(),
     };

@@ -3,6 +3,7 @@
 //! Plain forms, no scripts. Pages change orders through `world` and `cashier`, never through
 //! the `api` handlers.
 
+mod card_payment;
 mod cashier;
 mod checkout;
 mod checkout_page;
@@ -15,7 +16,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/", web::get().to(html::index))
         .route("/checkout/{slug}", web::get().to(checkout::show))
-        .route("/checkout/{slug}/card", web::post().to(checkout::pay_card))
+        .route(
+            "/checkout/{slug}/card",
+            web::post().to(card_payment::pay_card),
+        )
         .route("/checkout/{slug}/cash", web::post().to(checkout::pay_cash))
         .route(
             "/checkout/{slug}/transfer",

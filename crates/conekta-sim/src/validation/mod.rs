@@ -1,12 +1,18 @@
-//! What Conekta refuses, refused the same way: the key, order bodies against the schema derived
-//! from Conekta's OpenAPI spec plus the rules its prose states, and the required fields of the
-//! other requests.
+//! What Conekta refuses, refused the same way: the key and API version (`access`), order bodies
+//! against the schema derived from Conekta's OpenAPI spec plus the rules its prose states
+//! (`checkout` for the hosted checkout's options), and the required fields of the other requests
+//! (`requests`). Checks only: nothing here reads or changes the simulator's objects.
+
+mod access;
+mod checkout;
+mod requests;
+
+pub use access::authorize;
+pub use requests::{capture_request, customer_request, payment_source_request, refund_request};
 
 use crate::errors::{ConektaError, Detail};
-use actix_web::HttpRequest;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use serde_json::Value;
+use crate::world::checkout_options::offered_methods;
+use serde_json::{json, Value};
 use std::sync::LazyLock;
 
 const ORDER_REQUEST_SCHEMA: &str = include_str!("../../data/order_request.schema.json");
@@ -14,9 +20,6 @@ const HOUR_S: i64 = 3_600;
 const YEAR_S: i64 = 365 * 24 * HOUR_S;
 /// Requests take a moment to arrive; an expiry computed as "now + 1 h" must still pass.
 const CLOCK_SLACK_S: i64 = 30;
-const PAYMENT_METHODS: &[&str] = &["card", "cash", "bank_transfer", "bnpl", "pay_by_bank"];
-/// Conekta's minimum for a card payment in MXN (3.00 pesos).
-const CARD_MINIMUM_CENTS: i64 = 300;
 
 static ORDER_SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
     let schema: Value = serde_json::from_str(ORDER_REQUEST_SCHEMA).expect("schema is JSON");
@@ -25,32 +28,6 @@ static ORDER_SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
         .build(&schema)
         .expect("schema compiles")
 });
-
-/// `Authorization: Bearer key_…` (or HTTP Basic with `key_…:` as the SDKs send it).
-pub fn authorize(request: &HttpRequest) -> Result<(), ConektaError> {
-    let header = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let key = if let Some(token) = header.strip_prefix("Bearer ") {
-        token.trim().to_owned()
-    } else if let Some(basic) = header.strip_prefix("Basic ") {
-        BASE64
-            .decode(basic.trim())
-            .ok()
-            .and_then(|raw| String::from_utf8(raw).ok())
-            .and_then(|pair| pair.split(':').next().map(str::to_owned))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
-    if key.starts_with("key_") && key.len() > 4 {
-        Ok(())
-    } else {
-        Err(ConektaError::missing_key())
-    }
-}
 
 /// The order's total in centavos: Σ unit_price × quantity.
 pub fn line_items_total(order_request: &Value) -> i64 {
@@ -103,6 +80,10 @@ pub fn order_request(body: &Value, now: i64) -> Result<(), ConektaError> {
             Detail::invalid(&param, "invalid", format!("{param}: {message}"))
         })
         .collect();
+    // A value can break several keywords at once (a `type` and an `enum`); Conekta names each
+    // bad parameter once.
+    let mut named = std::collections::HashSet::new();
+    details.retain(|detail| named.insert(detail.param.clone()));
     if !details.is_empty() {
         return Err(ConektaError::validation(details));
     }
@@ -124,10 +105,17 @@ pub fn order_request(body: &Value, now: i64) -> Result<(), ConektaError> {
     }
     let total = line_items_total(body);
     if !body["checkout"].is_null() {
-        details.extend(checkout(&body["checkout"], total, now));
+        details.extend(checkout::checkout(&body["checkout"], total, now));
     }
     if let Some(charges) = body["charges"].as_array() {
         details.extend(charges_cover(charges, total));
+    }
+    if body["pre_authorize"] == json!(true) && !pays_by_card(body) {
+        details.push(Detail::new(
+            "conekta.errors.parameter_validation.combo.order.pre_authorize.card",
+            Some("pre_authorize"),
+            "Only card payments can be pre-authorized, and this order takes no card.",
+        ));
     }
     if details.is_empty() {
         Ok(())
@@ -136,76 +124,24 @@ pub fn order_request(body: &Value, now: i64) -> Result<(), ConektaError> {
     }
 }
 
-fn checkout(checkout: &Value, total: i64, now: i64) -> Vec<Detail> {
-    let mut details = Vec::new();
-    match checkout["type"].as_str() {
-        None => details.push(Detail::invalid(
-            "checkout.type",
-            "missing",
-            "The checkout type is required.",
-        )),
-        Some("Integration" | "HostedPayment") => {}
-        Some(other) => details.push(Detail::invalid(
-            "checkout.type",
-            "invalid",
-            format!("The checkout type \"{other}\" is not valid."),
-        )),
-    }
-    let methods: Vec<&str> = checkout["allowed_payment_methods"]
+/// Whether the order can be paid by card: its checkout offers cards, or a charge is one.
+fn pays_by_card(body: &Value) -> bool {
+    let checkout = &body["checkout"];
+    let offers = checkout.is_object()
+        && offered_methods(checkout)
+            .iter()
+            .any(|method| method == "card");
+    let charges = body["charges"]
         .as_array()
-        .map(|m| m.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    if methods.is_empty() {
-        details.push(Detail::invalid(
-            "checkout.allowed_payment_methods",
-            "missing",
-            "At least one allowed payment method is required.",
-        ));
-    }
-    for method in &methods {
-        if !PAYMENT_METHODS.contains(method) {
-            details.push(Detail::invalid(
-                "checkout.allowed_payment_methods",
-                "invalid",
-                format!("The payment method \"{method}\" is not valid."),
-            ));
-        }
-    }
-    if checkout["type"] == "HostedPayment" {
-        for url in ["success_url", "failure_url"] {
-            let param = format!("checkout.{url}");
-            match checkout[url].as_str().map(url::Url::parse) {
-                None => details.push(Detail::invalid(
-                    &param,
-                    "missing",
-                    format!("The {url} is required for a HostedPayment checkout."),
-                )),
-                Some(Err(_)) => details.push(Detail::invalid(
-                    &param,
-                    "invalid",
-                    format!("The {url} is not a valid URL."),
-                )),
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-    if let Some(expires_at) = checkout["expires_at"].as_i64() {
-        if expires_at < now + HOUR_S - CLOCK_SLACK_S || expires_at > now + YEAR_S {
-            details.push(Detail::new(
-                "conekta.errors.parameter_validation.expires_at.out_of_range",
-                Some("checkout.expires_at"),
-                "The expiration date must be between one hour and 365 days from now.",
-            ));
-        }
-    }
-    if methods.contains(&"card") && total < CARD_MINIMUM_CENTS {
-        details.push(Detail::new(
-            "conekta.errors.parameter_validation.combo.order.currency_type.card.minimum",
-            Some("amount"),
-            "The minimum amount for a card payment is $3.00 MXN.",
-        ));
-    }
-    details
+        .into_iter()
+        .flatten()
+        .any(|charge| {
+            matches!(
+                charge["payment_method"]["type"].as_str(),
+                Some("card" | "default")
+            )
+        });
+    offers || charges
 }
 
 /// Direct and split charges: each names a payment method, and together they pay the total.
@@ -261,113 +197,6 @@ fn charges_cover(charges: &[Value], total: i64) -> Vec<Detail> {
     details
 }
 
-/// `POST /customers`: name, email and phone (the spec's required fields).
-pub fn customer_request(body: &Value) -> Result<(), ConektaError> {
-    let mut details = required_strings(body, &["name", "email", "phone"]);
-    if let Some(email) = body["email"].as_str() {
-        if !email.contains('@') {
-            details.push(Detail::invalid(
-                "email",
-                "invalid",
-                "The email is not valid.",
-            ));
-        }
-    }
-    let sources = body["payment_sources"]
-        .as_array()
-        .cloned()
-        .or_else(|| {
-            body["payment_method"]
-                .is_object()
-                .then(|| vec![body["payment_method"].clone()])
-        })
-        .unwrap_or_default();
-    for (i, source) in sources.iter().enumerate() {
-        if let Err(mut more) = payment_source_request(source) {
-            for d in &mut more.details {
-                d.param = d.param.as_ref().map(|p| format!("payment_sources.{i}.{p}"));
-            }
-            details.extend(more.details);
-        }
-    }
-    if details.is_empty() {
-        Ok(())
-    } else {
-        Err(ConektaError::validation(details))
-    }
-}
-
-/// A payment source: a card (`token_id`) or a recurrent cash reference.
-pub fn payment_source_request(body: &Value) -> Result<(), ConektaError> {
-    let details = match body["type"].as_str() {
-        Some("card") => required_strings(body, &["token_id"]),
-        Some("cash_recurrent" | "oxxo_recurrent") => {
-            let mut details = Vec::new();
-            if let Some(expires_at) = body["expires_at"].as_i64() {
-                let now = crate::world::state::now();
-                if expires_at != 0
-                    && (expires_at < now + 24 * HOUR_S - CLOCK_SLACK_S || expires_at > now + YEAR_S)
-                {
-                    details.push(Detail::new(
-                        "conekta.errors.parameter_validation.expires_at.out_of_range",
-                        Some("expires_at"),
-                        "The expiration date must be between one day and 365 days from now.",
-                    ));
-                }
-            }
-            details
-        }
-        Some(other) => vec![Detail::invalid(
-            "type",
-            "invalid",
-            format!("The payment source type \"{other}\" is not supported."),
-        )],
-        None => vec![Detail::invalid("type", "missing", "The type is required.")],
-    };
-    if details.is_empty() {
-        Ok(())
-    } else {
-        Err(ConektaError::validation(details))
-    }
-}
-
-/// `POST /orders/{id}/refunds`: `amount` and `reason` are required.
-pub fn refund_request(body: &Value) -> Result<(), ConektaError> {
-    let mut details = required_strings(body, &["reason"]);
-    match body["amount"].as_i64() {
-        Some(amount) if amount > 0 => {}
-        Some(_) => details.push(Detail::invalid(
-            "amount",
-            "invalid",
-            "The amount must be above zero.",
-        )),
-        None => details.push(Detail::invalid(
-            "amount",
-            "missing",
-            "The amount is required.",
-        )),
-    }
-    if details.is_empty() {
-        Ok(())
-    } else {
-        Err(ConektaError::validation(details))
-    }
-}
-
-fn required_strings(body: &Value, names: &[&str]) -> Vec<Detail> {
-    names
-        .iter()
-        .filter(|name| body[**name].as_str().is_none_or(|s| s.trim().is_empty()))
-        .map(|name| {
-            Detail::invalid(
-                name,
-                "missing",
-                format!("The parameter \"{name}\" is required."),
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,5 +241,96 @@ mod tests {
                                   {"amount": 40000, "payment_method": {"type": "spei"}}]);
         let error = order_request(&split, now).unwrap_err();
         assert!(error.details[0].code.ends_with("invalid_charges_amount"));
+    }
+
+    #[test]
+    fn accepts_the_checkout_options_pagos_sends() {
+        let now = 1_700_000_000;
+        let mut body = order(now);
+        body["checkout"]["monthly_installments_enabled"] = json!(true);
+        body["checkout"]["monthly_installments_options"] = json!([3, 6, 12]);
+        body["checkout"]["exclude_card_networks"] = json!(["visa_master_card", "amex"]);
+        body["three_ds_mode"] = json!("smart");
+        body["pre_authorize"] = json!(true);
+        body["metadata"] = json!({"reference_id": "6588", "pagos_claim": "clm_1",
+                                  "tienda": "norte", "canal": "app móvil"});
+        assert!(order_request(&body, now).is_ok());
+        let mut excluded = order(now);
+        excluded["checkout"]
+            .as_object_mut()
+            .unwrap()
+            .remove("allowed_payment_methods");
+        excluded["checkout"]["excluded_payment_methods"] = json!(["cash"]);
+        assert!(order_request(&excluded, now).is_ok());
+        for mode in ["strict", "not_strict", "smart"] {
+            let mut body = order(now);
+            body["three_ds_mode"] = json!(mode);
+            assert!(order_request(&body, now).is_ok(), "{mode}");
+        }
+    }
+
+    /// The params of the details refusing `change` applied to a valid order.
+    fn refused(change: impl Fn(&mut Value)) -> Vec<String> {
+        let now = 1_700_000_000;
+        let mut body = order(now);
+        change(&mut body);
+        let error = order_request(&body, now).expect_err("refused");
+        assert_eq!(error.status, 422);
+        error.details.into_iter().filter_map(|d| d.param).collect()
+    }
+
+    #[test]
+    fn refuses_checkout_options_as_conekta_does() {
+        let params = refused(|b| b["three_ds_mode"] = json!("always"));
+        assert_eq!(params, ["three_ds_mode"]);
+        assert_eq!(
+            refused(|b| b["three_ds_mode"] = Value::Null),
+            ["three_ds_mode"]
+        );
+        assert_eq!(
+            refused(|b| b["pre_authorize"] = json!("yes")),
+            ["pre_authorize"]
+        );
+        assert_eq!(
+            refused(|b| b["checkout"]["exclude_card_networks"] = json!(["visa"])),
+            ["checkout.exclude_card_networks.0"]
+        );
+        assert_eq!(
+            refused(|b| b["checkout"]["excluded_payment_methods"] = json!(["cash"])),
+            ["checkout.excluded_payment_methods"],
+            "allowed and excluded together"
+        );
+        assert_eq!(
+            refused(|b| b["checkout"]["monthly_installments_enabled"] = json!(true)),
+            ["checkout.monthly_installments_options"]
+        );
+        let params = refused(|b| {
+            b["checkout"]["monthly_installments_enabled"] = json!(true);
+            b["checkout"]["monthly_installments_options"] = json!([3, 5, 3]);
+        });
+        assert_eq!(params.len(), 2, "5 and the second 3: {params:?}");
+        assert_eq!(
+            refused(|b| {
+                b["checkout"]["monthly_installments_enabled"] = json!(true);
+                b["checkout"]["monthly_installments_options"] = json!([3]);
+                b["checkout"]["allowed_payment_methods"] = json!(["cash"]);
+            }),
+            ["checkout.monthly_installments_enabled"]
+        );
+        assert_eq!(
+            refused(|b| {
+                b["pre_authorize"] = json!(true);
+                b["checkout"]["allowed_payment_methods"] = json!(["cash", "bank_transfer"]);
+            }),
+            ["pre_authorize"]
+        );
+        assert_eq!(
+            refused(|b| b["metadata"]["nota"] = json!("x".repeat(250))),
+            ["metadata.nota"]
+        );
+        assert_eq!(
+            refused(|b| b["metadata"]["nested"] = json!({"a": "b"})),
+            ["metadata.nested"]
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! speaks HTTP (no `actix_web`) or sends webhooks.
 
 pub mod cards;
+pub mod checkout_options;
 pub mod money;
 pub mod orders;
 pub mod state;
