@@ -15,8 +15,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options::default();
     let mut args = args.iter();
     while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(String::new());
+        match flag.as_str() {
+            "--help" | "-h" => return Err(String::new()),
+            "--host" | "--port" | "--webhook-url" | "--signing-secret" => {}
+            other => return Err(format!("unknown option {other}")),
         }
         let value = args
             .next()
@@ -30,8 +32,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .map_err(|_| format!("--port must be a port number, not {value:?}"))?;
             }
             "--webhook-url" => options.webhook_url = Some(value),
-            "--signing-secret" => options.signing_secret = Some(value),
-            other => return Err(format!("unknown option {other}")),
+            _ => options.signing_secret = Some(value),
         }
     }
     Ok(options)
@@ -105,7 +106,10 @@ mod tests {
         assert_eq!(options.signing_secret.as_deref(), Some("whsec_x"));
         assert!(parse(&args("--port eighty")).is_err());
         assert!(parse(&args("--port")).is_err());
-        assert!(parse(&args("--colour red")).is_err());
+        assert_eq!(
+            parse(&args("--colour")).unwrap_err(),
+            "unknown option --colour"
+        );
         assert_eq!(parse(&args("--help")).unwrap_err(), "");
     }
 }
