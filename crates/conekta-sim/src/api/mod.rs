@@ -63,6 +63,17 @@ pub fn ok(value: &Value) -> HttpResponse {
         .body(value.to_string())
 }
 
+/// `GET /{orders,customers}/{id}`: the object found, or Conekta's 404.
+pub fn one(request: &HttpRequest, found: Option<Value>, what: &str, id: &str) -> HttpResponse {
+    if let Err(error) = authorize(request) {
+        return error.response();
+    }
+    match found {
+        Some(object) => ok(&object),
+        None => ConektaError::not_found(what, id).response(),
+    }
+}
+
 /// The request's JSON object, once its key and API version pass and `check` finds nothing wrong.
 pub fn checked_body(
     request: &HttpRequest,

@@ -1,9 +1,9 @@
 //! `POST /orders` (a checkout, or direct and split charges decided at once) and `GET /orders/{id}`.
 
-use super::{checked_body, ok};
+use super::{checked_body, ok, one};
 use crate::errors::{ConektaError, Detail};
 use crate::server::Simulator;
-use crate::validation::{self, authorize};
+use crate::validation;
 use crate::webhooks::{event, order_status_event, send_in_order};
 use crate::world::cards::{self, Holder};
 use crate::world::orders;
@@ -158,11 +158,6 @@ pub async fn get_order(
     id: web::Path<String>,
     simulator: web::Data<Simulator>,
 ) -> HttpResponse {
-    if let Err(error) = authorize(&request) {
-        return error.response();
-    }
-    match simulator.world().orders.get(id.as_str()) {
-        Some(order) => ok(order),
-        None => ConektaError::not_found("order", &id).response(),
-    }
+    let found = simulator.world().orders.get(id.as_str()).cloned();
+    one(&request, found, "order", &id)
 }
