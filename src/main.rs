@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
         }
     };
     let sandbox = if sandbox_mode {
-        match pagos::sandbox::Sandbox::start(&mut settings) {
+        match pagos::sandbox::start(&mut settings) {
             Ok(sandbox) => Some(sandbox),
             Err(error) => {
                 tracing::error!(error = %format!("{error:#}"), "cannot start the sandbox");
@@ -49,8 +49,8 @@ async fn main() -> ExitCode {
         }
     };
     if let Some(sandbox) = &sandbox {
-        sandbox.connect_bridge(app.port());
-        sandbox.announce(app.port());
+        pagos::sandbox::connect(sandbox, app.port());
+        pagos::sandbox::announce(sandbox, app.port());
     }
     match app.run_until_stopped().await {
         Ok(()) => {

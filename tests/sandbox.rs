@@ -5,7 +5,7 @@
 #[allow(dead_code)]
 mod receiver;
 
-use pagos::sandbox::Sandbox;
+use conekta_sim::Sandbox;
 use pagos::settings::Settings;
 use pagos::startup::Application;
 use receiver::{Delivered, Receiver};
@@ -37,15 +37,18 @@ async fn start() -> Demo {
     settings.relay.signing_secret = Some(SIGNING_SECRET.to_owned().into());
     settings.relay.retry_schedule = "100ms,100ms,100ms".into();
     settings.relay.allow_private_targets = false;
-    let sandbox = Sandbox::start_on(&mut settings, 0).expect("sandbox starts");
+    let sandbox = pagos::sandbox::start_on(&mut settings, 0).expect("sandbox starts");
     assert_eq!(settings.conekta.api_url, sandbox.url());
-    assert!(settings.conekta.webhook_public_key.is_some());
+    assert_eq!(
+        settings.conekta.webhook_public_key.as_deref(),
+        Some(sandbox.webhook_public_key_pem())
+    );
     assert!(
         settings.relay.allow_private_targets,
         "the inbox is on loopback"
     );
     let app = Application::build(settings).await.expect("app builds");
-    sandbox.connect_bridge(app.port());
+    pagos::sandbox::connect(&sandbox, app.port());
     let bridge = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     Demo {
@@ -152,6 +155,29 @@ async fn notification(receiver: &Receiver, order_id: &str, kind: &str) -> Delive
         );
         actix_web::rt::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+#[test]
+fn the_bridge_verifies_what_the_simulator_signs() {
+    use pagos::providers::conekta::digest::{DigestForm, DigestVerifier};
+    let signer = conekta_sim::WebhookSigner::generate().unwrap();
+    let verifier = DigestVerifier::from_pem(signer.public_pem()).unwrap();
+    let body = br#"{"id":"evt","type":"order.paid"}"#;
+    assert_eq!(
+        verifier.verify(body, &signer.digest(body)),
+        Ok(DigestForm::Pkcs1v15Sha256)
+    );
+    assert!(verifier.verify(b"{}", &signer.digest(body)).is_err());
+}
+
+#[actix_web::test]
+async fn without_a_signing_secret_pagos_makes_one_the_relay_accepts() {
+    let mut settings = Settings::load_from(None).expect("defaults load");
+    settings.relay.signing_secret = None;
+    let sandbox = pagos::sandbox::start_on(&mut settings, 0).expect("sandbox starts");
+    let secret = settings.relay.signing_secret.clone().expect("one was made");
+    assert!(pagos::relay::SigningKey::parse(&secret).is_ok());
+    assert!(sandbox.inbox_url().starts_with(sandbox.url()));
 }
 
 #[actix_web::test]

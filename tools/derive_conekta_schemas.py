@@ -22,6 +22,7 @@ Usage:
 
 Defaults (relative to the repository root, whatever the working directory):
   --spec ../shared/conekta/openapi.yaml   --out tests/data/conekta/
+The schemas in CRATE_COPIES are also written to (and checked in) those crates' directories.
 
 Needs Python 3.11+ and PyYAML.
 """
@@ -58,6 +59,12 @@ ONE_OF_MEANS_ANY_OF = {
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "conekta" / "openapi.yaml"
 DEFAULT_OUT = REPO_ROOT / "tests" / "data" / "conekta"
+
+# Schemas a crate of the workspace embeds, written (and checked) there too: the Conekta
+# simulator refuses order bodies as Conekta does, and a crate cannot reach into tests/.
+CRATE_COPIES: dict[str, list[Path]] = {
+    "order_request": [REPO_ROOT / "crates" / "conekta-sim" / "data"],
+}
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 COMPONENT_PREFIX = "#/components/schemas/"
@@ -259,8 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     stale: list[Path] = []
-    for name, text in rendered.items():
-        target = args.out / f"{name}.schema.json"
+    targets = [
+        (directory / f"{name}.schema.json", text)
+        for name, text in rendered.items()
+        for directory in [args.out, *CRATE_COPIES.get(name, [])]
+    ]
+    for target, text in targets:
         try:
             current = target.read_text(encoding="utf-8")
         except FileNotFoundError:

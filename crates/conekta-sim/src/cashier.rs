@@ -2,28 +2,16 @@
 //! `oxxo_recurrent`) it asks the bridge `inbound_payment.lookup` then
 //! `inbound_payment.payment_attempt` and honours the answers (anything without
 //! `"payable": true` is a decline); on approval it sends `charge.paid`. A one-off cash reference
-//! or CLABE of a pending order charge is simply paid. Also Conekta's `POST /payment_test`.
+//! or CLABE of a pending order charge is simply paid. The cashier page and Conekta's
+//! `POST /payment_test` both scan through here.
 
-use super::api::{json_object, ok, order_status_event};
-use super::errors::{ConektaError, Detail};
-use super::html::{escape, html, page, pesos};
-use super::state::{now, object_id};
-use super::validation::authorize;
-use super::webhooks::{self, event, question, send_in_order, BridgeAnswer};
-use super::{orders, Simulator};
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
-use rust_decimal::Decimal;
-use serde::Deserialize;
+use crate::server::Simulator;
+use crate::webhooks::{self, event, order_status_event, question, send_in_order, BridgeAnswer};
+use crate::world::money::pesos;
+use crate::world::orders;
+use crate::world::state::{now, object_id};
+use actix_web::web;
 use serde_json::{json, Value};
-use std::str::FromStr;
-
-pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("/cajero", web::get().to(show))
-        .route("/cajero", web::post().to(scan_form))
-        .route("/payment_test", web::post().to(payment_test));
-}
 
 /// What the cashier saw: each question and the bridge's answer, and the outcome.
 #[derive(Debug)]
@@ -156,7 +144,7 @@ pub async fn scan(
     });
     charge["payment_source_id"] = json!(owner.source_id);
     simulator.world().loose_charges.push(charge.clone());
-    let bridge = simulator.bridge_webhook_url().unwrap_or_default();
+    let bridge = simulator.webhook_url().unwrap_or_default();
     send_in_order(
         simulator.clone(),
         vec![event("charge.paid", &charge, &bridge)],
@@ -198,7 +186,7 @@ fn refused(answer: &BridgeAnswer) -> Option<(String, Option<String>)> {
 
 /// A pending cash or SPEI charge of an order, found by its reference or CLABE, paid in full.
 fn pay_order_charge(simulator: &web::Data<Simulator>, reference: &str, amount: i64) -> Scan {
-    let bridge = simulator.bridge_webhook_url().unwrap_or_default();
+    let bridge = simulator.webhook_url().unwrap_or_default();
     let now = now();
     let (charge, order) = {
         let mut world = simulator.world();
@@ -237,198 +225,5 @@ fn pay_order_charge(simulator: &web::Data<Simulator>, reference: &str, amount: i
         failure_code: None,
         questions: vec![],
         charge: Some(charge),
-    }
-}
-
-/// Pesos as typed by a cashier (`150`, `150.50`) to centavos.
-pub fn centavos(text: &str) -> Option<i64> {
-    let pesos = Decimal::from_str(text.trim().replace(',', "").as_str()).ok()?;
-    if pesos <= Decimal::ZERO || pesos.scale() > 2 {
-        return None;
-    }
-    i64::try_from(pesos * Decimal::ONE_HUNDRED).ok()
-}
-
-async fn show(simulator: web::Data<Simulator>) -> HttpResponse {
-    html(
-        StatusCode::OK,
-        page("Cajero", &cashier_body(&simulator, None)),
-    )
-}
-
-#[derive(Deserialize)]
-pub struct ScanForm {
-    #[serde(default)]
-    reference: String,
-    #[serde(default)]
-    amount: String,
-}
-
-async fn scan_form(form: web::Form<ScanForm>, simulator: web::Data<Simulator>) -> HttpResponse {
-    let Some(amount) = centavos(&form.amount) else {
-        let notice =
-            "<p class=\"error\" id=\"result\">Escriba un monto en pesos, p. ej. 150.00.</p>"
-                .to_owned();
-        return html(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page("Cajero", &cashier_body(&simulator, Some(notice))),
-        );
-    };
-    let scan = scan(&simulator, &form.reference, amount, false).await;
-    let class = if scan.approved { "ok" } else { "error" };
-    let mut notice = format!(
-        "<p class=\"{class}\" id=\"result\">{} {}</p>",
-        if scan.approved {
-            "APROBADO:"
-        } else {
-            "DECLINADO:"
-        },
-        escape(&scan.message)
-    );
-    for (kind, answer) in &scan.questions {
-        notice.push_str(&format!(
-            "<p><small>{} → {}</small></p><pre>{}</pre>",
-            escape(kind),
-            answer
-                .status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "sin respuesta".into()),
-            escape(
-                &answer
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| answer.body.to_string())
-            )
-        ));
-    }
-    let status = if scan.approved {
-        StatusCode::OK
-    } else {
-        StatusCode::PAYMENT_REQUIRED
-    };
-    html(
-        status,
-        page("Cajero", &cashier_body(&simulator, Some(notice))),
-    )
-}
-
-fn cashier_body(simulator: &Simulator, notice: Option<String>) -> String {
-    let known: String = {
-        let world = simulator.world();
-        let mut rows: Vec<String> = world
-            .references
-            .iter()
-            .map(|(reference, owner)| {
-                format!(
-                    "<li><code>{}</code> (referencia recurrente de {})</li>",
-                    escape(reference),
-                    escape(&owner.customer_id)
-                )
-            })
-            .collect();
-        for order in world.orders.values() {
-            for charge in order["charges"]["data"].as_array().into_iter().flatten() {
-                if charge["status"] != "pending_payment" {
-                    continue;
-                }
-                let method = &charge["payment_method"];
-                let number = method["reference"].as_str().or(method["clabe"].as_str());
-                if let Some(number) = number {
-                    rows.push(format!(
-                        "<li><code>{}</code> ({} de la orden {}, {})</li>",
-                        escape(number),
-                        if method["type"] == "spei" {
-                            "CLABE"
-                        } else {
-                            "referencia"
-                        },
-                        escape(order["id"].as_str().unwrap_or("")),
-                        pesos(charge["amount"].as_i64().unwrap_or(0))
-                    ));
-                }
-            }
-        }
-        rows.sort();
-        rows.concat()
-    };
-    format!(
-        "<h1>Cajero (simulación de pago en tienda)</h1>\
-<p>Como un cajero que escanea una referencia: para referencias recurrentes se consulta al comercio \
-(<code>inbound_payment.lookup</code> y <code>inbound_payment.payment_attempt</code>) y sólo una respuesta con \
-<code>\"payable\": true</code> aprueba el pago.</p>{}\
-<form method=\"post\" action=\"/cajero\">\
-<label>Referencia o CLABE <input name=\"reference\" id=\"reference\" required></label>\
-<label>Monto en pesos <input name=\"amount\" id=\"amount\" required placeholder=\"150.00\"></label>\
-<button type=\"submit\" id=\"pay\">simular pago en tienda</button></form>\
-<h2>Referencias conocidas</h2><ul>{known}</ul>",
-        notice.unwrap_or_default()
-    )
-}
-
-/// Conekta's `POST /payment_test {event_type, reference, amount}` for the cash flows.
-async fn payment_test(
-    request: HttpRequest,
-    body: web::Bytes,
-    simulator: web::Data<Simulator>,
-) -> HttpResponse {
-    let test = match authorize(&request).and_then(|()| json_object(&body)) {
-        Ok(value) => value,
-        Err(error) => return error.response(),
-    };
-    let event_type = test["event_type"].as_str().unwrap_or("");
-    let reference = test["reference"].as_str().unwrap_or("");
-    let mut details = Vec::new();
-    if !matches!(
-        event_type,
-        "inbound_payment.lookup" | "inbound_payment.payment_attempt"
-    ) {
-        details.push(Detail::invalid(
-            "event_type",
-            "invalid",
-            "event_type must be inbound_payment.lookup or inbound_payment.payment_attempt.",
-        ));
-    }
-    if reference.is_empty() {
-        details.push(Detail::invalid(
-            "reference",
-            "missing",
-            "The reference is required.",
-        ));
-    }
-    let amount = match &test["amount"] {
-        Value::String(text) => text.trim().parse::<i64>().ok(),
-        other => other.as_i64(),
-    };
-    if event_type == "inbound_payment.payment_attempt" && amount.is_none_or(|a| a <= 0) {
-        details.push(Detail::invalid(
-            "amount",
-            "missing",
-            "The amount (centavos) is required.",
-        ));
-    }
-    if !details.is_empty() {
-        return ConektaError::validation(details).response();
-    }
-    let scan = scan(
-        &simulator,
-        reference,
-        amount.unwrap_or(0),
-        event_type == "inbound_payment.lookup",
-    )
-    .await;
-    ok(&scan.to_json())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_pesos_exactly() {
-        assert_eq!(centavos("150"), Some(15000));
-        assert_eq!(centavos("1,000.5"), Some(100050));
-        assert_eq!(centavos("0.1"), Some(10));
-        assert_eq!(centavos("1.005"), None);
-        assert_eq!(centavos("-3"), None);
     }
 }

@@ -1,7 +1,8 @@
 //! Orders and charges in Conekta's shapes (seed 004's answer, the spec, the mock data), and how
 //! paying, declining, cancelling and refunding change them.
 
-use super::state::{conekta_id, digits, object_id, slug};
+use crate::world::checkout_options::{excluded_networks_answer, offered_methods};
+use crate::world::state::{conekta_id, digits, object_id, slug};
 use serde_json::{json, Value};
 
 /// How long a checkout stays open when the request gives no `expires_at` (Conekta: 3 days).
@@ -79,20 +80,32 @@ pub fn new_order(request: &Value, total: i64, simulator_url: &str, now: i64) -> 
             "recurrent": false,
             "starts_at": now,
             "expires_at": checkout["expires_at"].as_i64().unwrap_or(now + DEFAULT_CHECKOUT_S),
-            "allowed_payment_methods": checkout["allowed_payment_methods"],
-            "exclude_card_networks": [],
+            "allowed_payment_methods": offered_methods(checkout),
+            "exclude_card_networks": excluded_networks_answer(checkout),
             "needs_shipping_contact": false,
-            "monthly_installments_options": [],
-            "monthly_installments_enabled": false,
+            "monthly_installments_options": checkout["monthly_installments_options"].as_array().cloned().unwrap_or_default(),
+            "monthly_installments_enabled": checkout["monthly_installments_enabled"].as_bool().unwrap_or(false),
             "is_redirect_on_failure": true,
             "redirection_time": checkout["redirection_time"].as_i64().unwrap_or(4),
-            "force_3ds_flow": false,
+            "force_3ds_flow": request["three_ds_mode"] == "strict",
             "metadata": {},
             "can_not_expire": false,
             "object": "checkout",
             "slug": slug,
             "url": format!("{simulator_url}/checkout/{slug}")
         });
+        // Echoed only when asked for, as Conekta's answers do.
+        for (field, value) in [
+            (
+                "excluded_payment_methods",
+                &checkout["excluded_payment_methods"],
+            ),
+            ("three_ds_mode", &request["three_ds_mode"]),
+        ] {
+            if !value.is_null() {
+                order["checkout"][field] = value.clone();
+            }
+        }
         order["payment_status"] = json!("pending_payment");
     }
     order
@@ -114,13 +127,27 @@ pub fn charge(order: &Value, amount: i64, payment_method: Value, status: &str, n
         "object": "charge",
         "amount": amount,
         "paid_at": if status == "paid" { json!(now) } else { Value::Null },
-        "fee": (amount * 29 / 1000).max(if amount > 0 { 1 } else { 0 }),
+        "fee": fee(amount),
         "customer_id": order["customer_info"]["customer_id"],
         "order_id": order["id"],
         "status": status,
         "payment_method": payment_method,
         "refunds": {"object": "list", "has_more": false, "total": 0, "data": []}
     })
+}
+
+/// An approved card's charge status and event: paid, or held until captured.
+pub fn card_approval(pre_authorize: bool) -> (&'static str, &'static str) {
+    if pre_authorize {
+        ("pre_authorized", "charge.preauthorized")
+    } else {
+        ("paid", "charge.paid")
+    }
+}
+
+/// Conekta's card fee, roughly (2.9 %, at least a centavo on anything charged).
+fn fee(amount: i64) -> i64 {
+    (amount * 29 / 1000).max(if amount > 0 { 1 } else { 0 })
 }
 
 pub fn card_method(brand: &str, last4: &str, name: &str, exp_month: &str, exp_year: &str) -> Value {
@@ -179,8 +206,8 @@ pub fn add_charge(order: &mut Value, charge: Value) {
     }
 }
 
-/// The order's status from its charges: all paid is paid; any declined (and none pending) is
-/// declined; otherwise it waits for payment.
+/// The order's status from its charges: all paid is paid; any declined is declined; card
+/// charges held (and the rest paid) is pre-authorized; otherwise it waits for payment.
 pub fn settle(order: &mut Value, now: i64) {
     let statuses: Vec<String> = order["charges"]["data"]
         .as_array()
@@ -196,6 +223,11 @@ pub fn settle(order: &mut Value, now: i64) {
         "paid"
     } else if statuses.iter().any(|s| s == "declined") {
         "declined"
+    } else if statuses
+        .iter()
+        .all(|s| s == "paid" || s == "pre_authorized")
+    {
+        "pre_authorized"
     } else if statuses.iter().any(|s| s == "paid") {
         "partially_paid"
     } else {
@@ -208,6 +240,49 @@ pub fn settle(order: &mut Value, now: i64) {
         order["checkout"]["paid_payments_count"] = json!(1);
         order["checkout"]["status"] = json!("Finished");
     }
+}
+
+/// What a pre-authorized order holds on its cards.
+pub fn authorized(order: &Value) -> i64 {
+    held_charges(order)
+        .map(|charge| charge["amount"].as_i64().unwrap_or(0))
+        .sum()
+}
+
+fn held_charges(order: &Value) -> impl Iterator<Item = &Value> {
+    order["charges"]["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|charge| charge["status"] == "pre_authorized")
+}
+
+/// Takes `amount` (at most what is held) from a pre-authorized order's held charges, in order;
+/// the rest of each hold is released, so the order's amount becomes what was taken. Returns the
+/// charges captured.
+pub fn capture(order: &mut Value, amount: i64, now: i64) -> Vec<Value> {
+    let released = authorized(order) - amount;
+    let mut left = amount;
+    let mut captured = Vec::new();
+    for charge in order
+        .pointer_mut("/charges/data")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter(|charge| charge["status"] == "pre_authorized")
+    {
+        let part = left.min(charge["amount"].as_i64().unwrap_or(0));
+        left -= part;
+        charge["amount"] = json!(part);
+        charge["fee"] = json!(fee(part));
+        charge["status"] = json!("paid");
+        charge["paid_at"] = json!(now);
+        captured.push(charge.clone());
+    }
+    let total = order["amount"].as_i64().unwrap_or(0);
+    order["amount"] = json!(total - released);
+    settle(order, now);
+    captured
 }
 
 /// The amount still refundable.

@@ -1,5 +1,8 @@
-//! Conekta's test cards and tokens, and what each one does. Card numbers are only ever read
-//! here; they are never stored whole, logged or sent anywhere.
+//! Conekta's test cards and tokens, what each one does, and the charge it makes. Card numbers
+//! are only ever read here; they are never stored whole, logged or sent anywhere.
+
+use super::orders;
+use serde_json::{json, Value};
 
 /// The outcome of paying with a test card.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +88,48 @@ pub fn decline_error_code(code: &str) -> &'static str {
         "insufficient_funds" => "conekta.errors.processing.bank.insufficient_funds",
         "suspected_fraud" => "conekta.errors.processing.charge.card_payment.suspicious_behaviour",
         _ => "conekta.errors.processing.bank.declined",
+    }
+}
+
+/// The card as the charge's payment method shows it: holder and expiry.
+pub struct Holder<'a> {
+    pub name: &'a str,
+    pub exp_month: &'a str,
+    pub exp_year: &'a str,
+}
+
+/// The charge a test card makes on `order`: paid (held instead when the order is
+/// `pre_authorize`) or declined with the card's reason, and the events it causes; or, for a
+/// card that is not a test card, why not.
+pub fn card_charge(
+    order: &Value,
+    amount: i64,
+    outcome: CardOutcome,
+    holder: &Holder,
+    pre_authorize: bool,
+    now: i64,
+) -> Result<(Value, [&'static str; 2]), &'static str> {
+    let method = |brand: &str, last4: &str| {
+        orders::card_method(brand, last4, holder.name, holder.exp_month, holder.exp_year)
+    };
+    match outcome {
+        CardOutcome::Approved { brand, last4 } => {
+            let (status, kind) = orders::card_approval(pre_authorize);
+            let charge = orders::charge(order, amount, method(brand, &last4), status, now);
+            Ok((charge, ["charge.created", kind]))
+        }
+        CardOutcome::Declined {
+            brand,
+            last4,
+            code,
+            message,
+        } => {
+            let mut charge = orders::charge(order, amount, method(brand, &last4), "declined", now);
+            charge["failure_code"] = json!(code);
+            charge["failure_message"] = json!(message);
+            Ok((charge, ["charge.created", "charge.declined"]))
+        }
+        CardOutcome::Invalid(message) => Err(message),
     }
 }
 

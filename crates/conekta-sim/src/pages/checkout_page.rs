@@ -1,9 +1,12 @@
 //! The hosted checkout page, in Spanish like Conekta's: the order's amount and items, and one
 //! plain HTML form per allowed payment method. Card numbers are posted to the simulator only.
 
-use super::cards::TEST_CARDS;
-use super::html::{escape, page, pesos};
-use super::orders::{cash_reference, clabe};
+use super::html::{escape, page};
+use crate::world::cards::TEST_CARDS;
+use crate::world::checkout_options::{brand_name, excluded_brands, installment_options};
+use crate::world::money::pesos;
+use crate::world::orders::{cash_reference, clabe};
+use crate::world::state::now;
 use serde_json::Value;
 
 /// The page for an order's checkout; `notice` is shown above the forms (e.g. a bad card).
@@ -48,9 +51,12 @@ pub fn render(order: &Value, notice: Option<&str>) -> String {
     }
     let closed = match status {
         "paid" | "partially_refunded" | "refunded" => Some("Esta orden ya fue pagada."),
+        "pre_authorized" => {
+            Some("El pago con tarjeta quedó autorizado; el comercio lo cobrará al confirmar.")
+        }
         "canceled" => Some("Esta orden fue cancelada."),
         "expired" => Some("Este enlace de pago expiró."),
-        _ if checkout["expires_at"].as_i64().unwrap_or(i64::MAX) < super::state::now() => {
+        _ if checkout["expires_at"].as_i64().unwrap_or(i64::MAX) < now() => {
             Some("Este enlace de pago expiró.")
         }
         _ => None,
@@ -71,7 +77,7 @@ pub fn render(order: &Value, notice: Option<&str>) -> String {
     body.push_str("<h2>Elija cómo pagar</h2>");
     for method in methods {
         match method {
-            "card" => body.push_str(&card_form(slug)),
+            "card" => body.push_str(&card_form(slug, checkout)),
             "cash" => body.push_str(&format!(
                 "<fieldset id=\"cash\"><legend>Efectivo</legend>\
 <p>Presente esta referencia en la tienda y pague {total} {currency}:</p>\
@@ -104,22 +110,58 @@ pub fn render(order: &Value, notice: Option<&str>) -> String {
     page("Checkout", &body)
 }
 
-fn card_form(slug: &str) -> String {
+/// The card form: the networks the checkout takes, its months without interest, and the test
+/// cards that fit.
+fn card_form(slug: &str, checkout: &Value) -> String {
+    let refused = excluded_brands(checkout);
+    let accepted: Vec<&str> = ["visa", "mastercard", "american_express"]
+        .into_iter()
+        .filter(|brand| !refused.contains(brand))
+        .collect();
+    if accepted.is_empty() {
+        return "<fieldset id=\"card\"><legend>Tarjeta de crédito o débito</legend>\
+<p>Este comercio no acepta tarjetas.</p></fieldset>"
+            .to_owned();
+    }
     let cards: String = TEST_CARDS
         .iter()
+        .filter(|(_, brand, _)| accepted.contains(brand))
         .map(|(number, brand, outcome)| {
             format!("<li><code>{number}</code> ({brand}): {outcome}</li>")
         })
         .collect();
+    let networks = accepted
+        .iter()
+        .map(|brand| brand_name(brand))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "<fieldset id=\"card\"><legend>Tarjeta de crédito o débito</legend>\
+<p id=\"card-networks\">Se aceptan: {networks}.</p>\
 <form method=\"post\" action=\"/checkout/{slug}/card\" autocomplete=\"off\">\
 <label>Nombre del titular <input name=\"name\" id=\"card-name\" required maxlength=\"100\"></label>\
 <label>Número de tarjeta <input name=\"number\" id=\"card-number\" required inputmode=\"numeric\" maxlength=\"23\" placeholder=\"4242 4242 4242 4242\"></label>\
 <label>Vencimiento (MM/AA) <input name=\"expiry\" id=\"card-expiry\" required maxlength=\"7\" placeholder=\"12/30\"></label>\
 <label>CVC <input name=\"cvc\" id=\"card-cvc\" required inputmode=\"numeric\" maxlength=\"4\" placeholder=\"123\"></label>\
-<button type=\"submit\" id=\"pay-card\">Pagar</button></form>\
+{installments}<button type=\"submit\" id=\"pay-card\">Pagar</button></form>\
 <p><small>Tarjetas de prueba:</small></p><ul><small>{cards}</small></ul></fieldset>",
-        slug = escape(slug)
+        slug = escape(slug),
+        installments = installments_choice(checkout),
+    )
+}
+
+/// A choice of months without interest, when the checkout offers them.
+fn installments_choice(checkout: &Value) -> String {
+    let options = installment_options(checkout);
+    if options.is_empty() {
+        return String::new();
+    }
+    let choices: String = options
+        .iter()
+        .map(|months| format!("<option value=\"{months}\">{months} meses sin intereses</option>"))
+        .collect();
+    format!(
+        "<label>Plazo <select name=\"monthly_installments\" id=\"card-installments\">\
+<option value=\"\">Una sola exhibición</option>{choices}</select></label>"
     )
 }

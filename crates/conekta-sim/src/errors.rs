@@ -1,7 +1,7 @@
 //! Conekta's error answers: `{object:"error", type, log_id, details:[{code, param, message,
 //! debug_message}]}` with the HTTP status Conekta uses for each type.
 
-use super::state::object_id;
+use crate::world::state::object_id;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
@@ -77,6 +77,34 @@ impl ConektaError {
             status: 402,
             kind: "processing_error",
             details: vec![Detail::new(code, None, message)],
+        }
+    }
+
+    /// `428`: the object is not in a state that allows this (the spec's `capture` answer).
+    pub fn precondition(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: 428,
+            kind: "precondition_required_error",
+            details: vec![Detail::new(code, None, message)],
+        }
+    }
+
+    /// `406`: an `Accept` naming an API version the simulator does not speak. Conekta's errors
+    /// call a version mismatch a `conflict_error`.
+    pub fn unsupported_version(version: &str, spoken: &[&str]) -> Self {
+        let spoken = spoken
+            .iter()
+            .map(|v| format!("application/vnd.conekta-v{v}+json"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        Self {
+            status: 406,
+            kind: "conflict_error",
+            details: vec![Detail::new(
+                "conekta.errors.conflict.api_version",
+                None,
+                format!("The API version {version} is not supported; send Accept: {spoken}."),
+            )],
         }
     }
 

@@ -1,10 +1,8 @@
-//! The sandbox's own secrets, made fresh at every start: the RSA key pair that signs webhooks
-//! (Conekta keeps the private half; the bridge gets the public PEM) and, when none is
-//! configured, the relay's `whsec_` signing secret.
+//! The simulator's own secret, made fresh at every start: the RSA key pair that signs webhooks
+//! (Conekta keeps the private half; the bridge gets the public PEM).
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use rand::RngCore;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer};
 use rsa::RsaPrivateKey;
@@ -47,29 +45,23 @@ impl std::fmt::Debug for WebhookSigner {
     }
 }
 
-/// A fresh `whsec_<base64 of 32 random bytes>` secret for the relay.
-pub fn new_signing_secret() -> String {
-    let mut raw = [0u8; 32];
-    rand::rng().fill_bytes(&mut raw);
-    format!("whsec_{}", BASE64.encode(raw))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::conekta::digest::{DigestForm, DigestVerifier};
+    use rsa::pkcs1v15::{Signature, VerifyingKey};
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
 
     #[test]
-    fn the_bridge_verifies_what_the_sandbox_signs() {
+    fn the_digest_is_a_pkcs1v15_sha256_signature_of_the_body() {
         let signer = WebhookSigner::generate().unwrap();
-        let verifier = DigestVerifier::from_pem(signer.public_pem()).unwrap();
+        let public = rsa::RsaPublicKey::from_public_key_pem(signer.public_pem()).unwrap();
+        let verifier = VerifyingKey::<Sha256>::new(public);
         let body = br#"{"id":"evt","type":"order.paid"}"#;
-        assert_eq!(
-            verifier.verify(body, &signer.digest(body)),
-            Ok(DigestForm::Pkcs1v15Sha256)
-        );
-        assert!(verifier.verify(b"{}", &signer.digest(body)).is_err());
-        let secret = new_signing_secret();
-        assert!(crate::relay::SigningKey::parse(&secret.into()).is_ok());
+        let raw = BASE64.decode(signer.digest(body)).unwrap();
+        let signature = Signature::try_from(raw.as_slice()).unwrap();
+        assert!(verifier.verify(body, &signature).is_ok());
+        assert!(verifier.verify(b"{}", &signature).is_err());
+        assert!(!format!("{signer:?}").contains("PRIVATE"));
     }
 }

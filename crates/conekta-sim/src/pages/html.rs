@@ -1,7 +1,8 @@
-//! Plain HTML for the simulator's pages: one layout with the sandbox banner, escaping, money in
-//! pesos, the start page and a barcode picture. No scripts fetched from anywhere.
+//! Plain HTML for the simulator's pages: one layout with the sandbox banner, escaping, the
+//! start page and a barcode picture. No scripts fetched from anywhere.
 
-use super::Simulator;
+use crate::server::Simulator;
+use crate::world::money::pesos;
 use actix_web::{web, HttpResponse};
 
 /// Escapes text for HTML bodies and attribute values.
@@ -18,21 +19,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// `123456` centavos -> `$1,234.56`.
-pub fn pesos(centavos: i64) -> String {
-    let sign = if centavos < 0 { "-" } else { "" };
-    let abs = centavos.unsigned_abs();
-    let whole = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}${grouped}.{:02}", abs % 100)
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f4f5fb;color:#1d1d3b}\
@@ -94,7 +80,7 @@ pub async fn index(simulator: web::Data<Simulator>) -> HttpResponse {
     };
     let body = format!(
         "<h1>Simulador de Conekta</h1>\
-<p>Este servidor imita la API de Conekta para <code>pagos --sandbox</code>. Nada de lo que pasa aquí mueve dinero.</p>\
+<p>Este servidor imita la API de Conekta en modo de prueba. Nada de lo que pasa aquí mueve dinero.</p>\
 <ul><li><a href=\"/inbox\">Buzón de notificaciones</a> (use <code>{url}/inbox/notify</code> como <code>notification_url</code>)</li>\
 <li><a href=\"/cajero\">Cajero</a>: simular el pago de una referencia en tienda o una transferencia</li></ul>\
 <h2>Órdenes</h2><table><tr><th>Orden</th><th>Monto</th><th>Estado</th><th></th></tr>{orders}</table>",
@@ -133,10 +119,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_pesos_and_escapes() {
-        assert_eq!(pesos(100000), "$1,000.00");
-        assert_eq!(pesos(123456789), "$1,234,567.89");
-        assert_eq!(pesos(5), "$0.05");
+    fn escapes_text_and_attributes() {
         assert_eq!(
             escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"

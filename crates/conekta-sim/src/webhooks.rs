@@ -1,9 +1,10 @@
-//! Conekta's webhooks, from the simulator to the bridge: real-shaped event envelopes, signed
-//! with the sandbox key (`Digest` header), sent asynchronously in order, or synchronously for
-//! the `inbound_payment.*` questions whose answer decides a payment.
+//! Conekta's webhooks, from the simulator to the bridge (whatever listens at the webhook URL):
+//! real-shaped event envelopes, signed with the simulator's key (`Digest` header), sent
+//! asynchronously in order, or synchronously for the `inbound_payment.*` questions whose
+//! answer decides a payment.
 
-use super::state::{now, object_id};
-use super::Simulator;
+use crate::server::Simulator;
+use crate::world::state::{conekta_id, now, object_id};
 use actix_web::web;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -20,7 +21,7 @@ pub fn event(kind: &str, object: &Value, bridge_url: &str) -> Value {
         "livemode": false,
         "webhook_status": "pending",
         "webhook_logs": [{
-            "id": super::state::conekta_id("webhl"), "url": bridge_url, "failed_attempts": 0,
+            "id": conekta_id("webhl"), "url": bridge_url, "failed_attempts": 0,
             "last_http_response_status": -1, "response_data": null, "object": "webhook_log",
             "last_attempted_at": 0
         }],
@@ -29,6 +30,22 @@ pub fn event(kind: &str, object: &Value, bridge_url: &str) -> Value {
         "type": kind,
         "created_at": now()
     })
+}
+
+/// The event about an order's new status, if that status has one.
+pub fn order_status_event(order: &Value, bridge_url: &str) -> Option<Value> {
+    let kind = match order["payment_status"].as_str()? {
+        "paid" => "order.paid",
+        "pre_authorized" => "order.pre_authorized",
+        "declined" => "order.declined",
+        "pending_payment" => "order.pending_payment",
+        "partially_paid" => "order.updated",
+        "canceled" => "order.canceled",
+        "refunded" => "order.refunded",
+        "partially_refunded" => "order.partially_refunded",
+        _ => return None,
+    };
+    Some(event(kind, order, bridge_url))
 }
 
 /// A synchronous question (`inbound_payment.lookup` / `.payment_attempt`), as seed 001 shows.
@@ -55,11 +72,11 @@ pub struct BridgeAnswer {
 
 /// Posts one signed event to the bridge and waits (within `budget`) for its answer.
 pub async fn post(simulator: &Simulator, event: &Value, budget: Duration) -> BridgeAnswer {
-    let Some(url) = simulator.bridge_webhook_url() else {
+    let Some(url) = simulator.webhook_url() else {
         return BridgeAnswer {
             status: None,
             body: Value::Null,
-            error: Some("the bridge is not connected yet".to_owned()),
+            error: Some("no webhook URL is set yet".to_owned()),
         };
     };
     let body = event.to_string();
@@ -69,7 +86,7 @@ pub async fn post(simulator: &Simulator, event: &Value, budget: Duration) -> Bri
         .post(&url)
         .insert_header(("Content-Type", "application/json"))
         .insert_header(("Digest", digest))
-        .insert_header(("User-Agent", "Conekta-Sandbox/pagos"))
+        .insert_header(("User-Agent", "Conekta-Sandbox/conekta-sim"))
         .send_body(body);
     let outcome = tokio::time::timeout(budget, async {
         let mut response = sent.await.map_err(|e| e.to_string())?;
@@ -107,6 +124,14 @@ pub async fn post(simulator: &Simulator, event: &Value, budget: Duration) -> Bri
 /// Sends the events one after another in the background, retrying each a few times until the
 /// bridge answers 2xx (as Conekta retries).
 pub fn send_in_order(simulator: web::Data<Simulator>, events: Vec<Value>) {
+    if simulator.webhook_url().is_none() {
+        // Nobody to tell (a standalone simulator without --webhook-url).
+        tracing::debug!(
+            events = events.len(),
+            "sandbox: no webhook URL; events not sent"
+        );
+        return;
+    }
     actix_web::rt::spawn(async move {
         for event in events {
             let kind = event["type"].as_str().unwrap_or("").to_owned();
