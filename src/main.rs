@@ -1,41 +1,56 @@
 use pagos::settings::Settings;
-use pagos::startup::Application;
+use pagos::startup::{Application, StartError};
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: pagos [--sandbox] [--help]\n\n  --sandbox  run with a built-in Conekta \
-simulator (no account, no internet, no real money)\n\nConfiguration comes from PAGOS__* variables \
-(and an optional TOML file named by PAGOS_CONFIG); see .env.example.";
+const USAGE: &str = "usage: pagos [--sandbox] [--version] [--help]\n\n  --sandbox  run with a \
+built-in Conekta simulator (no account, no internet, no real money)\n  --version  print the \
+version\n\nConfiguration comes from PAGOS__* variables (and an optional TOML file named by \
+PAGOS_CONFIG); see .env.example.";
+
+/// The exit code of a start stopped by a wrong setting.
+const BAD_SETTING: u8 = 2;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let sandbox_mode = args.len() == 1 && args[0] == "--sandbox";
-    if !args.is_empty() && !sandbox_mode {
-        let known = args.len() == 1 && (args[0] == "--help" || args[0] == "-h");
-        eprintln!("{USAGE}");
-        return if known {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(2)
-        };
-    }
+    let sandbox_mode = match args.as_slice() {
+        [] => false,
+        [flag] if flag == "--sandbox" => true,
+        [flag] if flag == "--version" || flag == "-V" => {
+            println!("pagos {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        [flag] if flag == "--help" || flag == "-h" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(BAD_SETTING);
+        }
+    };
     // awc names no TLS crypto provider; make ring the process default before any client exists.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let _telemetry = pagos::telemetry::init(std::io::stdout, "info");
-    let mut settings = match Settings::load() {
-        Ok(settings) => settings,
-        Err(error) => {
-            tracing::error!(%error, "cannot start");
-            return ExitCode::from(2);
-        }
+    let loaded = match Settings::load() {
+        Ok(loaded) => loaded,
+        Err(error) => return bad_setting(&error),
     };
+    for key in &loaded.unknown_keys {
+        tracing::warn!(setting = %key, "unknown setting ignored (misspelled?)");
+    }
+    let mut settings = loaded.settings;
     let sandbox = if sandbox_mode {
         match pagos::sandbox::start(&mut settings) {
             Ok(sandbox) => Some(sandbox),
             Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "cannot start the sandbox");
-                return ExitCode::FAILURE;
+                let port = settings.sandbox.port.unwrap_or(0).to_string();
+                let error = pagos::settings::SettingsError::new(
+                    "PAGOS__SANDBOX__PORT",
+                    &port,
+                    format!("{error:#}"),
+                );
+                return bad_setting(&error);
             }
         }
     } else {
@@ -43,8 +58,9 @@ async fn main() -> ExitCode {
     };
     let app = match Application::build(settings).await {
         Ok(app) => app,
+        Err(StartError::Setting(error)) => return bad_setting(&error),
         Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "cannot start");
+            tracing::error!(error = %error, "cannot start");
             return ExitCode::FAILURE;
         }
     };
@@ -62,4 +78,11 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line naming the setting and its value (a secret's is never shown), and exit code 2.
+fn bad_setting(error: &dyn std::fmt::Display) -> ExitCode {
+    tracing::error!(error = %error, "cannot start: a setting is wrong");
+    eprintln!("pagos: cannot start: {error}");
+    ExitCode::from(BAD_SETTING)
 }

@@ -3,44 +3,46 @@
 //! settings (Conekta's URL, the webhook key, a relay signing secret the simulator's inbox also
 //! verifies with, private notification targets allowed) and prints the start banner.
 
-use crate::settings::Settings;
+use crate::providers::conekta::digest::DigestVerifier;
+use crate::settings::{Settings, SigningSecret};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use conekta_sim::{Options, Sandbox};
 use rand::RngCore;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
-/// Optional fixed port for the simulator; unset or 0 picks a free one.
-pub const PORT_VARIABLE: &str = "PAGOS__SANDBOX__PORT";
-
-/// Starts the simulator on 127.0.0.1 (`PAGOS__SANDBOX__PORT`, or a free port) and points the
-/// settings at it.
+/// Starts the simulator (`PAGOS__SANDBOX__HOST`, default 127.0.0.1; `PAGOS__SANDBOX__PORT`,
+/// default a free port) and points the settings at it.
 pub fn start(settings: &mut Settings) -> anyhow::Result<Sandbox> {
-    let port = match std::env::var(PORT_VARIABLE) {
-        Ok(text) if !text.trim().is_empty() => text
-            .trim()
-            .parse::<u16>()
-            .map_err(|_| anyhow::anyhow!("{PORT_VARIABLE} must be a port number"))?,
-        _ => 0,
-    };
+    let port = settings.sandbox.port.unwrap_or(0);
     start_on(settings, port)
 }
 
 /// As [`start`], on this port.
 pub fn start_on(settings: &mut Settings, port: u16) -> anyhow::Result<Sandbox> {
+    if settings.relay.signing_secret.is_none() {
+        let fresh = SigningSecret::parse(SecretString::from(new_signing_secret()))
+            .map_err(anyhow::Error::msg)?;
+        settings.relay.signing_secret = Some(fresh);
+    }
     let secret = settings
         .relay
         .signing_secret
-        .get_or_insert_with(|| new_signing_secret().into())
-        .expose_secret()
-        .to_owned();
-    let sandbox = Sandbox::start(Options {
+        .as_ref()
+        .map(|secret| secret.text.expose_secret().to_owned());
+    let mut options = Options {
         port,
-        signing_secret: Some(secret),
+        signing_secret: secret,
         ..Options::default()
-    })?;
-    settings.conekta.api_url = sandbox.url().to_owned();
-    settings.conekta.webhook_public_key = Some(sandbox.webhook_public_key_pem().to_owned());
+    };
+    if let Some(host) = &settings.sandbox.host {
+        options.host = host.clone();
+    }
+    let sandbox = Sandbox::start(options)?;
+    settings.conekta.api_url = sandbox.url().parse()?;
+    settings.conekta.webhook_keys = Some(
+        DigestVerifier::from_pem(sandbox.webhook_public_key_pem()).map_err(anyhow::Error::msg)?,
+    );
     // The inbox listens on loopback.
     settings.relay.allow_private_targets = true;
     Ok(sandbox)

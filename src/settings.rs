@@ -1,108 +1,226 @@
 //! One `Settings` struct, layered: built-in defaults, then the TOML file named by `PAGOS_CONFIG`,
-//! then `PAGOS__SECTION__KEY` environment variables.
+//! then `PAGOS__SECTION__KEY` environment variables. Every value is read once, at start, into
+//! its type (a schedule, a key, a duration, a URL); a wrong one stops the start with a line that
+//! names the variable and its value (a secret's value is never shown).
 
+use crate::providers::conekta::settings::{ConektaSettings, RawConektaSettings};
+use crate::relay::{RetrySchedule, SigningKey};
 use config::{Config, Environment, File, FileFormat};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// The defaults, in the same TOML shape an operator's `PAGOS_CONFIG` file uses.
 const DEFAULTS: &str = r#"
 [server]
 host = "0.0.0.0"
-port = 8080
+port = "8080"
 
 [database]
 url = "sqlite://pagos.db?mode=rwc"
 
 [conekta]
 api_url = "https://api.conekta.io"
-timeout_ms = 10000
+timeout_ms = "10000"
 default_phone = "+5215555555555"
 
 [relay]
 retry_schedule = "5s,5m,30m,2h,5h,10h,10h"
-timeout_ms = 15000
-allow_private_targets = false
+timeout_ms = "15000"
+allow_private_targets = "false"
 
 [admin]
+
+[sandbox]
 "#;
 
-#[derive(Debug, Clone, Deserialize)]
+/// Every key there is, as `section.key`: anything else is named in a warning at start.
+const KNOWN_KEYS: &[&str] = &[
+    "server.host",
+    "server.port",
+    "server.api_keys",
+    "database.url",
+    "conekta.api_url",
+    "conekta.timeout_ms",
+    "conekta.default_phone",
+    "conekta.webhook_public_key",
+    "relay.signing_secret",
+    "relay.retry_schedule",
+    "relay.timeout_ms",
+    "relay.allow_private_targets",
+    "admin.token",
+    "log.format",
+    "sandbox.host",
+    "sandbox.port",
+    "sandbox.shop_name",
+];
+
+#[derive(Clone)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub conekta: ConektaSettings,
     pub relay: RelaySettings,
     pub admin: AdminSettings,
+    pub sandbox: SandboxSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     /// Comma-separated bearer tokens callers of `/pagos` must present; unset: open.
-    #[serde(default)]
     pub api_keys: Option<SecretString>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct DatabaseSettings {
-    /// May carry a password (`postgres://user:pass@…`), so it never prints.
+    /// May carry a password (`postgres://user:pass@…`), so it never prints; see `masked_url`.
     pub url: SecretString,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConektaSettings {
-    pub api_url: String,
-    pub timeout_ms: u64,
-    pub default_phone: String,
-    /// PEM text of one or more public keys (concatenated blocks) webhooks must verify against.
-    #[serde(default)]
-    pub webhook_public_key: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone)]
 pub struct RelaySettings {
-    /// `whsec_<base64>`: signs every notification (Standard Webhooks).
-    #[serde(default)]
-    pub signing_secret: Option<SecretString>,
-    /// Delays between delivery attempts, e.g. `5s,5m,30m,2h`; after the last, the delivery fails.
-    pub retry_schedule: String,
-    pub timeout_ms: u64,
+    /// Signs every notification (Standard Webhooks); unset: notifications wait unsent.
+    pub signing_secret: Option<SigningSecret>,
+    /// Delays between delivery attempts; after the last, the delivery fails.
+    pub retry_schedule: RetrySchedule,
+    /// One delivery attempt's budget.
+    pub timeout: Duration,
     pub allow_private_targets: bool,
 }
 
-impl RelaySettings {
-    pub fn timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms)
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct AdminSettings {
-    /// Bearer token for `/admin/*`; without it the admin API answers 404.
-    #[serde(default)]
+    /// Bearer token for `/admin/*`; unset (or empty): the admin API answers 404.
     pub token: Option<SecretString>,
 }
 
-impl ConektaSettings {
-    pub fn timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms)
+/// Only under `--sandbox`: where the Conekta simulator listens.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxSettings {
+    pub host: Option<String>,
+    /// `None` or 0: a free port.
+    pub port: Option<u16>,
+}
+
+/// A `whsec_…` secret, checked, with the key it makes.
+#[derive(Clone)]
+pub struct SigningSecret {
+    pub text: SecretString,
+    pub key: SigningKey,
+}
+
+impl SigningSecret {
+    pub fn parse(text: SecretString) -> Result<Self, String> {
+        let key = SigningKey::parse(&text)?;
+        Ok(Self { text, key })
     }
 }
 
+/// What is wrong with one setting: its variable, its value as shown, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct SettingsError(String);
+#[error("{name}={value}: {reason}")]
+pub struct SettingsError {
+    pub name: String,
+    /// Quoted, or `(secret)` / `(PEM text)` for values that must not be shown.
+    pub value: String,
+    pub reason: String,
+}
+
+impl SettingsError {
+    pub fn new(name: &str, value: &str, reason: impl Into<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            value: format!("{value:?}"),
+            reason: reason.into(),
+        }
+    }
+
+    /// For a value that must not be shown.
+    pub fn secret(name: &str, reason: impl Into<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            value: "(secret)".to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The sections as written: text everywhere, so a bad value is reported by this module with
+/// its variable's name rather than by the deserializer.
+#[derive(Deserialize)]
+struct Raw {
+    server: RawServer,
+    database: RawDatabase,
+    conekta: RawConektaSettings,
+    relay: RawRelay,
+    #[serde(default)]
+    admin: RawAdmin,
+    #[serde(default)]
+    sandbox: RawSandbox,
+}
+
+#[derive(Deserialize)]
+struct RawServer {
+    host: String,
+    port: String,
+    #[serde(default)]
+    api_keys: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawDatabase {
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct RawRelay {
+    #[serde(default)]
+    signing_secret: Option<String>,
+    retry_schedule: String,
+    timeout_ms: String,
+    allow_private_targets: String,
+}
+
+#[derive(Deserialize, Default)]
+struct RawAdmin {
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawSandbox {
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<String>,
+}
+
+/// What loading found besides the settings: keys nothing reads.
+pub struct Loaded {
+    pub settings: Settings,
+    pub unknown_keys: Vec<String>,
+}
 
 impl Settings {
     /// Reads the layered configuration from the process environment.
-    pub fn load() -> Result<Self, SettingsError> {
+    pub fn load() -> Result<Loaded, SettingsError> {
         Self::load_from(std::env::var("PAGOS_CONFIG").ok().as_deref())
     }
 
-    pub fn load_from(config_file: Option<&str>) -> Result<Self, SettingsError> {
+    /// The built-in defaults alone (no file, no environment): what the tests start from.
+    pub fn defaults() -> Settings {
+        let raw: Raw = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .and_then(Config::try_deserialize)
+            .expect("the built-in defaults deserialize");
+        raw.parse().expect("the built-in defaults are valid")
+    }
+
+    pub fn load_from(config_file: Option<&str>) -> Result<Loaded, SettingsError> {
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Some(path) = config_file {
             builder = builder.add_source(File::new(path, FileFormat::Toml).required(true));
@@ -113,33 +231,219 @@ impl Settings {
                 .separator("__")
                 .try_parsing(false),
         );
-        let settings: Settings = builder
-            .build()
-            .and_then(Config::try_deserialize)
-            .map_err(|e| SettingsError(e.to_string()))?;
-        settings.check()?;
-        Ok(settings)
+        let config = builder.build().map_err(|e| {
+            SettingsError::new("PAGOS_CONFIG", config_file.unwrap_or(""), e.to_string())
+        })?;
+        let unknown_keys = unknown_keys(&config);
+        let raw: Raw = config.try_deserialize().map_err(|e| {
+            SettingsError::new("PAGOS_CONFIG", config_file.unwrap_or(""), e.to_string())
+        })?;
+        Ok(Loaded {
+            settings: raw.parse()?,
+            unknown_keys,
+        })
     }
 
-    fn check(&self) -> Result<(), SettingsError> {
-        if self.conekta.timeout_ms == 0 {
-            return Err(SettingsError("conekta.timeout_ms must be above 0".into()));
+    /// The database URL with any password hidden, for messages.
+    pub fn masked_database_url(&self) -> String {
+        mask_url(self.database.url.expose_secret())
+    }
+}
+
+impl Raw {
+    fn parse(self) -> Result<Settings, SettingsError> {
+        let server = ServerSettings {
+            port: number("PAGOS__SERVER__PORT", &self.server.port)?,
+            host: non_blank("PAGOS__SERVER__HOST", self.server.host)?,
+            api_keys: present(self.server.api_keys).map(SecretString::from),
+        };
+        let database = DatabaseSettings {
+            url: database_url(self.database.url)?,
+        };
+        let conekta = self
+            .conekta
+            .parse()
+            .map_err(|(name, value, reason)| SettingsError {
+                name: name.to_owned(),
+                value: if value.starts_with('(') {
+                    value
+                } else {
+                    format!("{value:?}")
+                },
+                reason,
+            })?;
+        let relay = RelaySettings {
+            signing_secret: present(self.relay.signing_secret)
+                .map(|text| {
+                    SigningSecret::parse(SecretString::from(text)).map_err(|reason| {
+                        SettingsError::secret("PAGOS__RELAY__SIGNING_SECRET", reason)
+                    })
+                })
+                .transpose()?,
+            retry_schedule: retry_schedule(&self.relay.retry_schedule)?,
+            timeout: millis("PAGOS__RELAY__TIMEOUT_MS", &self.relay.timeout_ms)?,
+            allow_private_targets: boolean(
+                "PAGOS__RELAY__ALLOW_PRIVATE_TARGETS",
+                &self.relay.allow_private_targets,
+            )?,
+        };
+        let admin = AdminSettings {
+            token: present(self.admin.token).map(SecretString::from),
+        };
+        let sandbox = SandboxSettings {
+            host: present(self.sandbox.host),
+            port: present(self.sandbox.port)
+                .map(|port| number("PAGOS__SANDBOX__PORT", &port))
+                .transpose()?,
+        };
+        Ok(Settings {
+            server,
+            database,
+            conekta,
+            relay,
+            admin,
+            sandbox,
+        })
+    }
+}
+
+/// A value given as blank counts as not given (`PAGOS__ADMIN__TOKEN=""` is no token).
+fn present(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn non_blank(name: &str, value: String) -> Result<String, SettingsError> {
+    if value.trim().is_empty() {
+        return Err(SettingsError::new(name, &value, "must not be blank"));
+    }
+    Ok(value.trim().to_owned())
+}
+
+fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, SettingsError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| SettingsError::new(name, value, "must be a whole number in range"))
+}
+
+fn millis(name: &str, value: &str) -> Result<Duration, SettingsError> {
+    match value.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        _ => Err(SettingsError::new(
+            name,
+            value,
+            "must be a whole number of milliseconds above 0",
+        )),
+    }
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool, SettingsError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(SettingsError::new(name, value, "must be true or false")),
+    }
+}
+
+fn retry_schedule(value: &str) -> Result<RetrySchedule, SettingsError> {
+    let name = "PAGOS__RELAY__RETRY_SCHEDULE";
+    let schedule =
+        RetrySchedule::parse(value).map_err(|reason| SettingsError::new(name, value, reason))?;
+    if schedule.max_attempts() < 2 {
+        return Err(SettingsError::new(
+            name,
+            value,
+            "must list at least one delay (e.g. 5s,5m,30m): without one a failed delivery is never retried",
+        ));
+    }
+    Ok(schedule)
+}
+
+fn database_url(value: String) -> Result<SecretString, SettingsError> {
+    let name = "PAGOS__DATABASE__URL";
+    let supported = ["sqlite:", "postgres:", "postgresql:"];
+    if !supported.iter().any(|scheme| value.starts_with(scheme)) {
+        return Err(SettingsError::new(
+            name,
+            &mask_url(&value),
+            "must be sqlite://… or postgres://…",
+        ));
+    }
+    Ok(SecretString::from(value))
+}
+
+/// A URL with its password replaced, for messages.
+pub fn mask_url(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
         }
-        url::Url::parse(&self.conekta.api_url)
-            .map_err(|e| SettingsError(format!("conekta.api_url: {e}")))?;
-        if self.relay.timeout_ms == 0 {
-            return Err(SettingsError("relay.timeout_ms must be above 0".into()));
+        Ok(_) => value.to_owned(),
+        // Not a URL: show none of it, it may be anything.
+        Err(_) => "(unreadable URL)".to_owned(),
+    }
+}
+
+/// Keys in the file or the environment that no setting reads, as their variable names.
+fn unknown_keys(config: &Config) -> Vec<String> {
+    let known: BTreeSet<&str> = KNOWN_KEYS.iter().copied().collect();
+    let mut unknown = Vec::new();
+    let Ok(table) = config
+        .clone()
+        .try_deserialize::<std::collections::HashMap<String, config::Value>>()
+    else {
+        return unknown;
+    };
+    for (section, value) in table {
+        match value.into_table() {
+            Ok(keys) => {
+                for key in keys.keys() {
+                    if !known.contains(format!("{section}.{key}").as_str()) {
+                        unknown.push(format!(
+                            "PAGOS__{}__{}",
+                            section.to_uppercase(),
+                            key.to_uppercase()
+                        ));
+                    }
+                }
+            }
+            Err(_) => unknown.push(format!("PAGOS__{}", section.to_uppercase())),
         }
-        crate::relay::RetrySchedule::parse(&self.relay.retry_schedule)
-            .map_err(|e| SettingsError(format!("relay.retry_schedule: {e}")))?;
-        if let Some(secret) = &self.relay.signing_secret {
-            crate::relay::SigningKey::parse(secret)
-                .map_err(|e| SettingsError(format!("relay.signing_secret: {e}")))?;
-        }
-        if let Some(pem) = &self.conekta.webhook_public_key {
-            crate::providers::conekta::digest::DigestVerifier::from_pem(pem)
-                .map_err(|e| SettingsError(format!("conekta.webhook_public_key: {e}")))?;
-        }
-        Ok(())
+    }
+    unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_load() {
+        let settings = Settings::defaults();
+        assert_eq!(settings.server.port, 8080);
+        assert_eq!(settings.relay.retry_schedule.max_attempts(), 8);
+        assert_eq!(settings.conekta.timeout, Duration::from_secs(10));
+        assert!(settings.admin.token.is_none());
+    }
+
+    #[test]
+    fn a_password_is_never_shown() {
+        assert_eq!(
+            mask_url("postgres://pagos:hunter2@db:5432/pagos"),
+            "postgres://pagos:***@db:5432/pagos"
+        );
+        assert_eq!(
+            mask_url("sqlite://pagos.db?mode=rwc"),
+            "sqlite://pagos.db?mode=rwc"
+        );
+        assert_eq!(mask_url("not a url hunter2"), "(unreadable URL)");
+    }
+
+    #[test]
+    fn an_empty_schedule_is_refused() {
+        let error = retry_schedule("").unwrap_err();
+        assert_eq!(error.name, "PAGOS__RELAY__RETRY_SCHEDULE");
+        assert!(error.reason.contains("at least one delay"));
     }
 }

@@ -6,9 +6,9 @@ use crate::http::{self, health};
 use crate::metrics::Metrics;
 use crate::providers::intake::{held_notification, Intake};
 use crate::providers::ProviderSetup;
-use crate::relay::{Relay, RelayConfig, RelayHandle, RetrySchedule, SigningKey};
-use crate::settings::Settings;
-use crate::store::{Backend, Store};
+use crate::relay::{Relay, RelayConfig, RelayHandle};
+use crate::settings::{Settings, SettingsError};
+use crate::store::{Backend, Store, StoreError};
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
@@ -27,8 +27,28 @@ pub struct Application {
 
 impl Application {
     /// Connects the store (running migrations), starts the relay, binds the listener.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = Store::connect(&settings.database.url).await?;
+    /// Binds the port first, then connects the store: a wrong setting stops the start before
+    /// anything is written.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .map_err(|error| {
+                SettingsError::new(
+                    "PAGOS__SERVER__PORT",
+                    &settings.server.port.to_string(),
+                    format!("cannot listen on {address}: {error}"),
+                )
+            })?;
+        let store = Store::connect(&settings.database.url)
+            .await
+            .map_err(|error| match error {
+                StoreError::Migration(_) => StartError::Other(error.into()),
+                error => StartError::Setting(SettingsError {
+                    name: "PAGOS__DATABASE__URL".to_owned(),
+                    value: format!("{:?}", settings.masked_database_url()),
+                    reason: error.to_string(),
+                }),
+            })?;
         if store.backend() == Backend::Sqlite {
             // SQLite serves one process: claims a previous run left in flight died with it.
             let released = store.release_claim_leases().await?;
@@ -44,15 +64,23 @@ impl Application {
             relay.clone(),
             held_notification,
         ));
-        let providers =
-            ProviderSetup::new(&settings, &store, &metrics).map_err(anyhow::Error::msg)?;
+        let providers = ProviderSetup::new(
+            &settings.conekta,
+            settings.relay.allow_private_targets,
+            settings
+                .relay
+                .signing_secret
+                .as_ref()
+                .map(|s| s.key.clone()),
+            &store,
+            &metrics,
+        );
         let intake = web::Data::new(Intake {
             store: store.clone(),
             relay: relay.clone(),
             metrics: metrics.clone(),
         });
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
-        let port = listener.local_addr()?.port();
+        let port = listener.local_addr().map_err(anyhow::Error::from)?.port();
         let store_data = web::Data::new(store.clone());
         let relay_data = web::Data::new(relay.clone());
         let metrics_data = web::Data::new(metrics);
@@ -77,7 +105,8 @@ impl Application {
                 .configure(http::routes)
                 .default_service(web::to(health::not_found))
         })
-        .listen(listener)?
+        .listen(listener)
+        .map_err(anyhow::Error::from)?
         .shutdown_timeout(SHUTDOWN_GRACE_S)
         .run();
         tracing::info!(port, backend = ?store.backend(), "pagos listening");
@@ -125,10 +154,11 @@ async fn start_relay(
         );
         return Ok((RelayHandle::idle(), None));
     };
-    let signing_key = SigningKey::parse(secret).map_err(anyhow::Error::msg)?;
-    let schedule =
-        RetrySchedule::parse(&settings.relay.retry_schedule).map_err(anyhow::Error::msg)?;
-    let mut config = RelayConfig::new(signing_key, schedule, settings.relay.timeout());
+    let mut config = RelayConfig::new(
+        secret.key.clone(),
+        settings.relay.retry_schedule.clone(),
+        settings.relay.timeout,
+    );
     config.allow_private_targets = settings.relay.allow_private_targets;
     if store.backend() == Backend::Sqlite {
         // SQLite serves one replica: claims left by a previous run of it are void.
@@ -139,4 +169,21 @@ async fn start_relay(
     }
     let (handle, done) = Relay::start(store.clone(), config, metrics.clone());
     Ok((handle, Some(done)))
+}
+
+/// Why the service did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is wrong: the operator must change it (exit code 2).
+    #[error(transparent)]
+    Setting(#[from] SettingsError),
+    /// Anything else (a migration that failed, say).
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for StartError {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::Other(error.into())
+    }
 }

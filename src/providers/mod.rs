@@ -55,26 +55,24 @@ pub struct ProviderSetup {
 }
 
 impl ProviderSetup {
+    /// `approval_key` signs the questions put to storefronts; `allow_private_targets` lets
+    /// them point into the cluster.
     pub fn new(
-        settings: &crate::settings::Settings,
+        conekta: &conekta::settings::ConektaSettings,
+        allow_private_targets: bool,
+        approval_key: Option<crate::relay::SigningKey>,
         store: &crate::store::Store,
         metrics: &crate::metrics::Metrics,
-    ) -> Result<Self, String> {
-        let approval_key = settings
-            .relay
-            .signing_secret
-            .as_ref()
-            .map(crate::relay::SigningKey::parse)
-            .transpose()?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             conekta: conekta::ConektaSetup::new(
-                &settings.conekta,
-                settings.relay.allow_private_targets,
+                conekta,
+                allow_private_targets,
                 approval_key,
                 store.clone(),
                 metrics.clone(),
-            )?,
-        })
+            ),
+        }
     }
 
     pub fn registry(&self) -> ProviderRegistry {

@@ -45,6 +45,8 @@ pub enum Backend {
 pub enum StoreError {
     #[error("unsupported database URL: use sqlite://… or postgres://…")]
     UnsupportedUrl,
+    #[error("cannot connect: {0}")]
+    Unreachable(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -73,6 +75,9 @@ pub struct Store {
     instance: std::sync::Arc<str>,
 }
 
+/// How long the first connection may take before the start gives up on the database.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Store {
@@ -87,6 +92,21 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
+        // One connection first, so that a database that cannot be reached says why (refused,
+        // unknown host, bad password, TLS) instead of a pool that only times out.
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, sqlx::AnyConnection::connect(url)).await;
+        match probe {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(error)) => return Err(StoreError::Unreachable(error.to_string())),
+            Err(_) => {
+                return Err(StoreError::Unreachable(format!(
+                    "no answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                )))
+            }
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 /// pagos with a 300 ms Conekta budget: a fake that answers after a second times out.
 async fn impatient(db: Db) -> TestApp {
-    spawn_app_with(db, |s| s.conekta.timeout_ms = 300).await
+    spawn_app_with(db, |s| {
+        s.conekta.timeout = std::time::Duration::from_millis(300)
+    })
+    .await
 }
 
 /// The only order Conekta holds for `reference_id`.

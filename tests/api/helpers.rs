@@ -84,16 +84,23 @@ pub async fn fresh_database(db: Db, dir: &tempfile::TempDir) -> String {
 /// Settings for tests: a free port on loopback, the given store and Conekta URL.
 pub fn test_settings(database_url: &str, conekta_url: &str) -> Settings {
     // SAFETY-free: no environment is read here besides the built-in defaults.
-    let mut settings = Settings::load_from(None).expect("defaults load");
+    let mut settings = Settings::defaults();
     settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;
     settings.database.url = database_url.to_owned().into();
-    settings.conekta.api_url = conekta_url.to_owned();
-    settings.conekta.timeout_ms = 2_000;
-    settings.conekta.webhook_public_key = Some(crate::conekta_events::PUBLIC_KEY.to_owned());
-    settings.relay.signing_secret = Some(SIGNING_SECRET.to_owned().into());
-    settings.relay.retry_schedule = "100ms,100ms,100ms".to_owned();
-    settings.relay.timeout_ms = 2_000;
+    settings.conekta.api_url = conekta_url.parse().unwrap();
+    settings.conekta.timeout = std::time::Duration::from_millis(2_000);
+    settings.conekta.webhook_keys = Some(
+        pagos::providers::conekta::digest::DigestVerifier::from_pem(
+            crate::conekta_events::PUBLIC_KEY,
+        )
+        .unwrap(),
+    );
+    settings.relay.signing_secret =
+        Some(pagos::settings::SigningSecret::parse(SIGNING_SECRET.to_owned().into()).unwrap());
+    settings.relay.retry_schedule =
+        pagos::relay::RetrySchedule::parse("100ms,100ms,100ms").unwrap();
+    settings.relay.timeout = std::time::Duration::from_millis(2_000);
     // Test receivers listen on loopback; the SSRF tests turn this off.
     settings.relay.allow_private_targets = true;
     settings.admin.token = Some(ADMIN_TOKEN.to_owned().into());

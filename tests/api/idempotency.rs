@@ -82,7 +82,10 @@ on_both_stores!(a_refused_create_can_be_retried, |db: Db| async move {
 on_both_stores!(
     an_unknown_outcome_keeps_the_reference_bound,
     |db: Db| async move {
-        let app = spawn_app_with(db, |s| s.conekta.timeout_ms = 300).await;
+        let app = spawn_app_with(db, |s| {
+            s.conekta.timeout = std::time::Duration::from_millis(300)
+        })
+        .await;
         app.conekta.reply_next(Reply::act_then_after_ms(1_000));
         assert_eq!(app.post_pagos(&seed_create("idem-6")).await.status, 504);
         // Conekta may have made that order: other fields stay refused...

@@ -24,6 +24,7 @@ mod relay;
 mod relay_guard;
 mod request_keys;
 mod secrets;
+mod start_failures;
 mod tracing;
 mod validation;
 mod webhooks;

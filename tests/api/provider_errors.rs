@@ -74,7 +74,7 @@ async fn unreachable_conekta_is_502() {
         .local_addr()
         .unwrap();
     let app = spawn_app_with(Db::Sqlite, |s| {
-        s.conekta.api_url = format!("http://{closed}")
+        s.conekta.api_url = format!("http://{closed}").parse().unwrap()
     })
     .await;
     let answer = app.post_pagos(&seed_create("down-1")).await;
@@ -86,7 +86,10 @@ async fn unreachable_conekta_is_502() {
 }
 
 on_both_stores!(slow_conekta_is_504_within_the_budget, |db: Db| async move {
-    let app = spawn_app_with(db, |s| s.conekta.timeout_ms = 300).await;
+    let app = spawn_app_with(db, |s| {
+        s.conekta.timeout = std::time::Duration::from_millis(300)
+    })
+    .await;
     app.conekta.reply_next(Reply::after_ms(3_000, Reply::Order));
     let started = Instant::now();
     let answer = app.post_pagos(&seed_create("slow-1")).await;

@@ -95,7 +95,8 @@ on_both_stores!(
 
 on_both_stores!(a_receiver_down_then_up_gets_it, |db: Db| async move {
     let app = spawn_app_with(db, |s| {
-        s.relay.retry_schedule = "300ms,300ms,300ms,300ms,300ms".into()
+        s.relay.retry_schedule =
+            pagos::relay::RetrySchedule::parse("300ms,300ms,300ms,300ms,300ms").unwrap()
     })
     .await;
     let (url, addr) = Receiver::reserve();

@@ -70,7 +70,10 @@ on_both_stores!(
 on_both_stores!(
     a_hanging_storefront_does_not_delay_the_others,
     |db: Db| async move {
-        let app = spawn_app_with(db, |s| s.relay.timeout_ms = 10_000).await;
+        let app = spawn_app_with(db, |s| {
+            s.relay.timeout = std::time::Duration::from_millis(10_000)
+        })
+        .await;
         let (hanging, healthy) = (Receiver::start(), Receiver::start());
         hanging.answer_always(Answer::Hang);
         for i in 0..24 {

@@ -112,7 +112,10 @@ on_both_stores!(a_repeat_while_the_first_runs_is_409, |db: Db| async move {
 on_both_stores!(
     a_refund_that_timed_out_is_made_once_when_retried_with_its_key,
     |db: Db| async move {
-        let app = spawn_app_with(db, |s| s.conekta.timeout_ms = 300).await;
+        let app = spawn_app_with(db, |s| {
+            s.conekta.timeout = std::time::Duration::from_millis(300)
+        })
+        .await;
         let order = paid_order(&app, "key-4").await;
         app.conekta.reply_next(Reply::Order); // the order, read first
         app.conekta.reply_next(Reply::act_then_after_ms(1_000)); // refunded, answered late

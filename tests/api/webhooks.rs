@@ -95,7 +95,7 @@ on_both_stores!(
 
 #[actix_web::test]
 async fn without_a_configured_key_every_webhook_is_refused() {
-    let app = spawn_app_with(Db::Sqlite, |s| s.conekta.webhook_public_key = None).await;
+    let app = spawn_app_with(Db::Sqlite, |s| s.conekta.webhook_keys = None).await;
     let receiver = Receiver::start();
     let order_id = app.create_order("nokey-1", &receiver.url).await;
     let answer = app

@@ -1,9 +1,9 @@
 //! HTTP to Conekta: authentication, API version, one pooled client per worker thread, and a
 //! hard budget on each call. Knows nothing of our actions; maps transport outcomes to errors.
 
+use super::settings::ConektaSettings;
 use crate::domain::ProviderSecret;
 use crate::metrics::Metrics;
-use crate::settings::ConektaSettings;
 use awc::error::SendRequestError;
 use awc::http::Method;
 use serde_json::Value;
@@ -42,7 +42,7 @@ pub struct ConektaClient {
 
 impl ConektaClient {
     pub fn new(settings: &ConektaSettings, metrics: Metrics) -> Self {
-        let timeout = settings.timeout();
+        let timeout = settings.timeout;
         let connector = awc::Connector::new()
             .timeout(timeout.min(Duration::from_secs(5)))
             .conn_keep_alive(Duration::from_secs(30))
@@ -58,7 +58,7 @@ impl ConektaClient {
             .finish();
         Self {
             http,
-            api_url: settings.api_url.trim_end_matches('/').to_owned(),
+            api_url: settings.api_base().to_owned(),
             timeout,
             metrics,
         }

@@ -21,6 +21,7 @@ pub mod refund;
 pub mod request_key;
 pub mod requests;
 pub mod save_card;
+pub mod settings;
 pub mod wire;
 
 use crate::clock;
@@ -30,7 +31,6 @@ use crate::metrics::Metrics;
 use crate::providers::webhooks::{Inbound, Question, WebhookRequest};
 use crate::providers::{ActionError, ActionReply, Provider};
 use crate::relay::SigningKey;
-use crate::settings::ConektaSettings;
 use crate::store::Store;
 use client::ConektaClient;
 use digest::{DigestForm, DigestVerifier};
@@ -40,6 +40,7 @@ use order_flow::make_order;
 use request_key::KeyedAttempt;
 use requests::{ChargeRequest, CreateRequest, SplitRequest};
 use serde_json::{Map, Value};
+use settings::ConektaSettings;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const PROVIDER: &str = "conekta";
@@ -69,31 +70,27 @@ pub struct ConektaSetup {
 }
 
 impl ConektaSetup {
-    /// Reads the webhook keys once; says at start when webhooks cannot be verified.
+    /// Says at start when webhooks cannot be verified.
     pub fn new(
         settings: &ConektaSettings,
         allow_private_targets: bool,
         approval_key: Option<SigningKey>,
         store: Store,
         metrics: Metrics,
-    ) -> Result<Self, String> {
-        let verifier = match &settings.webhook_public_key {
-            Some(pem) => Some(DigestVerifier::from_pem(pem)?),
-            None => {
-                tracing::warn!(
-                    "PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY is not set: every Conekta webhook will be refused (401)"
-                );
-                None
-            }
-        };
-        Ok(Self {
+    ) -> Self {
+        if settings.webhook_keys.is_none() {
+            tracing::warn!(
+                "PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY is not set: every Conekta webhook will be refused (401)"
+            );
+        }
+        Self {
             settings: settings.clone(),
             allow_private_targets,
             store,
             metrics,
-            verifier,
+            verifier: settings.webhook_keys.clone(),
             approval_key,
-        })
+        }
     }
 }
 
@@ -129,12 +126,12 @@ impl ConektaProvider {
 
     /// One call's budget.
     pub(crate) fn budget(&self) -> std::time::Duration {
-        self.settings.timeout()
+        self.settings.timeout
     }
 
     /// Conekta requires a phone on inline customers; the configured one stands in.
     pub(crate) fn phone_or_default<'a>(&'a self, phone: Option<&'a Phone>) -> &'a str {
-        phone.map_or(self.settings.default_phone.as_str(), Phone::as_str)
+        phone.unwrap_or(&self.settings.default_phone).as_str()
     }
 
     /// URLs pagos will call later (notifications, approvals) may not point into our network.
