@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// Variables a case sets.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 /// Runs the binary with only `env` set (besides a harmless port), to the end; its output.
 fn run(env: &[(&str, &str)], args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
@@ -43,7 +46,7 @@ fn refused(output: &Output, setting: &str) -> String {
 
 #[test]
 fn bad_settings_are_named_with_exit_code_2() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    let cases: &[(Env, &str, &str)] = &[
         (
             &[("PAGOS__RELAY__RETRY_SCHEDULE", "")],
             "PAGOS__RELAY__RETRY_SCHEDULE",
