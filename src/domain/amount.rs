@@ -42,6 +42,12 @@ impl Amount {
         Ok(Self(centavos))
     }
 
+    /// A fixed amount written in the code (a check at compile time that it is positive).
+    pub const fn constant(centavos: i64) -> Self {
+        assert!(centavos > 0, "an amount is positive");
+        Self(centavos)
+    }
+
     pub fn from_centavos(centavos: i64) -> Option<Self> {
         (centavos > 0).then_some(Self(centavos))
     }

@@ -3,30 +3,18 @@
 pub mod amount;
 pub mod contact;
 pub mod field_errors;
+pub mod ids;
 pub mod secret;
 pub mod target_url;
 
 pub use amount::Amount;
 pub use contact::{person_name, Email, Phone};
 pub use field_errors::{FieldError, FieldReader};
+pub use ids::{Centavos, Currency, ReferenceId};
 pub use secret::ProviderSecret;
 pub use target_url::TargetUrl;
 
 use serde_json::Value;
-
-/// The storefront's own id for the purchase: 1 to 200 characters.
-pub fn reference_id(value: &Value) -> Result<String, String> {
-    field_errors::bounded_text(value, 1, 200)
-}
-
-/// A three-letter ISO 4217 code in capitals (`MXN`), exactly as Conekta takes it.
-pub fn currency(value: &Value) -> Result<String, String> {
-    let text = field_errors::as_str(value)?;
-    if text.len() != 3 || !text.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err("must be a three-letter ISO 4217 code in capitals such as MXN".to_owned());
-    }
-    Ok(text.to_owned())
-}
 
 /// A provider object id (`ord_…`, `cus_…`, `src_…`, `tok_…`): 1 to 64 letters, digits, `_` or
 /// `-`. It becomes part of a provider URL path, so nothing else may pass.

@@ -5,6 +5,7 @@
 
 use super::webhooks::{About, Inbound, ProviderEvent, WebhookRequest};
 use super::Provider;
+use crate::domain::{Centavos, Currency};
 use crate::metrics::Metrics;
 use crate::relay::notification::{new_message_id, target_key, Notification};
 use crate::relay::RelayHandle;
@@ -158,11 +159,11 @@ impl Intake {
             .map(|payment| format!("payment:{payment}:{}", event.kind));
         let target = Target {
             subject_key: format!("{}:ref:{}", event.provider, reference.reference),
-            reference_id: &reference.reference_id,
+            reference_id: reference.reference_id.as_str(),
             notification_url: &reference.notification_url,
             payment_status: status.as_deref().unwrap_or("paid"),
-            amount_cents: event.amount_cents,
-            currency: event.currency.as_deref().unwrap_or_default(),
+            amount: event.amount,
+            currency: event.currency.as_ref().map_or("", Currency::as_str),
         };
         let delivery = notification(event, &target, new_message_id(), trace_context());
         let incoming = IncomingEvent {
@@ -260,11 +261,11 @@ fn order_notification(
     };
     let target = Target {
         subject_key: format!("{}:{order_id}", event.provider),
-        reference_id: &order.reference_id,
+        reference_id: order.reference_id.as_str(),
         notification_url: &order.notification_url,
         payment_status: order.payment_status.as_deref().unwrap_or("pending_payment"),
-        amount_cents: event.amount_cents.or(Some(order.amount_cents)),
-        currency: event.currency.as_deref().unwrap_or(&order.currency),
+        amount: event.amount.or(Some(order.amount)),
+        currency: event.currency.as_ref().unwrap_or(&order.currency).as_str(),
     };
     notification(event, &target, id, trace_context)
 }
@@ -276,7 +277,7 @@ struct Target<'a> {
     reference_id: &'a str,
     notification_url: &'a str,
     payment_status: &'a str,
-    amount_cents: Option<i64>,
+    amount: Option<Centavos>,
     currency: &'a str,
 }
 
@@ -306,8 +307,8 @@ fn notification(
         occurred_at: event.occurred_at,
         data: &event.data,
     };
-    if let Some(centavos) = target.amount_cents {
-        body = body.with_amount(centavos);
+    if let Some(amount) = target.amount {
+        body = body.with_amount(amount);
     }
     NewDelivery {
         subject_key: target.subject_key.clone(),

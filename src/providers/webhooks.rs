@@ -2,6 +2,7 @@
 //! genuine and parses it into a neutral event (or a ping, or a synchronous question it answers
 //! itself). The intake (`intake.rs`) takes it from there without knowing the provider.
 
+use crate::domain::{Centavos, Currency};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -54,9 +55,9 @@ pub struct ProviderEvent {
     pub kind: String,
     pub occurred_at: Option<i64>,
     pub about: About,
-    /// Centavos the object carries, and its currency.
-    pub amount_cents: Option<i64>,
-    pub currency: Option<String>,
+    /// The amount the object carries, and its currency.
+    pub amount: Option<Centavos>,
+    pub currency: Option<Currency>,
     /// The provider's object as received (relayed as the notification's `data`).
     pub data: Value,
 }

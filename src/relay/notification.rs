@@ -1,6 +1,6 @@
 //! The notification storefronts receive (its shape is part of the outer contract).
 
-use crate::domain::Amount;
+use crate::domain::Centavos;
 use serde::Serialize;
 use serde_json::Value;
 use url::Url;
@@ -28,12 +28,9 @@ pub struct Notification<'a> {
 }
 
 impl Notification<'_> {
-    pub fn with_amount(mut self, centavos: i64) -> Self {
-        self.amount_cents = Some(centavos);
-        self.amount = Some(match Amount::from_centavos(centavos) {
-            Some(amount) => amount.pesos(),
-            None => rust_decimal::Decimal::new(centavos, 2).to_string(),
-        });
+    pub fn with_amount(mut self, amount: Centavos) -> Self {
+        self.amount_cents = Some(amount.get());
+        self.amount = Some(amount.pesos());
         self
     }
 }

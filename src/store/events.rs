@@ -6,6 +6,7 @@ use super::held::{hold_in, release_in, BuildHeld, HeldEvent};
 use super::orders::adopt_in;
 use super::tx::{args, Row, Tx};
 use super::{Store, StoreError};
+use crate::domain::{Centavos, Currency, ReferenceId};
 
 /// Builds the notification once the order is known (may run again if a group commit is retried).
 pub type BuildDelivery = Box<dyn Fn(&OrderContext, &str) -> NewDelivery + Send + Sync>;
@@ -31,10 +32,10 @@ pub struct IncomingEvent<'a> {
 /// What the intake needs to know about the order to build the notification.
 #[derive(Debug, Clone)]
 pub struct OrderContext {
-    pub reference_id: String,
+    pub reference_id: ReferenceId,
     pub notification_url: String,
-    pub amount_cents: i64,
-    pub currency: String,
+    pub amount: Centavos,
+    pub currency: Currency,
     /// The status after this event: the highest-ranked one seen so far, if any.
     pub payment_status: Option<String>,
 }
@@ -43,10 +44,10 @@ impl OrderContext {
     /// From a row with the order map's columns of the same names.
     pub(super) fn from_row(row: &Row) -> Result<Self, StoreError> {
         Ok(Self {
-            reference_id: row.get("reference_id")?,
+            reference_id: ReferenceId::stored(row.get("reference_id")?),
             notification_url: row.get("notification_url")?,
-            amount_cents: row.get("amount_cents")?,
-            currency: row.get("currency")?,
+            amount: Centavos(row.get("amount_cents")?),
+            currency: Currency::of(&row.get::<String>("currency")?),
             payment_status: row.get("payment_status")?,
         })
     }

@@ -3,16 +3,17 @@
 use super::events::OrderContext;
 use super::tx::{args, Tx};
 use super::{column, Store, StoreError};
+use crate::domain::{Amount, Currency, ReferenceId};
 
 /// An order made through pagos.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderRecord<'a> {
     pub order_id: &'a str,
     pub account_hash: &'a str,
-    pub reference_id: &'a str,
+    pub reference_id: &'a ReferenceId,
     pub notification_url: &'a str,
-    pub amount_cents: i64,
-    pub currency: &'a str,
+    pub amount: Amount,
+    pub currency: &'a Currency,
 }
 
 /// The same, owned, to travel to the group-commit writer.
@@ -33,10 +34,10 @@ impl OwnedOrder {
             provider: provider.to_owned(),
             order_id: order.order_id.to_owned(),
             account_hash: order.account_hash.to_owned(),
-            reference_id: order.reference_id.to_owned(),
+            reference_id: order.reference_id.as_str().to_owned(),
             notification_url: order.notification_url.to_owned(),
-            amount_cents: order.amount_cents,
-            currency: order.currency.to_owned(),
+            amount_cents: order.amount.centavos(),
+            currency: order.currency.as_str().to_owned(),
         }
     }
 }

@@ -3,20 +3,22 @@
 use super::group_commit::{Write, WriteFuture};
 use super::tx::{args, Tx};
 use super::{column, Store, StoreError};
+use crate::domain::{Amount, Centavos, ReferenceId};
 use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone)]
 pub struct NewReference<'a> {
     pub provider: &'a str,
     pub account_hash: &'a str,
-    pub reference_id: &'a str,
+    pub reference_id: &'a ReferenceId,
     pub customer_id: &'a str,
     pub payment_source_id: &'a str,
     pub reference: &'a str,
     pub notification_url: &'a str,
     pub approval_url: Option<&'a str>,
-    pub min_cents: i64,
-    pub max_cents: i64,
+    /// What a single payment may be, at least and at most.
+    pub min: Amount,
+    pub max: Amount,
     pub expires_at: i64,
     pub fields_json: &'a str,
     pub answer: &'a str,
@@ -24,13 +26,13 @@ pub struct NewReference<'a> {
 
 #[derive(Debug, Clone)]
 pub struct StoredReference {
-    pub reference_id: String,
+    pub reference_id: ReferenceId,
     pub customer_id: String,
     pub reference: String,
     pub notification_url: String,
     pub approval_url: Option<String>,
-    pub min_cents: i64,
-    pub max_cents: i64,
+    pub min: Centavos,
+    pub max: Centavos,
     pub expires_at: i64,
     pub active: bool,
     pub fields_json: String,
@@ -63,14 +65,14 @@ impl OwnedReference {
         Self {
             provider: new.provider.to_owned(),
             account_hash: new.account_hash.to_owned(),
-            reference_id: new.reference_id.to_owned(),
+            reference_id: new.reference_id.as_str().to_owned(),
             customer_id: new.customer_id.to_owned(),
             payment_source_id: new.payment_source_id.to_owned(),
             reference: new.reference.to_owned(),
             notification_url: new.notification_url.to_owned(),
             approval_url: new.approval_url.map(str::to_owned),
-            min_cents: new.min_cents,
-            max_cents: new.max_cents,
+            min_cents: new.min.centavos(),
+            max_cents: new.max.centavos(),
             expires_at: new.expires_at,
             fields_json: new.fields_json.to_owned(),
             answer: new.answer.to_owned(),
@@ -170,13 +172,13 @@ impl Write for Deactivate {
 
 fn stored(row: &AnyRow) -> Result<StoredReference, StoreError> {
     Ok(StoredReference {
-        reference_id: column(row, "reference_id")?,
+        reference_id: ReferenceId::stored(column(row, "reference_id")?),
         customer_id: column(row, "customer_id")?,
         reference: column(row, "reference")?,
         notification_url: column(row, "notification_url")?,
         approval_url: column(row, "approval_url")?,
-        min_cents: column(row, "min_cents")?,
-        max_cents: column(row, "max_cents")?,
+        min: Centavos(column(row, "min_cents")?),
+        max: Centavos(column(row, "max_cents")?),
         expires_at: column(row, "expires_at")?,
         active: column::<i64>(row, "active")? != 0,
         fields_json: column(row, "fields")?,

@@ -6,6 +6,7 @@ use super::inbound;
 use super::requests::common::DEFAULT_CURRENCY;
 use super::wire::events::EventView;
 use super::PROVIDER;
+use crate::domain::{Centavos, Currency};
 use crate::providers::webhooks::{About, Inbound, ProviderEvent, Question, RankedStatus};
 use serde::Deserialize;
 use serde_json::Value;
@@ -36,13 +37,13 @@ pub fn parse(body: &[u8]) -> Inbound {
     // An order's own currency stands in for an order event's; a payment on a reference has no
     // order, and Conekta's default is pesos.
     let currency = match (&about, object["currency"].as_str()) {
-        (_, Some(currency)) => Some(currency.to_owned()),
-        (About::Payment { .. }, None) => Some(DEFAULT_CURRENCY.to_owned()),
+        (_, Some(currency)) => Some(Currency::of(currency)),
+        (About::Payment { .. }, None) => Some(Currency::of(DEFAULT_CURRENCY)),
         _ => None,
     };
     Inbound::Event(ProviderEvent {
         provider: PROVIDER.to_owned(),
-        amount_cents: object["amount"].as_i64(),
+        amount: object["amount"].as_i64().map(Centavos),
         currency,
         id: event.id,
         kind: event.kind,
@@ -171,7 +172,7 @@ mod tests {
         };
         assert_eq!((order_id.as_str(), status.is_none()), ("ord_1", true));
         assert_eq!(claim_key.as_deref(), Some("clm_1"));
-        assert_eq!(order.amount_cents, Some(100));
+        assert_eq!(order.amount, Some(Centavos(100)));
         let charge = event(json!({
             "id": "evt2", "type": "charge.paid",
             "data": {"object": {"object": "charge", "id": "ch_1", "order_id": "ord_1", "status": "paid"}}

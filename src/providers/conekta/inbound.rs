@@ -123,14 +123,14 @@ pub async fn answer(store: &Store, approver: &Approver, event: &Question) -> Val
         if amount <= 0 {
             return decline(AMOUNT_NOT_ALLOWED);
         }
-        if amount < reference.min_cents || amount > reference.max_cents {
+        if amount < reference.min.get() || amount > reference.max.get() {
             return decline(OUT_OF_RANGE);
         }
     }
     let approved = if attempt {
         json!({ "payable": true })
     } else {
-        json!({ "payable": true, "min_amount": reference.min_cents, "max_amount": reference.max_cents })
+        json!({ "payable": true, "min_amount": reference.min.get(), "max_amount": reference.max.get() })
     };
     let Some(url) = &reference.approval_url else {
         return approved;
@@ -155,8 +155,8 @@ fn question(event: &Question, reference: &StoredReference, amount: Option<i64>) 
         "amount": amount.and_then(Amount::from_centavos).map(Amount::pesos),
         "amount_cents": amount,
         "currency": event.data["currency"].as_str().unwrap_or(DEFAULT_CURRENCY),
-        "min_amount": reference.min_cents,
-        "max_amount": reference.max_cents,
+        "min_amount": reference.min.get(),
+        "max_amount": reference.max.get(),
         "data": event.data,
     })
 }

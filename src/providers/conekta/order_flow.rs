@@ -8,7 +8,7 @@ use super::client::ConektaError;
 use super::lookup::Lookup;
 use super::{ConektaProvider, PROVIDER};
 use crate::clock;
-use crate::domain::{Amount, ProviderSecret, TargetUrl};
+use crate::domain::{Amount, Currency, ProviderSecret, ReferenceId, TargetUrl};
 use crate::providers::intake::held_notification;
 use crate::providers::{ActionError, ActionReply};
 use crate::store::{ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, OrderRecord};
@@ -19,10 +19,10 @@ use serde_json::{Map, Value};
 /// A parsed request that makes one Conekta order.
 pub trait OrderSource {
     fn secret(&self) -> &ProviderSecret;
-    fn reference_id(&self) -> &str;
+    fn reference_id(&self) -> &ReferenceId;
     fn notification_url(&self) -> &TargetUrl;
     fn amount(&self) -> Amount;
-    fn currency(&self) -> &str;
+    fn currency(&self) -> &Currency;
     /// The fields that make two requests "the same", by request name.
     fn identity(&self) -> Map<String, Value>;
     /// Until when a repeat is answered from the claim (Unix s); a checkout's expiry replaces it.
@@ -55,7 +55,7 @@ pub async fn make_order(
             provider: PROVIDER,
             account_hash: &account_hash,
             scope: ClaimScope::Order,
-            key: request.reference_id(),
+            key: request.reference_id().as_str(),
         },
         fields_json: &fields_json,
         expires_at: binding_until,
@@ -64,7 +64,7 @@ pub async fn make_order(
         target: Some(ClaimTarget {
             reference_id: request.reference_id(),
             notification_url: request.notification_url().as_str(),
-            amount_cents: request.amount().centavos(),
+            amount: request.amount(),
             currency: request.currency(),
         }),
         budget: provider.budget(),
@@ -152,7 +152,7 @@ impl<R: OrderSource> OnceOperation for OrderOperation<'_, R> {
                     account_hash,
                     reference_id: request.reference_id(),
                     notification_url: request.notification_url().as_str(),
-                    amount_cents: request.amount().centavos(),
+                    amount: request.amount(),
                     currency: request.currency(),
                 },
                 held_notification,

@@ -6,7 +6,7 @@ use super::order_flow::OrderSource;
 use super::requests::create::{OrderExtras, DEFAULT_EXPIRY_S};
 use super::requests::{ChargeRequest, CreateRequest, SplitRequest};
 use super::ConektaProvider;
-use crate::domain::{Amount, ProviderSecret, TargetUrl};
+use crate::domain::{Amount, Currency, ProviderSecret, ReferenceId, TargetUrl};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -19,7 +19,7 @@ macro_rules! order_fields {
         fn secret(&self) -> &ProviderSecret {
             &self.secret
         }
-        fn reference_id(&self) -> &str {
+        fn reference_id(&self) -> &ReferenceId {
             &self.reference_id
         }
         fn notification_url(&self) -> &TargetUrl {
@@ -28,7 +28,7 @@ macro_rules! order_fields {
         fn amount(&self) -> Amount {
             self.amount
         }
-        fn currency(&self) -> &str {
+        fn currency(&self) -> &Currency {
             &self.currency
         }
         fn identity(&self) -> Map<String, Value> {

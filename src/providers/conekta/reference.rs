@@ -39,7 +39,7 @@ pub async fn reference(
             provider: PROVIDER,
             account_hash: &account_hash,
             scope: ClaimScope::Reference,
-            key: &request.reference_id,
+            key: request.reference_id.as_str(),
         },
         fields_json: &identity_json,
         expires_at: NEVER,
@@ -141,8 +141,8 @@ impl OnceOperation for ReferenceOperation<'_> {
                 reference: source["reference"].as_str().unwrap_or_default(),
                 notification_url: request.notification_url.as_str(),
                 approval_url: request.approval_url.as_ref().map(TargetUrl::as_str),
-                min_cents: request.min_cents(),
-                max_cents: request.max_cents(),
+                min: request.min(),
+                max: request.max(),
                 expires_at: source["expires_at"]
                     .as_i64()
                     .or(request.expires_at)

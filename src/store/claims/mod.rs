@@ -17,6 +17,7 @@ use super::orders::{OrderRecord, OwnedOrder};
 use super::references::{NewReference, OwnedReference};
 use super::{column, Store, StoreError};
 use crate::clock;
+use crate::domain::{Amount, Currency, ReferenceId};
 use writes::{
     AttemptBegin, ClaimAbandon, ClaimFinish, ClaimStart, ClaimTakeOver, ClaimsPurge, LeasesVoid,
     OwnedKey, OwnedNewClaim,
@@ -56,10 +57,10 @@ pub struct ClaimKey<'a> {
 /// can then be tied to its storefront (`adopt`).
 #[derive(Debug, Clone, Copy)]
 pub struct ClaimTarget<'a> {
-    pub reference_id: &'a str,
+    pub reference_id: &'a ReferenceId,
     pub notification_url: &'a str,
-    pub amount_cents: i64,
-    pub currency: &'a str,
+    pub amount: Amount,
+    pub currency: &'a Currency,
 }
 
 /// What a new claim records.

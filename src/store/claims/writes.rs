@@ -68,10 +68,10 @@ impl OwnedNewClaim {
             expires_at: new.expires_at,
             lease_ms: new.lease_ms,
             durable: new.durable,
-            reference_id: new.target.map(|t| t.reference_id.to_owned()),
+            reference_id: new.target.map(|t| t.reference_id.as_str().to_owned()),
             notification_url: new.target.map(|t| t.notification_url.to_owned()),
-            amount_cents: new.target.map(|t| t.amount_cents),
-            currency: new.target.map(|t| t.currency.to_owned()),
+            amount_cents: new.target.map(|t| t.amount.centavos()),
+            currency: new.target.map(|t| t.currency.as_str().to_owned()),
         }
     }
 }

@@ -6,7 +6,7 @@ use super::super::wire::orders::{
 };
 use super::common::{self, description, item_name, DEFAULT_CURRENCY};
 use crate::domain::{
-    currency, object_id, reference_id, Amount, FieldError, FieldReader, ProviderSecret, TargetUrl,
+    object_id, Amount, Currency, FieldError, FieldReader, ProviderSecret, ReferenceId, TargetUrl,
 };
 use serde_json::{json, Map, Value};
 
@@ -15,12 +15,12 @@ pub struct ChargeRequest {
     pub secret: ProviderSecret,
     pub customer_id: String,
     pub amount: Amount,
-    pub reference_id: String,
+    pub reference_id: ReferenceId,
     pub notification_url: TargetUrl,
     /// The card to charge; absent, the customer's default payment source.
     pub payment_source_id: Option<String>,
     pub description: Option<String>,
-    pub currency: String,
+    pub currency: Currency,
 }
 
 impl ChargeRequest {
@@ -29,11 +29,11 @@ impl ChargeRequest {
         let secret = r.required("secret", ProviderSecret::parse);
         let customer_id = r.required("customer_id", object_id);
         let amount = r.required("amount", common::pesos);
-        let reference = r.required("reference_id", reference_id);
+        let reference = r.required("reference_id", ReferenceId::parse);
         let notification_url = r.required("notification_url", TargetUrl::parse);
         let payment_source_id = r.optional("payment_source_id", object_id);
         let description = r.optional("description", description);
-        let currency = r.optional("currency", currency);
+        let currency = r.optional("currency", Currency::parse);
         let parsed = (move || {
             Some(Self {
                 secret: secret?,
@@ -43,7 +43,7 @@ impl ChargeRequest {
                 notification_url: notification_url?,
                 payment_source_id,
                 description,
-                currency: currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_owned()),
+                currency: currency.unwrap_or_else(|| Currency::of(DEFAULT_CURRENCY)),
             })
         })();
         r.finish(parsed)
@@ -67,7 +67,7 @@ impl ChargeRequest {
         &self,
         attempt_key: &str,
     ) -> Result<Box<serde_json::value::RawValue>, serde_json::Error> {
-        let item_name = item_name(self.description.as_deref(), &self.reference_id);
+        let item_name = item_name(self.description.as_deref(), self.reference_id.as_str());
         let payment_method = match &self.payment_source_id {
             Some(source) => PaymentMethod::Card {
                 token_id: None,
@@ -76,7 +76,7 @@ impl ChargeRequest {
             None => PaymentMethod::Default,
         };
         serde_json::value::to_raw_value(&OrderRequest {
-            currency: &self.currency,
+            currency: self.currency.as_str(),
             customer_info: CustomerInfo::Saved {
                 customer_id: &self.customer_id,
             },

@@ -5,8 +5,8 @@ use super::super::wire::orders::{CustomerInfo, LineItem, OrderRequest};
 use super::checkout::CheckoutOptions;
 use super::common::{self, description, expiry, item_name, DEFAULT_CURRENCY};
 use crate::domain::{
-    currency, person_name, reference_id, Amount, Email, FieldError, FieldReader, Phone,
-    ProviderSecret, TargetUrl,
+    person_name, Amount, Currency, Email, FieldError, FieldReader, Phone, ProviderSecret,
+    ReferenceId, TargetUrl,
 };
 use serde_json::{json, Map, Value};
 
@@ -21,14 +21,14 @@ pub const DEFAULT_EXPIRY_S: i64 = 3 * 86_400;
 pub struct CreateRequest {
     pub secret: ProviderSecret,
     pub amount: Amount,
-    pub reference_id: String,
+    pub reference_id: ReferenceId,
     pub return_url: TargetUrl,
     pub notification_url: TargetUrl,
     pub first_name: String,
     pub last_name: String,
     pub email: Email,
     pub phone: Option<Phone>,
-    pub currency: String,
+    pub currency: Currency,
     pub description: Option<String>,
     pub expires_at: Option<i64>,
     pub success_url: Option<TargetUrl>,
@@ -49,14 +49,14 @@ impl CreateRequest {
         let mut r = FieldReader::new(fields);
         let secret = r.required("secret", ProviderSecret::parse);
         let amount = r.required("amount", common::pesos);
-        let reference_id = r.required("reference_id", reference_id);
+        let reference_id = r.required("reference_id", ReferenceId::parse);
         let return_url = r.required("return_url", TargetUrl::parse);
         let notification_url = r.required("notification_url", TargetUrl::parse);
         let first_name = r.required("first_name", person_name);
         let last_name = r.required("last_name", person_name);
         let email = r.required("email", Email::parse);
         let phone = r.optional("phone", Phone::parse);
-        let currency = r.optional("currency", currency);
+        let currency = r.optional("currency", Currency::parse);
         let description = r.optional("description", description);
         let expires_at = r.optional("expires_at", |v| {
             expiry(v, now, MIN_EXPIRY_S, MAX_EXPIRY_S, "one hour and 365 days")
@@ -75,7 +75,7 @@ impl CreateRequest {
                 last_name: last_name?,
                 email: email?,
                 phone,
-                currency: currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_owned()),
+                currency: currency.unwrap_or_else(|| Currency::of(DEFAULT_CURRENCY)),
                 description,
                 expires_at,
                 success_url,
@@ -87,7 +87,7 @@ impl CreateRequest {
     }
 
     pub fn item_name(&self) -> String {
-        item_name(self.description.as_deref(), &self.reference_id)
+        item_name(self.description.as_deref(), self.reference_id.as_str())
     }
 
     pub fn success_url(&self) -> TargetUrl {
@@ -110,7 +110,7 @@ impl CreateRequest {
         let (success_url, failure_url) = (self.success_url(), self.failure_url());
         let item_name = self.item_name();
         serde_json::value::to_raw_value(&OrderRequest {
-            currency: &self.currency,
+            currency: self.currency.as_str(),
             customer_info: CustomerInfo::Inline {
                 name: format!("{} {}", self.first_name, self.last_name),
                 email: self.email.as_str(),
@@ -131,7 +131,7 @@ impl CreateRequest {
             pre_authorize: self.options.pre_authorize,
             metadata: self
                 .options
-                .metadata(&self.reference_id, extras.attempt_key),
+                .metadata(self.reference_id.as_str(), extras.attempt_key),
         })
     }
 
@@ -192,7 +192,7 @@ mod tests {
     fn parses_the_seed_with_defaults() {
         let request = CreateRequest::parse(&seed(), NOW).unwrap();
         assert_eq!(request.amount.centavos(), 100_000);
-        assert_eq!(request.currency, "MXN");
+        assert_eq!(request.currency.as_str(), "MXN");
         assert_eq!(request.item_name(), "6588");
         assert_eq!(
             request.success_url().as_str(),

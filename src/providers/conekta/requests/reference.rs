@@ -5,15 +5,15 @@ use super::super::claim_flow::METADATA_KEY;
 use super::super::wire::customers::{CustomerRequest, PaymentSourceRequest};
 use super::common::{self, expiry, one_of};
 use crate::domain::{
-    person_name, reference_id, Amount, Email, FieldError, FieldReader, Phone, ProviderSecret,
+    person_name, Amount, Email, FieldError, FieldReader, Phone, ProviderSecret, ReferenceId,
     TargetUrl,
 };
 use serde_json::{json, Map, Value};
 
 const PAYMENT_TYPES: &[&str] = &["cash_recurrent", "oxxo_recurrent"];
 /// What a payment may be when the storefront sets no range: one peso up to OXXO's cap.
-const DEFAULT_MIN_CENTS: i64 = 100;
-const DEFAULT_MAX_CENTS: i64 = 1_000_000;
+const DEFAULT_MIN: Amount = Amount::constant(100);
+const DEFAULT_MAX: Amount = Amount::constant(1_000_000);
 /// A reference may expire from one to 365 days after it is made (Conekta's stated window).
 const MIN_EXPIRY_S: i64 = 86_400;
 const MAX_EXPIRY_S: i64 = 365 * 86_400;
@@ -21,7 +21,7 @@ const MAX_EXPIRY_S: i64 = 365 * 86_400;
 #[derive(Debug)]
 pub struct ReferenceRequest {
     pub secret: ProviderSecret,
-    pub reference_id: String,
+    pub reference_id: ReferenceId,
     pub notification_url: TargetUrl,
     pub first_name: String,
     pub last_name: String,
@@ -38,7 +38,7 @@ impl ReferenceRequest {
     pub fn parse(fields: &Map<String, Value>, now: i64) -> Result<Self, Vec<FieldError>> {
         let mut r = FieldReader::new(fields);
         let secret = r.required("secret", ProviderSecret::parse);
-        let reference = r.required("reference_id", reference_id);
+        let reference = r.required("reference_id", ReferenceId::parse);
         let notification_url = r.required("notification_url", TargetUrl::parse);
         let first_name = r.required("first_name", person_name);
         let last_name = r.required("last_name", person_name);
@@ -76,20 +76,20 @@ impl ReferenceRequest {
             ))
         })();
         if let Some(request) = &parsed {
-            if request.min_cents() > request.max_cents() {
+            if request.min() > request.max() {
                 r.reject("max_amount", "must not be below min_amount");
             }
         }
         r.finish(parsed)
     }
 
-    /// Centavos a single payment may be, at least and at most.
-    pub fn min_cents(&self) -> i64 {
-        self.min_amount.map_or(DEFAULT_MIN_CENTS, Amount::centavos)
+    /// What a single payment may be, at least and at most.
+    pub fn min(&self) -> Amount {
+        self.min_amount.unwrap_or(DEFAULT_MIN)
     }
 
-    pub fn max_cents(&self) -> i64 {
-        self.max_amount.map_or(DEFAULT_MAX_CENTS, Amount::centavos)
+    pub fn max(&self) -> Amount {
+        self.max_amount.unwrap_or(DEFAULT_MAX)
     }
 
     pub fn identity(&self) -> Map<String, Value> {

@@ -7,8 +7,8 @@ use super::super::wire::orders::{
 };
 use super::common::{self, description, item_name, token_digest, DEFAULT_CURRENCY};
 use crate::domain::{
-    currency, object_id, person_name, reference_id, Amount, Email, FieldError, FieldReader, Phone,
-    ProviderSecret, TargetUrl,
+    object_id, person_name, Amount, Currency, Email, FieldError, FieldReader, Phone,
+    ProviderSecret, ReferenceId, TargetUrl,
 };
 use serde_json::{json, Map, Value};
 
@@ -28,14 +28,14 @@ pub struct SplitCharge {
 pub struct SplitRequest {
     pub secret: ProviderSecret,
     pub amount: Amount,
-    pub reference_id: String,
+    pub reference_id: ReferenceId,
     pub notification_url: TargetUrl,
     pub first_name: String,
     pub last_name: String,
     pub email: Email,
     pub phone: Option<Phone>,
     pub description: Option<String>,
-    pub currency: String,
+    pub currency: Currency,
     pub charges: Vec<SplitCharge>,
 }
 
@@ -44,14 +44,14 @@ impl SplitRequest {
         let mut r = FieldReader::new(fields);
         let secret = r.required("secret", ProviderSecret::parse);
         let amount = r.required("amount", common::pesos);
-        let reference = r.required("reference_id", reference_id);
+        let reference = r.required("reference_id", ReferenceId::parse);
         let notification_url = r.required("notification_url", TargetUrl::parse);
         let first_name = r.required("first_name", person_name);
         let last_name = r.required("last_name", person_name);
         let email = r.required("email", Email::parse);
         let phone = r.optional("phone", Phone::parse);
         let description = r.optional("description", description);
-        let currency = r.optional("currency", currency);
+        let currency = r.optional("currency", Currency::parse);
         let charges = r.required("charges", charges);
         if let (Some(total), Some(parts)) = (amount, &charges) {
             let sum: i64 = parts.iter().map(|c| c.amount.centavos()).sum();
@@ -77,7 +77,7 @@ impl SplitRequest {
                 email: email?,
                 phone,
                 description,
-                currency: currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_owned()),
+                currency: currency.unwrap_or_else(|| Currency::of(DEFAULT_CURRENCY)),
                 charges: charges?,
             })
         })();
@@ -118,7 +118,7 @@ impl SplitRequest {
         phone: &str,
         attempt_key: &str,
     ) -> Result<Box<serde_json::value::RawValue>, serde_json::Error> {
-        let item_name = item_name(self.description.as_deref(), &self.reference_id);
+        let item_name = item_name(self.description.as_deref(), self.reference_id.as_str());
         let charges = self
             .charges
             .iter()
@@ -135,7 +135,7 @@ impl SplitRequest {
             })
             .collect();
         serde_json::value::to_raw_value(&OrderRequest {
-            currency: &self.currency,
+            currency: self.currency.as_str(),
             customer_info: CustomerInfo::Inline {
                 name: format!("{} {}", self.first_name, self.last_name),
                 email: self.email.as_str(),
