@@ -1,4 +1,5 @@
-//! Parsed request values that cannot hold bad data: parse once at the edge, trust afterwards.
+//! Parsed request values that cannot hold bad data: parse once at the edge, trust afterwards
+//! (money, ids, contacts, URLs, secrets). The bottom layer: it imports nothing of pagos.
 
 pub mod amount;
 pub mod contact;

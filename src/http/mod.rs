@@ -1,4 +1,7 @@
-//! Thin actix handlers: parse the transport, call the domain, render the answer.
+//! Thin actix handlers: parse the transport (content type, body, headers, tokens), call the
+//! providers or the store, render the answer (`problem.rs` is the one place errors become
+//! problem+json). The top layer: nothing below imports it, and it holds no business rule nor
+//! any provider's types.
 
 pub mod admin;
 mod bearer;

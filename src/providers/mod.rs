@@ -1,6 +1,8 @@
 //! The provider registry: `POST /pagos` names a provider and an action, and the registry finds
-//! who performs it. A new provider joins by implementing [`Provider`] and registering itself;
-//! the HTTP handler never changes.
+//! who performs it; a webhook names a provider, which proves and parses it for the one neutral
+//! intake (`intake.rs`). A new provider joins by implementing [`Provider`] and registering in
+//! `ProviderSetup`; the HTTP handlers never change. Providers may use the relay, the store and
+//! the domain; they never import `http` or `settings`.
 
 pub mod conekta;
 pub mod error;

@@ -1,5 +1,6 @@
 //! The relay: durable, signed delivery of notifications to storefronts. It knows notifications,
-//! targets and schedules; nothing about any provider.
+//! targets and schedules; nothing about any provider. It uses the store, the SSRF guard and the
+//! domain; it never imports `providers` or `http`.
 
 pub mod notification;
 mod schedule;
