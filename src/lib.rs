@@ -10,6 +10,8 @@ pub mod providers;
 pub mod relay;
 pub mod sandbox;
 pub mod settings;
+pub mod signing;
 pub mod startup;
 pub mod store;
+pub mod storefronts;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 
 use crate::providers::conekta::settings::{ConektaSettings, RawConektaSettings};
 use crate::relay::{RetrySchedule, SigningKey};
+use crate::storefronts::{HostPattern, Storefront, Storefronts};
 use config::{Config, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -64,6 +65,19 @@ pub struct Settings {
     pub relay: RelaySettings,
     pub admin: AdminSettings,
     pub sandbox: SandboxSettings,
+    /// The storefronts of the `PAGOS_CONFIG` file; none: one storefront, the old way.
+    pub storefronts: Vec<Storefront>,
+}
+
+impl Settings {
+    /// Who pagos serves: the configured storefronts, or one with the relay's signing secret.
+    pub fn storefronts(&self) -> Storefronts {
+        if self.storefronts.is_empty() {
+            Storefronts::single(self.relay.signing_secret.as_ref().map(|s| s.key.clone()))
+        } else {
+            Storefronts::several(self.storefronts.clone())
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +174,21 @@ struct Raw {
     admin: RawAdmin,
     #[serde(default)]
     sandbox: RawSandbox,
+    #[serde(default)]
+    storefronts: Vec<RawStorefront>,
+}
+
+/// One `[[storefronts]]` entry as written.
+#[derive(Deserialize)]
+struct RawStorefront {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    api_keys: Vec<String>,
+    #[serde(default)]
+    signing_secrets: Vec<String>,
+    #[serde(default)]
+    notification_hosts: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -296,6 +325,7 @@ impl Raw {
                 .map(|port| number("PAGOS__SANDBOX__PORT", &port))
                 .transpose()?,
         };
+        let storefronts = storefronts(self.storefronts)?;
         Ok(Settings {
             server,
             database,
@@ -303,8 +333,102 @@ impl Raw {
             relay,
             admin,
             sandbox,
+            storefronts,
         })
     }
+}
+
+/// Checks every `[[storefronts]]` entry: a name of `[a-z0-9-]`, unique; at least one API key,
+/// none shared; at least one `whsec_` secret of 24 bytes or more; well-formed host patterns.
+/// An error names the storefront and the field, never a key or a secret.
+fn storefronts(raw: Vec<RawStorefront>) -> Result<Vec<Storefront>, SettingsError> {
+    let mut parsed: Vec<Storefront> = Vec::with_capacity(raw.len());
+    let mut keys_seen: BTreeSet<String> = BTreeSet::new();
+    for (index, entry) in raw.into_iter().enumerate() {
+        let name = entry.name.unwrap_or_default();
+        let label = if name.is_empty() {
+            index.to_string()
+        } else {
+            name.clone()
+        };
+        let field = |field: &str| format!("storefronts[{label}].{field}");
+        let valid_name = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid_name {
+            return Err(SettingsError::new(
+                &field("name"),
+                &name,
+                "must be 1 to 64 of a-z, 0-9 and -",
+            ));
+        }
+        if parsed.iter().any(|s| s.name == name) {
+            return Err(SettingsError::new(
+                &field("name"),
+                &name,
+                "is used by another storefront",
+            ));
+        }
+        if entry.api_keys.is_empty() {
+            return Err(SettingsError::secret(
+                &field("api_keys"),
+                "must list at least one key",
+            ));
+        }
+        for key in &entry.api_keys {
+            if key.trim().is_empty() || key.chars().any(char::is_whitespace) {
+                return Err(SettingsError::secret(
+                    &field("api_keys"),
+                    "a key is blank or holds spaces",
+                ));
+            }
+            if !keys_seen.insert(key.clone()) {
+                return Err(SettingsError::secret(
+                    &field("api_keys"),
+                    "a key is used twice (each key names one storefront)",
+                ));
+            }
+        }
+        if entry.signing_secrets.is_empty() {
+            return Err(SettingsError::secret(
+                &field("signing_secrets"),
+                "must list at least one whsec_ secret",
+            ));
+        }
+        let mut signing_keys = Vec::with_capacity(entry.signing_secrets.len());
+        for (n, secret) in entry.signing_secrets.iter().enumerate() {
+            let key = SigningKey::parse(&SecretString::from(secret.clone())).map_err(|reason| {
+                SettingsError::secret(&field(&format!("signing_secrets[{n}]")), reason)
+            })?;
+            signing_keys.push(key);
+        }
+        let hosts = match entry.notification_hosts {
+            None => None,
+            Some(list) if list.is_empty() => {
+                return Err(SettingsError::new(
+                    &field("notification_hosts"),
+                    "",
+                    "name at least one host, or leave it out",
+                ));
+            }
+            Some(list) => Some(
+                list.iter()
+                    .map(|host| {
+                        HostPattern::parse(host).ok_or_else(|| {
+                            SettingsError::new(
+                                &field("notification_hosts"),
+                                host,
+                                "must be a host name or *.suffix",
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        parsed.push(Storefront::new(name, &entry.api_keys, signing_keys, hosts));
+    }
+    Ok(parsed)
 }
 
 /// A value given as blank counts as not given (`PAGOS__ADMIN__TOKEN=""` is no token).
@@ -408,6 +532,8 @@ fn unknown_keys(config: &Config) -> Vec<String> {
                     }
                 }
             }
+            // `[[storefronts]]` is a list of tables, read on its own.
+            Err(_) if section == "storefronts" => {}
             Err(_) => unknown.push(format!("PAGOS__{}", section.to_uppercase())),
         }
     }

@@ -1,7 +1,7 @@
 //! Builds the whole service from settings; `main` and the tests both use this.
 
 use crate::http::admin::AdminAuth;
-use crate::http::caller_auth::ApiKeys;
+use crate::http::caller_auth::Callers;
 use crate::http::{self, health};
 use crate::metrics::Metrics;
 use crate::providers::intake::{held_notification, Intake};
@@ -85,8 +85,12 @@ impl Application {
         let relay_data = web::Data::new(relay.clone());
         let metrics_data = web::Data::new(metrics);
         let admin = web::Data::new(AdminAuth::new(settings.admin.token.as_ref()));
-        let api_keys = web::Data::new(ApiKeys::new(settings.server.api_keys.as_ref()));
-        if !api_keys.is_enabled() {
+        let storefronts = settings.storefronts();
+        let callers = web::Data::new(Callers::new(
+            storefronts.clone(),
+            settings.server.api_keys.as_ref(),
+        ));
+        if !callers.is_enabled() {
             tracing::info!("PAGOS__SERVER__API_KEYS is not set: /pagos is open to the network");
         }
         let server = HttpServer::new(move || {
@@ -101,7 +105,7 @@ impl Application {
                 .app_data(metrics_data.clone())
                 .app_data(intake.clone())
                 .app_data(admin.clone())
-                .app_data(api_keys.clone())
+                .app_data(callers.clone())
                 .configure(http::routes)
                 .default_service(web::to(health::not_found))
         })

@@ -26,8 +26,20 @@ impl ProviderSecret {
     /// Names the provider account without revealing the key: hex SHA-256 of a domain tag and
     /// the key. Keys are long random strings, so the hash cannot be walked back.
     pub fn account_hash(&self) -> String {
+        self.account_hash_in(None)
+    }
+
+    /// The account as one storefront sees it: two storefronts that share a provider account
+    /// keep their ids (`reference_id`, `Idempotency-Key`) apart. Without a storefront, the
+    /// account's hash is what it always was (records made before storefronts still match).
+    pub fn account_hash_in(&self, storefront: Option<&str>) -> String {
         let mut hasher = Sha256::new();
         hasher.update(b"pagos-account-v1:");
+        if let Some(name) = storefront {
+            // A storefront name is [a-z0-9-]: the separator cannot occur in it.
+            hasher.update(name.as_bytes());
+            hasher.update(b"\0");
+        }
         hasher.update(self.0.expose_secret().as_bytes());
         hex::encode(hasher.finalize())
     }

@@ -52,11 +52,16 @@ impl BearerTokens {
 
 /// The digest of the request's bearer token, if it carries one.
 fn presented(request: &HttpRequest) -> Option<[u8; 32]> {
+    bearer_token(request).map(|token| digest(&token))
+}
+
+/// The request's bearer token (`Authorization: Bearer …`, the scheme in any case).
+pub fn bearer_token(request: &HttpRequest) -> Option<String> {
     let value = request.headers().get("authorization")?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
-        .then(|| digest(token.trim()))
+        .then(|| token.trim().to_owned())
 }
 
 fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {

@@ -1,26 +1,48 @@
-//! Optional caller authentication for `/pagos` (`PAGOS__SERVER__API_KEYS`).
+//! Who is calling `/pagos` (and `/deliveries`): with storefronts configured, the storefront
+//! whose API key the request carries (none: 401); without, the single storefront, which must
+//! present one of `PAGOS__SERVER__API_KEYS` when those are set (unset: open to the internal
+//! network).
 
-use super::bearer::BearerTokens;
+use super::bearer::{bearer_token, BearerTokens};
 use super::problem::Problem;
+use crate::storefronts::{Storefront, Storefronts};
 use actix_web::HttpRequest;
 use secrecy::SecretString;
 
-/// The accepted keys; none configured: `/pagos` is open to the internal network.
-#[derive(Clone, Default)]
-pub struct ApiKeys(BearerTokens);
+#[derive(Clone)]
+pub struct Callers {
+    storefronts: Storefronts,
+    /// Single-storefront mode: the accepted keys.
+    api_keys: BearerTokens,
+}
 
-impl ApiKeys {
-    pub fn new(configured: Option<&SecretString>) -> Self {
-        Self(BearerTokens::from_list(configured))
+impl Callers {
+    pub fn new(storefronts: Storefronts, api_keys: Option<&SecretString>) -> Self {
+        Self {
+            storefronts,
+            api_keys: BearerTokens::from_list(api_keys),
+        }
     }
 
+    /// True when a caller must present a key.
     pub fn is_enabled(&self) -> bool {
-        !self.0.is_empty()
+        self.storefronts.is_several() || !self.api_keys.is_empty()
     }
 
-    pub fn check(&self, request: &HttpRequest) -> Result<(), Problem> {
-        if self.0.is_empty() || self.0.admit(request) {
-            return Ok(());
+    /// The storefront calling (`None`: single-storefront mode), or a 401.
+    pub fn identify(&self, request: &HttpRequest) -> Result<Option<&Storefront>, Problem> {
+        if self.storefronts.is_several() {
+            return bearer_token(request)
+                .and_then(|token| self.storefronts.by_token(&token))
+                .map(Some)
+                .ok_or_else(|| {
+                    Problem::unauthorized(
+                        "a storefront's API key is required: Authorization: Bearer <key>",
+                    )
+                });
+        }
+        if self.api_keys.is_empty() || self.api_keys.admit(request) {
+            return Ok(None);
         }
         Err(Problem::unauthorized(
             "a valid API key is required: Authorization: Bearer <key>",

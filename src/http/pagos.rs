@@ -2,7 +2,7 @@
 //! that names each field once, hand it to the registry.
 
 use super::body::read_limited;
-use super::caller_auth::ApiKeys;
+use super::caller_auth::Callers;
 use super::content_type::check_content_type;
 use super::problem::Problem;
 use super::strict_json;
@@ -16,15 +16,15 @@ pub async fn pagos(
     request: HttpRequest,
     payload: web::Payload,
     registry: web::Data<ProviderRegistry>,
-    api_keys: web::Data<ApiKeys>,
+    callers: web::Data<Callers>,
 ) -> Result<HttpResponse, Problem> {
-    api_keys.check(&request)?;
+    let caller = callers.identify(&request)?;
     check_content_type(&request)?;
     let body = read_limited(payload, MAX_BODY_BYTES).await?;
     let fields = strict_json::parse_object(&body)?;
     let idempotency_key = idempotency_key(&request)?;
     let reply = registry
-        .dispatch(fields, idempotency_key.as_deref())
+        .dispatch(fields, idempotency_key.as_deref(), caller)
         .await
         .map_err(Problem::from)?;
     Ok(HttpResponse::Ok()

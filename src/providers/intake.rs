@@ -164,6 +164,7 @@ impl Intake {
             payment_status: status.as_deref().unwrap_or("paid"),
             amount: event.amount,
             currency: event.currency.as_ref().map_or("", Currency::as_str),
+            storefront: reference.storefront.as_deref(),
         };
         let delivery = notification(event, &target, new_message_id(), trace_context());
         let incoming = IncomingEvent {
@@ -266,6 +267,7 @@ fn order_notification(
         payment_status: order.payment_status.as_deref().unwrap_or("pending_payment"),
         amount: event.amount.or(Some(order.amount)),
         currency: event.currency.as_ref().unwrap_or(&order.currency).as_str(),
+        storefront: order.storefront.as_deref(),
     };
     notification(event, &target, id, trace_context)
 }
@@ -279,6 +281,8 @@ struct Target<'a> {
     payment_status: &'a str,
     amount: Option<Centavos>,
     currency: &'a str,
+    /// Whose secrets sign it.
+    storefront: Option<&'a str>,
 }
 
 /// The one notification a storefront receives for an event (its shape is the outer contract).
@@ -317,6 +321,7 @@ fn notification(
         event_type: event.kind.clone(),
         body: serde_json::to_string(&body).unwrap_or_default(),
         trace_context,
+        storefront: target.storefront.map(str::to_owned),
         id,
     }
 }

@@ -18,6 +18,9 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+/// The storefront a request comes from; `None` in single-storefront mode.
+pub type Caller<'a> = Option<&'a crate::storefronts::Storefront>;
+
 /// A successful action: the JSON text to answer with (a provider object passed through as is).
 #[derive(Debug, Clone)]
 pub struct ActionReply {
@@ -33,11 +36,14 @@ pub trait Provider {
 
     /// Performs one of [`Provider::actions`] with the request's fields (the whole JSON object),
     /// once per `idempotency_key` when the request carries one.
+    /// `caller` is the storefront asking (`None`: single-storefront mode): what it makes is
+    /// its own, and its ids never meet another storefront's.
     fn perform<'a>(
         &'a self,
         action: &'a str,
         fields: Map<String, Value>,
         idempotency_key: Option<&'a str>,
+        caller: Caller<'a>,
     ) -> LocalBoxFuture<'a, Result<ActionReply, ActionError>>;
 
     /// Proves a webhook genuine and says what it is, in terms the intake shares with every
@@ -110,6 +116,7 @@ impl ProviderRegistry {
         &self,
         fields: Map<String, Value>,
         idempotency_key: Option<&str>,
+        caller: Caller<'_>,
     ) -> Result<ActionReply, ActionError> {
         let supported_providers = self.names().join(", ");
         let mut errors = Vec::new();
@@ -156,7 +163,9 @@ impl ProviderRegistry {
         }
         match (provider, action) {
             (Some(provider), Some(action)) if errors.is_empty() => {
-                provider.perform(action, fields, idempotency_key).await
+                provider
+                    .perform(action, fields, idempotency_key, caller)
+                    .await
             }
             _ => Err(ActionError::InvalidFields(errors)),
         }

@@ -4,9 +4,8 @@
 
 pub mod notification;
 mod schedule;
-mod signing;
 mod worker;
 
+pub use crate::signing::SigningKey;
 pub use schedule::RetrySchedule;
-pub use signing::SigningKey;
 pub use worker::{Relay, RelayConfig, RelayHandle};

@@ -2,10 +2,10 @@
 //! overall, retried on the schedule. The store is the queue; memory only holds what is in flight.
 
 use super::schedule::RetrySchedule;
-use super::signing::SigningKey;
 use crate::clock;
 use crate::guard;
 use crate::metrics::Metrics;
+use crate::signing::SigningKey;
 use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, Store};
 use std::cell::Cell;
 use std::rc::Rc;

@@ -38,6 +38,8 @@ pub struct OrderContext {
     pub currency: Currency,
     /// The status after this event: the highest-ranked one seen so far, if any.
     pub payment_status: Option<String>,
+    /// The storefront the order belongs to (`None`: single-storefront mode).
+    pub storefront: Option<String>,
 }
 
 impl OrderContext {
@@ -49,6 +51,7 @@ impl OrderContext {
             amount: Centavos(row.get("amount_cents")?),
             currency: Currency::of(&row.get::<String>("currency")?),
             payment_status: row.get("payment_status")?,
+            storefront: row.get("storefront")?,
         })
     }
 }
@@ -64,6 +67,8 @@ pub struct NewDelivery {
     pub body: String,
     /// W3C trace headers (JSON object) of the request that queued it.
     pub trace_context: Option<String>,
+    /// Whose secrets sign it (`None`: single-storefront mode).
+    pub storefront: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,14 +228,16 @@ async fn order_row(
                  status_rank = CASE WHEN payment_status IS NULL OR status_rank < $4 \
                    THEN $4 ELSE status_rank END \
                  WHERE provider = $1 AND order_id = $2 \
-                 RETURNING reference_id, notification_url, amount_cents, currency, payment_status",
+                 RETURNING reference_id, notification_url, amount_cents, currency, payment_status, \
+                 storefront",
                 &args![event.provider, order_id, status, rank],
             )
             .await
         }
         None => {
             tx.fetch_optional(
-                "SELECT reference_id, notification_url, amount_cents, currency, payment_status \
+                "SELECT reference_id, notification_url, amount_cents, currency, payment_status, \
+                 storefront \
                  FROM orders WHERE provider = $1 AND order_id = $2",
                 &args![event.provider, order_id],
             )
@@ -333,8 +340,8 @@ pub(super) async fn queue(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
-         status, next_attempt_at_ms, created_at_ms, updated_at_ms, trace_context) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7, $8)",
+         status, next_attempt_at_ms, created_at_ms, updated_at_ms, trace_context, storefront) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7, $8, $9)",
         &args![
             &delivery.id,
             &delivery.subject_key,
@@ -344,6 +351,7 @@ pub(super) async fn queue(
             &delivery.body,
             now,
             delivery.trace_context.as_deref(),
+            delivery.storefront.as_deref(),
         ],
     )
     .await?;

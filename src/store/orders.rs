@@ -14,6 +14,8 @@ pub struct OrderRecord<'a> {
     pub notification_url: &'a str,
     pub amount: Amount,
     pub currency: &'a Currency,
+    /// The storefront it belongs to (`None`: single-storefront mode).
+    pub storefront: Option<&'a str>,
 }
 
 /// The same, owned, to travel to the group-commit writer.
@@ -26,6 +28,7 @@ pub(super) struct OwnedOrder {
     pub notification_url: String,
     pub amount_cents: i64,
     pub currency: String,
+    pub storefront: Option<String>,
 }
 
 impl OwnedOrder {
@@ -38,6 +41,7 @@ impl OwnedOrder {
             notification_url: order.notification_url.to_owned(),
             amount_cents: order.amount.centavos(),
             currency: order.currency.as_str().to_owned(),
+            storefront: order.storefront.map(str::to_owned),
         }
     }
 }
@@ -50,8 +54,8 @@ pub(super) async fn record_order_in(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO orders (provider, order_id, account_hash, reference_id, notification_url, \
-         amount_cents, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (provider, order_id) DO NOTHING",
+         amount_cents, currency, created_at, storefront) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+         $9) ON CONFLICT (provider, order_id) DO NOTHING",
         &args![
             &order.provider,
             &order.order_id,
@@ -61,6 +65,7 @@ pub(super) async fn record_order_in(
             order.amount_cents,
             &order.currency,
             now_ms / 1000,
+            order.storefront.as_deref(),
         ],
     )
     .await?;
@@ -78,8 +83,8 @@ pub(super) async fn adopt_in(
 ) -> Result<bool, StoreError> {
     let claim = tx
         .fetch_optional(
-            "SELECT account_hash, reference_id, notification_url, amount_cents, currency \
-             FROM claims WHERE attempt_key = $1 AND provider = $2 AND scope = 'order' \
+            "SELECT account_hash, reference_id, notification_url, amount_cents, currency, \
+             storefront FROM claims WHERE attempt_key = $1 AND provider = $2 AND scope = 'order' \
              AND notification_url IS NOT NULL",
             &args![attempt_key, provider],
         )
@@ -99,6 +104,7 @@ pub(super) async fn adopt_in(
             .unwrap_or_default(),
         amount_cents: claim.get::<Option<i64>>("amount_cents")?.unwrap_or(0),
         currency: claim.get::<Option<String>>("currency")?.unwrap_or_default(),
+        storefront: claim.get("storefront")?,
     };
     record_order_in(tx, &order, now_ms).await?;
     // The next owner of an unfinished claim can read this order instead of searching for it.
@@ -119,8 +125,8 @@ pub(super) async fn order_context_in(
 ) -> Result<Option<OrderContext>, StoreError> {
     let row = tx
         .fetch_optional(
-            "SELECT reference_id, notification_url, amount_cents, currency, payment_status \
-             FROM orders WHERE provider = $1 AND order_id = $2",
+            "SELECT reference_id, notification_url, amount_cents, currency, payment_status, \
+             storefront FROM orders WHERE provider = $1 AND order_id = $2",
             &args![provider, order_id],
         )
         .await?;

@@ -22,6 +22,8 @@ pub struct NewReference<'a> {
     pub expires_at: i64,
     pub fields_json: &'a str,
     pub answer: &'a str,
+    /// The storefront it belongs to (`None`: single-storefront mode).
+    pub storefront: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,10 +39,11 @@ pub struct StoredReference {
     pub active: bool,
     pub fields_json: String,
     pub answer: String,
+    pub storefront: Option<String>,
 }
 
 const COLUMNS: &str = "reference_id, customer_id, reference, notification_url, approval_url, \
-                       min_cents, max_cents, expires_at, active, fields, answer";
+                       min_cents, max_cents, expires_at, active, fields, answer, storefront";
 
 /// The same, owned, to travel to the group-commit writer.
 #[derive(Debug, Clone)]
@@ -58,6 +61,7 @@ pub(super) struct OwnedReference {
     expires_at: i64,
     fields_json: String,
     answer: String,
+    storefront: Option<String>,
 }
 
 impl OwnedReference {
@@ -76,6 +80,7 @@ impl OwnedReference {
             expires_at: new.expires_at,
             fields_json: new.fields_json.to_owned(),
             answer: new.answer.to_owned(),
+            storefront: new.storefront.map(str::to_owned),
         }
     }
 }
@@ -89,8 +94,8 @@ pub(super) async fn insert_reference_in(
     tx.execute(
         "INSERT INTO payment_references (provider, account_hash, reference_id, customer_id, \
          payment_source_id, reference, notification_url, approval_url, min_cents, max_cents, \
-         expires_at, fields, answer, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         expires_at, fields, answer, created_at, storefront) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (provider, account_hash, reference_id) DO NOTHING",
         &args![
             &new.provider,
@@ -107,6 +112,7 @@ pub(super) async fn insert_reference_in(
             &new.fields_json,
             &new.answer,
             now_ms / 1000,
+            new.storefront.as_deref(),
         ],
     )
     .await?;
@@ -183,5 +189,6 @@ fn stored(row: &AnyRow) -> Result<StoredReference, StoreError> {
         active: column::<i64>(row, "active")? != 0,
         fields_json: column(row, "fields")?,
         answer: column(row, "answer")?,
+        storefront: column(row, "storefront")?,
     })
 }

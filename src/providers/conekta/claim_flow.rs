@@ -86,6 +86,8 @@ pub struct OnceClaim<'a> {
     /// Money moves when Conekta is called: the claim is on disk before the call.
     pub durable: bool,
     pub target: Option<ClaimTarget<'a>>,
+    /// The storefront the operation belongs to (`None`: single-storefront mode).
+    pub storefront: Option<&'a str>,
     /// One call's budget; also how long an unknown attempt is given before a lookup that finds
     /// nothing counts as proof that it made nothing.
     pub budget: Duration,
@@ -120,6 +122,7 @@ pub async fn run_once(
         expires_at,
         durable,
         target,
+        storefront,
         budget,
         key_field,
     } = claim;
@@ -132,6 +135,7 @@ pub async fn run_once(
         takeover_lease_ms: lookup_lease_ms(budget),
         durable,
         target,
+        storefront,
     };
     let wait = budget + Duration::from_secs(5);
     let owned = match claim_or_wait(store, key, &new, wait, key_field).await? {

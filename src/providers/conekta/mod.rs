@@ -29,7 +29,7 @@ use crate::domain::{Phone, TargetUrl};
 use crate::guard;
 use crate::metrics::Metrics;
 use crate::providers::webhooks::{Inbound, Question, WebhookRequest};
-use crate::providers::{ActionError, ActionReply, Provider};
+use crate::providers::{ActionError, ActionReply, Caller, Provider};
 use crate::relay::SigningKey;
 use crate::store::Store;
 use client::ConektaClient;
@@ -134,19 +134,37 @@ impl ConektaProvider {
         phone.unwrap_or(&self.settings.default_phone).as_str()
     }
 
-    /// URLs pagos will call later (notifications, approvals) may not point into our network.
+    /// URLs pagos will call later (notifications, approvals) may not point into our network,
+    /// nor, for a storefront with an allowlist, anywhere but its hosts.
     pub(crate) async fn check_target(
         &self,
         field: &str,
         url: &TargetUrl,
+        caller: Caller<'_>,
     ) -> Result<(), ActionError> {
+        if let Some(storefront) = caller {
+            let host = url.as_url().host_str().unwrap_or_default();
+            if !storefront.allows_host(host.trim_start_matches('[').trim_end_matches(']')) {
+                return Err(ActionError::field(
+                    field,
+                    format!(
+                        "host `{host}` is not among storefront `{}`'s notification_hosts",
+                        storefront.name
+                    ),
+                ));
+            }
+        }
         guard::check_target(url.as_url(), self.allow_private_targets)
             .await
             .map_err(|refused| ActionError::field(field, refused.to_string()))
     }
 
-    pub(crate) async fn check_notification_url(&self, url: &TargetUrl) -> Result<(), ActionError> {
-        self.check_target("notification_url", url).await
+    pub(crate) async fn check_notification_url(
+        &self,
+        url: &TargetUrl,
+        caller: Caller<'_>,
+    ) -> Result<(), ActionError> {
+        self.check_target("notification_url", url, caller).await
     }
 }
 
@@ -164,11 +182,12 @@ impl Provider for ConektaProvider {
         action: &'a str,
         fields: Map<String, Value>,
         idempotency_key: Option<&'a str>,
+        caller: Caller<'a>,
     ) -> LocalBoxFuture<'a, Result<ActionReply, ActionError>> {
         Box::pin(async move {
             match idempotency_key {
-                Some(key) => request_key::perform_keyed(self, action, fields, key).await,
-                None => self.act(action, fields, None).await,
+                Some(key) => request_key::perform_keyed(self, action, fields, key, caller).await,
+                None => self.act(action, fields, None, caller).await,
             }
         })
     }
@@ -216,6 +235,7 @@ impl ConektaProvider {
         action: &str,
         fields: Map<String, Value>,
         keyed: Option<&mut KeyedAttempt<'_>>,
+        caller: Caller<'_>,
     ) -> Result<ActionReply, ActionError> {
         match action {
             "create" => {
@@ -223,17 +243,17 @@ impl ConektaProvider {
                     .map_err(ActionError::InvalidFields)?;
                 // Not kept while the order is created: many creates can be waiting at once.
                 drop(fields);
-                make_order(self, &request).await
+                make_order(self, &request, caller).await
             }
-            "reference" => reference::reference(self, fields).await,
+            "reference" => reference::reference(self, fields, caller).await,
             "save_card" => save_card::save_card(self, fields, keyed).await,
             "charge" => {
                 let request = ChargeRequest::parse(&fields).map_err(ActionError::InvalidFields)?;
-                make_order(self, &request).await
+                make_order(self, &request, caller).await
             }
             "split" => {
                 let request = SplitRequest::parse(&fields).map_err(ActionError::InvalidFields)?;
-                make_order(self, &request).await
+                make_order(self, &request, caller).await
             }
             "status" => order_admin::status(self, fields).await,
             "cancel" => order_admin::cancel(self, fields, keyed).await,

@@ -10,7 +10,7 @@ use super::{ConektaProvider, PROVIDER};
 use crate::clock;
 use crate::domain::{Amount, Currency, ProviderSecret, ReferenceId, TargetUrl};
 use crate::providers::intake::held_notification;
-use crate::providers::{ActionError, ActionReply};
+use crate::providers::{ActionError, ActionReply, Caller};
 use crate::store::{ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, OrderRecord};
 use futures_util::future::LocalBoxFuture;
 use serde_json::value::RawValue;
@@ -42,11 +42,13 @@ pub trait OrderSource {
 pub async fn make_order(
     provider: &ConektaProvider,
     request: &impl OrderSource,
+    caller: Caller<'_>,
 ) -> Result<ActionReply, ActionError> {
     provider
-        .check_notification_url(request.notification_url())
+        .check_notification_url(request.notification_url(), caller)
         .await?;
-    let account_hash = request.secret().account_hash();
+    let storefront = caller.map(|s| s.name.as_str());
+    let account_hash = request.secret().account_hash_in(storefront);
     let fields_json = Value::Object(request.identity()).to_string();
     let binding_until = request.binding_until(clock::unix_s());
     let claim = OnceClaim {
@@ -67,6 +69,7 @@ pub async fn make_order(
             amount: request.amount(),
             currency: request.currency(),
         }),
+        storefront,
         budget: provider.budget(),
         key_field: "reference_id",
     };
@@ -74,6 +77,7 @@ pub async fn make_order(
         provider,
         request,
         binding_until,
+        storefront,
     };
     let reply = run_once(claim, &op).await?;
     tracing::info!(reference_id = %request.reference_id(), "order answered");
@@ -84,6 +88,7 @@ struct OrderOperation<'a, R> {
     provider: &'a ConektaProvider,
     request: &'a R,
     binding_until: i64,
+    storefront: Option<&'a str>,
 }
 
 impl<R: OrderSource> OnceOperation for OrderOperation<'_, R> {
@@ -154,6 +159,7 @@ impl<R: OrderSource> OnceOperation for OrderOperation<'_, R> {
                     notification_url: request.notification_url().as_str(),
                     amount: request.amount(),
                     currency: request.currency(),
+                    storefront: self.storefront,
                 },
                 held_notification,
             )),

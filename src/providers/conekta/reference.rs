@@ -10,7 +10,7 @@ use super::requests::ReferenceRequest;
 use super::{ConektaProvider, PROVIDER};
 use crate::clock;
 use crate::domain::TargetUrl;
-use crate::providers::{ActionError, ActionReply};
+use crate::providers::{ActionError, ActionReply, Caller};
 use crate::store::{ClaimKey, ClaimScope, EarlierAttempt, Finish, NewReference};
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Map, Value};
@@ -21,18 +21,20 @@ const NEVER: i64 = 253_402_300_799;
 pub async fn reference(
     provider: &ConektaProvider,
     fields: Map<String, Value>,
+    caller: Caller<'_>,
 ) -> Result<ActionReply, ActionError> {
     let request =
         ReferenceRequest::parse(&fields, clock::unix_s()).map_err(ActionError::InvalidFields)?;
     drop(fields);
     provider
-        .check_notification_url(&request.notification_url)
+        .check_notification_url(&request.notification_url, caller)
         .await?;
     if let Some(url) = &request.approval_url {
-        provider.check_target("approval_url", url).await?;
+        provider.check_target("approval_url", url, caller).await?;
     }
     let identity_json = Value::Object(request.identity()).to_string();
-    let account_hash = request.secret.account_hash();
+    let storefront = caller.map(|s| s.name.as_str());
+    let account_hash = request.secret.account_hash_in(storefront);
     let claim = OnceClaim {
         store: provider.store(),
         key: ClaimKey {
@@ -47,6 +49,7 @@ pub async fn reference(
         // leave a reference nobody was shown.
         durable: false,
         target: None,
+        storefront,
         budget: provider.budget(),
         key_field: "reference_id",
     };
@@ -55,6 +58,7 @@ pub async fn reference(
         phone: provider.phone_or_default(request.phone.as_ref()),
         request: &request,
         fields_json: &identity_json,
+        storefront,
     };
     let reply = run_once(claim, &op).await?;
     tracing::info!(reference_id = %request.reference_id, "recurrent reference answered");
@@ -67,6 +71,7 @@ struct ReferenceOperation<'a> {
     phone: &'a str,
     request: &'a ReferenceRequest,
     fields_json: &'a str,
+    storefront: Option<&'a str>,
 }
 
 impl OnceOperation for ReferenceOperation<'_> {
@@ -149,6 +154,7 @@ impl OnceOperation for ReferenceOperation<'_> {
                     .unwrap_or(0),
                 fields_json: self.fields_json,
                 answer: &made.answer,
+                storefront: self.storefront,
             }),
         }
     }

@@ -13,7 +13,7 @@ use super::claim_flow::{in_flight, lookup_lease_ms, new_attempt_key, store_down,
 use super::{ConektaProvider, PROVIDER};
 use crate::clock;
 use crate::domain::{FieldError, ProviderSecret};
-use crate::providers::{ActionError, ActionReply};
+use crate::providers::{ActionError, ActionReply, Caller};
 use crate::store::{Abandon, Claim, ClaimKey, ClaimScope, EarlierAttempt, Finish, NewClaim, Store};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -55,15 +55,16 @@ pub async fn perform_keyed(
     action: &str,
     fields: Map<String, Value>,
     key: &str,
+    caller: Caller<'_>,
 ) -> Result<ActionReply, ActionError> {
     // Without a usable key the action refuses the request itself; nothing is claimed.
     let Some(secret) = fields
         .get("secret")
         .and_then(|value| ProviderSecret::parse(value).ok())
     else {
-        return provider.act(action, fields, None).await;
+        return provider.act(action, fields, None, caller).await;
     };
-    let account_hash = secret.account_hash();
+    let account_hash = secret.account_hash_in(caller.map(|s| s.name.as_str()));
     let claim_key = ClaimKey {
         provider: PROVIDER,
         account_hash: &account_hash,
@@ -83,6 +84,7 @@ pub async fn perform_keyed(
         // A refund moves money: its claim is on disk before Conekta is called.
         durable: true,
         target: None,
+        storefront: caller.map(|s| s.name.as_str()),
     };
     let store = provider.store();
     let owned = match store.claim(claim_key, &new).await.map_err(store_down)? {
@@ -101,7 +103,7 @@ pub async fn perform_keyed(
         attempt_key: owned.attempt_key,
         earlier: owned.earlier,
     };
-    let result = provider.act(action, fields, Some(&mut keyed)).await;
+    let result = provider.act(action, fields, Some(&mut keyed), caller).await;
     let version = keyed.version;
     let kept = match &result {
         Ok(reply) => Some((200, reply.body.clone())),

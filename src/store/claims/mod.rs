@@ -82,6 +82,8 @@ pub struct NewClaim<'a> {
     /// need not be: losing it can only leave an unpaid checkout nobody was shown.
     pub durable: bool,
     pub target: Option<ClaimTarget<'a>>,
+    /// The storefront the operation belongs to (`None`: single-storefront mode).
+    pub storefront: Option<&'a str>,
 }
 
 /// What the caller must do after claiming.

@@ -58,6 +58,7 @@ pub(super) struct OwnedNewClaim {
     notification_url: Option<String>,
     amount_cents: Option<i64>,
     currency: Option<String>,
+    storefront: Option<String>,
 }
 
 impl OwnedNewClaim {
@@ -72,6 +73,7 @@ impl OwnedNewClaim {
             notification_url: new.target.map(|t| t.notification_url.to_owned()),
             amount_cents: new.target.map(|t| t.amount.centavos()),
             currency: new.target.map(|t| t.currency.as_str().to_owned()),
+            storefront: new.storefront.map(str::to_owned),
         }
     }
 }
@@ -101,8 +103,8 @@ impl Write for ClaimStart {
                     "INSERT INTO claims (provider, account_hash, scope, claim_key, fields, \
                      attempt_key, attempt_at_ms, version, owner, lease_until_ms, expires_at, \
                      reference_id, notification_url, amount_cents, currency, created_at, \
-                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $16 + 1, $8, $9, $10, $11, \
-                     $12, $13, $14, $15, $15) \
+                     updated_at, storefront) VALUES ($1, $2, $3, $4, $5, $6, $7, $16 + 1, $8, $9, \
+                     $10, $11, $12, $13, $14, $15, $15, $17) \
                      ON CONFLICT (provider, account_hash, scope, claim_key) DO NOTHING"
                 }
                 Some(_) => {
@@ -110,7 +112,7 @@ impl Write for ClaimStart {
                      attempt_note = NULL, version = version + 1, owner = $8, lease_until_ms = $9, \
                      expires_at = $10, reference_id = $11, notification_url = $12, \
                      amount_cents = $13, currency = $14, object_id = NULL, answer_status = NULL, \
-                     answer = NULL, updated_at = $15 \
+                     answer = NULL, updated_at = $15, storefront = $17 \
                      WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
                      AND version = $16"
                 }
@@ -136,6 +138,7 @@ impl Write for ClaimStart {
                         n.currency.as_deref(),
                         now_ms / 1000,
                         self.replacing.unwrap_or(0),
+                        n.storefront.as_deref(),
                     ],
                 )
                 .await?;

@@ -1,4 +1,6 @@
-//! Standard Webhooks signatures: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`.
+//! Standard Webhooks signatures: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, one
+//! per secret a storefront has (space-separated), so a secret is rotated without a notification
+//! refused in between. It knows nothing of who the storefronts are.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -24,16 +26,9 @@ impl SigningKey {
         Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, &raw)))
     }
 
-    /// The headers of one signed POST (Standard Webhooks): `content-type`, `webhook-id`,
-    /// `webhook-timestamp` (now) and `webhook-signature`.
+    /// The headers of one POST signed with this key alone.
     pub fn headers(&self, id: &str, body: &[u8]) -> [(&'static str, String); 4] {
-        let timestamp = crate::clock::unix_s();
-        [
-            ("content-type", "application/json".to_owned()),
-            ("webhook-id", id.to_owned()),
-            ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", self.sign(id, timestamp, body)),
-        ]
+        Signer::one(self.clone()).headers(id, body)
     }
 
     /// The `webhook-signature` header value for one attempt.
@@ -45,6 +40,38 @@ impl SigningKey {
         context.update(b".");
         context.update(body);
         format!("v1,{}", BASE64.encode(context.sign().as_ref()))
+    }
+}
+
+/// The keys one storefront's notifications are signed with: each signs, so a storefront that
+/// verifies with any one of its current secrets accepts them.
+#[derive(Clone, Debug)]
+pub struct Signer(Vec<SigningKey>);
+
+impl Signer {
+    pub fn new(keys: Vec<SigningKey>) -> Self {
+        Self(keys)
+    }
+
+    pub fn one(key: SigningKey) -> Self {
+        Self(vec![key])
+    }
+
+    /// The headers of one signed POST (Standard Webhooks): `content-type`, `webhook-id`,
+    /// `webhook-timestamp` (now) and `webhook-signature` (one `v1,` signature per key).
+    pub fn headers(&self, id: &str, body: &[u8]) -> [(&'static str, String); 4] {
+        let timestamp = crate::clock::unix_s();
+        let signatures: Vec<String> = self
+            .0
+            .iter()
+            .map(|key| key.sign(id, timestamp, body))
+            .collect();
+        [
+            ("content-type", "application/json".to_owned()),
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signatures.join(" ")),
+        ]
     }
 }
 
