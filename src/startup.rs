@@ -67,11 +67,7 @@ impl Application {
         let providers = ProviderSetup::new(
             &settings.conekta,
             settings.relay.allow_private_targets,
-            settings
-                .relay
-                .signing_secret
-                .as_ref()
-                .map(|s| s.key.clone()),
+            settings.storefronts(),
             &store,
             &metrics,
         );

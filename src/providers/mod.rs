@@ -63,12 +63,12 @@ pub struct ProviderSetup {
 }
 
 impl ProviderSetup {
-    /// `approval_key` signs the questions put to storefronts; `allow_private_targets` lets
-    /// them point into the cluster.
+    /// `storefronts` sign the questions put to storefronts; `allow_private_targets` lets them
+    /// point into the cluster.
     pub fn new(
         conekta: &conekta::settings::ConektaSettings,
         allow_private_targets: bool,
-        approval_key: Option<crate::relay::SigningKey>,
+        storefronts: crate::storefronts::Storefronts,
         store: &crate::store::Store,
         metrics: &crate::metrics::Metrics,
     ) -> Self {
@@ -76,7 +76,7 @@ impl ProviderSetup {
             conekta: conekta::ConektaSetup::new(
                 conekta,
                 allow_private_targets,
-                approval_key,
+                storefronts,
                 store.clone(),
                 metrics.clone(),
             ),

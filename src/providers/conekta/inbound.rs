@@ -8,8 +8,8 @@ use crate::clock;
 use crate::domain::Amount;
 use crate::providers::webhooks::Question;
 use crate::relay::notification::new_message_id;
-use crate::relay::SigningKey;
 use crate::store::{Store, StoredReference};
+use crate::storefronts::Storefronts;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -33,22 +33,26 @@ pub fn is_question(kind: &str) -> bool {
 /// Asks a reference's `approval_url`, signed like a notification. One per HTTP worker.
 pub struct Approver {
     http: awc::Client,
-    signing_key: Option<SigningKey>,
+    /// Whose secrets sign a question: the reference's storefront's.
+    storefronts: Storefronts,
 }
 
 impl Approver {
-    pub fn new(signing_key: Option<SigningKey>, allow_private_targets: bool) -> Self {
+    pub fn new(storefronts: Storefronts, allow_private_targets: bool) -> Self {
         Self {
             http: crate::guard::outbound_client(APPROVAL_BUDGET, 64, allow_private_targets),
-            signing_key,
+            storefronts,
         }
     }
 
     /// The storefront's `payable` answer, or `None` when it did not give one in time.
-    async fn ask(&self, url: &str, body: &Value) -> Option<Verdict> {
-        let Some(key) = &self.signing_key else {
-            tracing::warn!("approval_url not asked: PAGOS__RELAY__SIGNING_SECRET is not set");
-            return None;
+    async fn ask(&self, url: &str, storefront: Option<&str>, body: &Value) -> Option<Verdict> {
+        let key = match self.storefronts.signer(storefront) {
+            Ok(signer) => signer,
+            Err(why) => {
+                tracing::warn!(reason = %why, "approval_url not asked: the question cannot be signed");
+                return None;
+            }
         };
         let id = new_message_id();
         let mut body = body.clone();
@@ -136,7 +140,11 @@ pub async fn answer(store: &Store, approver: &Approver, event: &Question) -> Val
         return approved;
     };
     match approver
-        .ask(url, &question(event, &reference, attempt.then_some(amount)))
+        .ask(
+            url,
+            reference.storefront.as_deref(),
+            &question(event, &reference, attempt.then_some(amount)),
+        )
         .await
     {
         Some(Verdict::Declined(code)) => decline(&code),

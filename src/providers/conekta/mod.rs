@@ -30,8 +30,8 @@ use crate::guard;
 use crate::metrics::Metrics;
 use crate::providers::webhooks::{Inbound, Question, WebhookRequest};
 use crate::providers::{ActionError, ActionReply, Caller, Provider};
-use crate::relay::SigningKey;
 use crate::store::Store;
+use crate::storefronts::Storefronts;
 use client::ConektaClient;
 use digest::{DigestForm, DigestVerifier};
 use futures_util::future::LocalBoxFuture;
@@ -65,8 +65,8 @@ pub struct ConektaSetup {
     pub metrics: Metrics,
     /// The keys webhooks must verify against; `None`: every webhook is refused.
     pub verifier: Option<DigestVerifier>,
-    /// Signs the questions put to a reference's `approval_url`.
-    pub approval_key: Option<SigningKey>,
+    /// Whose secrets sign the questions put to a reference's `approval_url`.
+    pub storefronts: Storefronts,
 }
 
 impl ConektaSetup {
@@ -74,7 +74,7 @@ impl ConektaSetup {
     pub fn new(
         settings: &ConektaSettings,
         allow_private_targets: bool,
-        approval_key: Option<SigningKey>,
+        storefronts: Storefronts,
         store: Store,
         metrics: Metrics,
     ) -> Self {
@@ -89,7 +89,7 @@ impl ConektaSetup {
             store,
             metrics,
             verifier: settings.webhook_keys.clone(),
-            approval_key,
+            storefronts,
         }
     }
 }
@@ -112,7 +112,7 @@ impl ConektaProvider {
             settings: setup.settings.clone(),
             allow_private_targets: setup.allow_private_targets,
             verifier: setup.verifier.clone(),
-            approver: Approver::new(setup.approval_key.clone(), setup.allow_private_targets),
+            approver: Approver::new(setup.storefronts.clone(), setup.allow_private_targets),
         }
     }
 
