@@ -5,44 +5,17 @@
 
 use actix_tls::connect::Resolve;
 use futures_util::future::LocalBoxFuture;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use url::{Host, Url};
 
-/// Addresses a notification must never reach: loopback, private, link-local (cloud metadata
-/// lives there), shared/CGNAT, unspecified, multicast, broadcast and documentation ranges.
-pub fn is_forbidden(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_forbidden_v4(v4);
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254 metadata
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || v6 == Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0xa9fe, 0xa9fe)
-            // NAT64 metadata
-        }
-    }
-}
+mod address;
 
-fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240 // reserved
+/// Addresses a notification must never reach: loopback, private, link-local (cloud metadata
+/// lives there), shared/CGNAT, unspecified, multicast, broadcast, documentation and reserved
+/// ranges, IPv4 or IPv6, and IPv6 forms that carry such an IPv4 address (see `address`).
+pub fn is_forbidden(ip: IpAddr) -> bool {
+    address::refusal(ip).is_some()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,10 +86,15 @@ impl Resolve for GuardedResolver {
         port: u16,
     ) -> LocalBoxFuture<'a, Result<Vec<SocketAddr>, Box<dyn std::error::Error>>> {
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
-            if addrs.iter().any(|a| is_forbidden(a.ip())) {
+            // An IPv6 literal arrives as the URL writes it, "[2606:4700::1111]", which no DNS
+            // knows: an address is judged and connected to as it is.
+            let addrs: Vec<SocketAddr> = match literal(host) {
+                Some(ip) => vec![SocketAddr::new(ip, port)],
+                None => tokio::net::lookup_host((host, port)).await?.collect(),
+            };
+            if let Some(reason) = addrs.iter().find_map(|a| address::refusal(a.ip())) {
                 return Err(Box::new(std::io::Error::other(format!(
-                    "{host} resolves to a private, loopback or link-local address"
+                    "{host} resolves to a private, loopback or link-local address ({reason})"
                 ))) as Box<dyn std::error::Error>);
             }
             Ok(addrs)
@@ -124,8 +102,16 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// An HTTP client for calls to storefronts (notifications, approvals): names resolve through
-/// the guard unless private targets are allowed; no redirects are followed.
+/// The address a host names by itself: an IPv4 literal, or an IPv6 one with or without brackets.
+fn literal(host: &str) -> Option<IpAddr> {
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    bare.unwrap_or(host).parse().ok()
+}
+
+/// An HTTP client for calls to storefronts (notifications, approvals): names and IPv6 literals
+/// resolve through the guard unless private targets are allowed; no redirects are followed.
+/// IPv4 literals never reach a resolver (actix-tls connects to them as they are), so callers
+/// check them with `check_literal`.
 pub fn outbound_client(timeout: Duration, pool: usize, allow_private: bool) -> awc::Client {
     let connector = awc::Connector::new()
         .timeout(timeout.min(Duration::from_secs(5)))
@@ -147,29 +133,8 @@ pub fn outbound_client(timeout: Duration, pool: usize, allow_private: bool) -> a
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_addresses() {
-        for forbidden in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fe80::1",
-            "fd00:ec2::254",
-            "::ffff:127.0.0.1",
-            "224.0.0.1",
-        ] {
-            assert!(is_forbidden(forbidden.parse().unwrap()), "{forbidden}");
-        }
-        for allowed in ["8.8.8.8", "52.1.2.3", "2606:4700::1111", "172.32.0.1"] {
-            assert!(!is_forbidden(allowed.parse().unwrap()), "{allowed}");
-        }
-    }
+    use actix_tls::connect::{ConnectInfo, Resolver};
+    use actix_web::dev::Service;
 
     #[actix_web::test]
     async fn refuses_private_targets_unless_allowed() {
@@ -179,6 +144,12 @@ mod tests {
             "http://[::1]/x",
             "http://169.254.169.254/latest/meta-data",
             "http://10.0.0.5/hook",
+            "http://[::ffff:127.0.0.1]/x",
+            "http://[::127.0.0.1]/x",
+            "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+            "http://[2002:7f00:1::1]/x",
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/x",
+            "http://[fe80::1]/x",
         ] {
             let url = Url::parse(url).unwrap();
             assert_eq!(
@@ -188,7 +159,47 @@ mod tests {
             );
             assert_eq!(check_target(&url, true).await, Ok(()), "{url}");
         }
-        let public = Url::parse("https://93.184.215.14/notify").unwrap();
-        assert_eq!(check_target(&public, false).await, Ok(()));
+        for public in [
+            "https://93.184.215.14/notify",
+            "http://[2606:4700::1111]/n",
+            "http://[::ffff:8.8.8.8]/n",
+        ] {
+            let url = Url::parse(public).unwrap();
+            assert_eq!(check_target(&url, false).await, Ok(()), "{url}");
+        }
+    }
+
+    /// The resolver as the guarded client calls it: with the URI's own hostname.
+    async fn resolve(uri: &str) -> Result<Vec<SocketAddr>, String> {
+        let resolver = Resolver::custom(GuardedResolver).service();
+        let info = ConnectInfo::new(uri.parse::<awc::http::Uri>().unwrap());
+        match resolver.call(info).await {
+            Ok(mut info) => Ok(info.take_addrs().collect()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_public_ipv6_literal_is_connected_to_as_it_is() {
+        // "[2606:4700::1111]" is no DNS name: reaching the address shows DNS was not asked.
+        let addrs = resolve("http://[2606:4700::1111]/n").await.unwrap();
+        assert_eq!(addrs, ["[2606:4700::1111]:80".parse().unwrap()]);
+        let addrs = resolve("https://[2606:4700::1111]:8443/n").await.unwrap();
+        assert_eq!(addrs, ["[2606:4700::1111]:8443".parse().unwrap()]);
+    }
+
+    #[actix_web::test]
+    async fn the_guarded_client_refuses_what_create_refuses() {
+        let client = outbound_client(Duration::from_secs(2), 4, false);
+        for url in [
+            "http://[::1]:9/x",
+            "http://[::ffff:7f00:1]:9/x",
+            "http://[64:ff9b::7f00:1]:9/x",
+            "http://[fd00:ec2::254]/latest/meta-data",
+            "http://localhost:9/x",
+        ] {
+            let error = client.post(url).send().await.unwrap_err().to_string();
+            assert!(error.contains("private"), "{url}: {error}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use crate::receiver::{Answer, Receiver};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-fn reference_request(reference_id: &str, notification_url: &str) -> Value {
+pub fn reference_request(reference_id: &str, notification_url: &str) -> Value {
     json!({
         "provider": "conekta", "action": "reference", "secret": "key_xxjg4bsD9nohnMjwaTGytA",
         "reference_id": reference_id, "notification_url": notification_url,
