@@ -35,6 +35,7 @@ pub struct Approver {
     http: awc::Client,
     /// Whose secrets sign a question: the reference's storefront's.
     storefronts: Storefronts,
+    allow_private_targets: bool,
 }
 
 impl Approver {
@@ -42,6 +43,7 @@ impl Approver {
         Self {
             http: crate::guard::outbound_client(APPROVAL_BUDGET, 64, allow_private_targets),
             storefronts,
+            allow_private_targets,
         }
     }
 
@@ -54,6 +56,14 @@ impl Approver {
                 return None;
             }
         };
+        // A literal address skips the resolver's check: it is checked here, as the relay does.
+        let literal = url::Url::parse(url).map_err(|_| ()).and_then(|url| {
+            crate::guard::check_literal(&url, self.allow_private_targets).map_err(|_| ())
+        });
+        if literal.is_err() {
+            tracing::warn!("approval_url refused by the SSRF guard; the stored range decides");
+            return None;
+        }
         let id = new_message_id();
         let mut body = body.clone();
         body["id"] = json!(id);
