@@ -78,8 +78,6 @@ pub struct Store {
 /// How long the first connection may take before the start gives up on the database.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 impl Store {
     /// Connects, tunes SQLite for durability (WAL, full sync) and applies pending migrations.
     pub async fn connect(url: &SecretString) -> Result<Self, StoreError> {
@@ -129,7 +127,11 @@ impl Store {
             })
             .connect(url)
             .await?;
-        MIGRATOR.run(&pool).await?;
+        // A database a newer release has migrated is still served: migrations only expand
+        // (deploy/README.md), so a pod of this release may run beside (or after) a newer one.
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
         // SQLite has one writer and fsyncs every commit: writes share commits, made by a
         // writer thread with a connection of its own.
         let writer = match backend {
