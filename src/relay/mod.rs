@@ -2,6 +2,7 @@
 //! targets and schedules; nothing about any provider.
 
 pub mod notification;
+mod post;
 mod schedule;
 mod signing;
 mod worker;

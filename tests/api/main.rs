@@ -21,6 +21,7 @@ mod provider_errors;
 mod receiver;
 mod references;
 mod relay;
+mod relay_answers;
 mod relay_guard;
 mod request_keys;
 mod secrets;
