@@ -47,7 +47,8 @@ impl RelayConfig {
         }
     }
 
-    /// A claim outlives the attempt it covers; after a crash it lapses and another worker retries.
+    /// A claim outlives the attempt it covers. After a crash it is free as soon as the dead
+    /// process's heartbeat is silent (`store::instances`), or at the latest when it lapses.
     fn lease_ms(&self) -> i64 {
         (self.timeout + Duration::from_secs(10)).as_millis() as i64
     }
@@ -137,11 +138,12 @@ impl Relay {
             max_per_target = self.config.max_per_target,
             "relay started"
         );
+        let mut nap = self.config.poll_interval;
         while !*stop.borrow() {
             self.fill().await;
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = tokio::time::sleep(nap) => nap = self.next_poll().await,
                 _ = stop.changed() => {}
             }
         }
@@ -157,6 +159,23 @@ impl Relay {
             left_in_flight = self.in_flight.get(),
             "relay stopped; undelivered notifications stay in the store"
         );
+    }
+
+    /// The wait until the next poll: the poll interval, or less when a silent process is about
+    /// to be taken for dead, so its deliveries in flight are taken over the moment its leases
+    /// are free (a restart after a crash resumes within the silence, not a poll later).
+    async fn next_poll(&self) -> Duration {
+        match self.store.next_owner_death().await {
+            Ok(Some(at)) => {
+                let until = Duration::from_millis((at - clock::unix_ms()).max(0) as u64 + 1);
+                until.min(self.config.poll_interval)
+            }
+            Ok(None) => self.config.poll_interval,
+            Err(error) => {
+                tracing::debug!(%error, "could not read the running processes");
+                self.config.poll_interval
+            }
+        }
     }
 
     /// Claims and starts deliveries while there is room.

@@ -23,6 +23,7 @@ mod references;
 mod relay;
 mod relay_answers;
 mod relay_guard;
+mod relay_leases;
 mod request_keys;
 mod secrets;
 mod tracing;
