@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
+# Over 400 lines: one harness, its six measurements sharing the helpers and processes above them.
 # pagos benchmark harness. Usage: bench/run.sh [--smoke]
 #
 # Builds what it needs, starts everything on 127.0.0.1, measures, stops everything and prints a
 # table. Full mode uses the release build; --smoke uses the debug build and tiny counts (a few
-# seconds of load) and only checks that everything starts and no request fails.
+# seconds of load) and only checks that everything starts and no request fails (the crash
+# takeover, 6, runs the same in both modes).
 # Every load loop is bounded by a duration and/or a count. See BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,8 @@ else
   SLOW_CONC=50; SLOW_SECS=1; SLOW_DELAY_MS=300
   EVENTS=300; DRAIN=200; HANG_PAIRS=1; PROFILE=debug
 fi
+# Crash takeover, the same in both modes: 64 notifications to one receiver answering after 2 s.
+TAKEOVER=64; TAKEOVER_DELAY_MS=2000
 RECEIVERS=10
 
 # Loopback ports.
@@ -91,8 +95,8 @@ start_bg() { # name cmd...: starts a niced background process, logs to $WORK/nam
   LAST_PID=$!
 }
 
-stop_pid() { # pid: SIGTERM, wait for it to exit, forget it (its number may be reused)
-  kill -TERM "$1" 2>/dev/null || true
+stop_pid() { # pid [signal]: SIGTERM (or signal), wait for it to exit, forget it (its number may be reused)
+  kill "-${2:-TERM}" "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
   local keep=() pid
   for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
@@ -320,6 +324,56 @@ DRAIN10_MS=$(median "${DRAIN10_ALL[@]}")
 NINE_HEALTHY=$(median "${HEALTHY_RATES[@]}")
 NINE_HANG=$(median "${HANG_RATES[@]}")
 
+# ------------------------------------------------------------------ 6. crash takeover
+say "6. crash takeover: kill -9 with 16 deliveries in flight, restart on PostgreSQL"
+# Of the PostgreSQL store of (3), keep $TAKEOVER notifications (one per order), all pointed at
+# one receiver that answers after ${TAKEOVER_DELAY_MS} ms: 16 (the per-target limit) are in flight
+# when pagos is killed, and their leases (15 s timeout + 10 s) would stall the restart.
+PG_URL="postgres://postgres@127.0.0.1:5432/$PG_DB"
+psql "$PG_URL" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL || die "cannot trim the PostgreSQL store"
+DELETE FROM deliveries WHERE id NOT IN (SELECT id FROM deliveries ORDER BY id LIMIT $TAKEOVER);
+UPDATE deliveries SET target_url = 'http://127.0.0.1:$P_RECV/notify',
+                      target_key = 'http://127.0.0.1:$P_RECV';
+SQL
+start_bg recv-takeover "$BT" receivers --base $P_RECV --count 1 --control $P_CTL \
+  --delay-ms "$TAKEOVER_DELAY_MS" --threads 1
+TAKEOVER_RECV_PID=$LAST_PID
+wait_port $P_CTL
+arrived() { # -> "count last_ms": POSTs that reached the receiver, and when the latest did
+  curl -fsS "http://127.0.0.1:$P_CTL/" | awk -v p=$P_RECV '$1 == p {print $2, $4}'
+}
+wait_arrived() { # more_than what: sets N_ARRIVED, LAST_ARRIVED
+  local deadline=$(( $(date +%s) + 60 ))
+  local line
+  while :; do
+    line=$(arrived) || line="0 0"
+    read -r N_ARRIVED LAST_ARRIVED <<<"$line"
+    [ "${N_ARRIVED:-0}" -gt "$1" ] && return 0
+    [ "$(date +%s)" -ge "$deadline" ] && die "takeover: $2 ($N_ARRIVED POSTs in 60 s)"
+    sleep 0.01
+  done
+}
+start_pagos takeover-1 "$PG_URL" $P_FAKE on
+wait_arrived 15 "16 deliveries never were in flight"
+stop_pid "$PAGOS_PID" KILL
+line=$(arrived) || die "takeover: the receiver does not answer"
+read -r KILLED_AT _ <<<"$line"
+T0=$(date +%s%3N)
+start_pagos takeover-2 "$PG_URL" $P_FAKE on
+TAKEOVER_READY_MS=$READY_MS
+wait_arrived "$KILLED_AT" "nothing delivered after the restart"
+TAKEOVER_MS=$((LAST_ARRIVED - T0))
+say "crash takeover: first delivery ${TAKEOVER_MS} ms after the restart (ready in ${TAKEOVER_READY_MS} ms)"
+deadline=$(( $(date +%s) + 120 ))
+until curl -fsS -H "Authorization: Bearer bench" \
+  "http://127.0.0.1:$P_PAGOS/admin/deliveries?status=pending&limit=1" | grep -q '"deliveries":\[\]'; do
+  [ "$(date +%s)" -ge "$deadline" ] && die "takeover: notifications still pending after 120 s"
+  sleep 0.05
+done
+TAKEOVER_ALL_MS=$(( $(date +%s%3N) - T0 ))
+stop_pagos
+stop_pid "$TAKEOVER_RECV_PID"
+
 # ------------------------------------------------------------------ table
 r() { awk "BEGIN {printf \"%.2f\", $*}"; }
 cat <<EOF
@@ -344,5 +398,6 @@ pagos benchmark ($MODE, $PROFILE build) on $(nproc) cores, $(free -g | awk '/^Me
 | 5 idle RSS | $(mb "$IDLE_KB") MB | <= 20 |
 | 5 peak RSS during 1 / during 2 | $(mb "$PEAK1_KB") / $(mb "$PEAK2_KB") MB | |
 | 5 start to /readyz 200 | $START_READY_MS ms | <= 300 |
+| 6 crash takeover, PostgreSQL: restart to first delivery ($TAKEOVER to one receiver, 16 in flight at kill -9) | $TAKEOVER_MS ms (ready in $TAKEOVER_READY_MS ms; all delivered $TAKEOVER_ALL_MS ms after the restart) | <= 3000 |
 EOF
 say "done: every process started, no request failed"

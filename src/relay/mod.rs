@@ -3,6 +3,7 @@
 //! domain; it never imports `providers` or `http`.
 
 pub mod notification;
+mod post;
 mod schedule;
 mod worker;
 

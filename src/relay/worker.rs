@@ -1,9 +1,10 @@
 //! Claims due notifications from the store and delivers them: signed, bounded per target and
-//! overall, retried on the schedule. The store is the queue; memory only holds what is in flight.
+//! overall, retried on the schedule (one attempt's POST is `post.rs`). The store is the queue;
+//! memory only holds what is in flight.
 
+use super::post::{http_client, post};
 use super::schedule::RetrySchedule;
 use crate::clock;
-use crate::guard;
 use crate::metrics::Metrics;
 use crate::signing::SigningKey;
 use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, Store};
@@ -46,7 +47,8 @@ impl RelayConfig {
         }
     }
 
-    /// A claim outlives the attempt it covers; after a crash it lapses and another worker retries.
+    /// A claim outlives the attempt it covers. After a crash it is free as soon as the dead
+    /// process's heartbeat is silent (`store::instances`), or at the latest when it lapses.
     fn lease_ms(&self) -> i64 {
         (self.timeout + Duration::from_secs(10)).as_millis() as i64
     }
@@ -136,11 +138,12 @@ impl Relay {
             max_per_target = self.config.max_per_target,
             "relay started"
         );
+        let mut nap = self.config.poll_interval;
         while !*stop.borrow() {
             self.fill().await;
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = tokio::time::sleep(nap) => nap = self.next_poll().await,
                 _ = stop.changed() => {}
             }
         }
@@ -156,6 +159,23 @@ impl Relay {
             left_in_flight = self.in_flight.get(),
             "relay stopped; undelivered notifications stay in the store"
         );
+    }
+
+    /// The wait until the next poll: the poll interval, or less when a silent process is about
+    /// to be taken for dead, so its deliveries in flight are taken over the moment its leases
+    /// are free (a restart after a crash resumes within the silence, not a poll later).
+    async fn next_poll(&self) -> Duration {
+        match self.store.next_owner_death().await {
+            Ok(Some(at)) => {
+                let until = Duration::from_millis((at - clock::unix_ms()).max(0) as u64 + 1);
+                until.min(self.config.poll_interval)
+            }
+            Ok(None) => self.config.poll_interval,
+            Err(error) => {
+                tracing::debug!(%error, "could not read the running processes");
+                self.config.poll_interval
+            }
+        }
     }
 
     /// Claims and starts deliveries while there is room.
@@ -218,7 +238,7 @@ impl Relay {
         let attempt = delivery.attempts + 1;
         let started_at_ms = clock::unix_ms();
         let started = Instant::now();
-        let result = self.send(&delivery).await;
+        let result = post(&self.http, &self.config, &delivery).await;
         let round_attempt = attempt.saturating_sub(delivery.round_base);
         let next = match &result {
             Ok(_) => AttemptNext::Delivered,
@@ -295,68 +315,6 @@ impl Relay {
         self.window.set(window);
         next
     }
-
-    /// One signed POST; the receiver's 2xx status, or why it failed.
-    async fn send(&self, delivery: &ClaimedDelivery) -> Result<u16, Failure> {
-        let url = url::Url::parse(&delivery.target_url)
-            .map_err(|_| Failure::stop("the target URL is not valid"))?;
-        // Literal addresses skip the resolver, so they are checked here.
-        if let Err(refused) = guard::check_literal(&url, self.config.allow_private_targets) {
-            return Err(Failure::stop(&format!("target refused: {refused}")));
-        }
-        let mut request = self.http.post(url.as_str());
-        for header in crate::telemetry::trace_headers() {
-            request = request.insert_header(header);
-        }
-        let signed = self
-            .config
-            .signing_key
-            .headers(&delivery.id, delivery.body.as_bytes());
-        for header in signed {
-            request = request.insert_header(header);
-        }
-        let exchange = async {
-            let mut response = request
-                .send_body(delivery.body.clone())
-                .await
-                .map_err(|e| Failure::retry(None, format!("{e}")))?;
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            // Read (a bounded part of) the answer so the connection can be reused.
-            let _ = response.body().limit(64 * 1024).await;
-            Ok::<_, Failure>((status, retry_after))
-        };
-        let (status, retry_after) = match tokio::time::timeout(self.config.timeout, exchange).await
-        {
-            Err(_) => {
-                return Err(Failure::retry(
-                    None,
-                    format!("no answer within {} ms", self.config.timeout.as_millis()),
-                ))
-            }
-            Ok(result) => result?,
-        };
-        match status {
-            200..=299 => Ok(status),
-            410 => Err(Failure {
-                status: Some(status),
-                reason: "the receiver answered 410 Gone: delivery stopped".into(),
-                retry_after: None,
-                stop: true,
-            }),
-            _ => Err(Failure {
-                status: Some(status),
-                reason: format!("the receiver answered {status}"),
-                retry_after,
-                stop: false,
-            }),
-        }
-    }
 }
 
 /// One attempt's span, continuing the trace of the request that queued the notification.
@@ -376,41 +334,4 @@ fn attempt_span(delivery: &ClaimedDelivery) -> tracing::Span {
         let _ = span.set_parent(crate::telemetry::context_from(&headers));
     }
     span
-}
-
-#[derive(Debug)]
-struct Failure {
-    status: Option<u16>,
-    reason: String,
-    retry_after: Option<Duration>,
-    /// No further attempts (410, or a target that can never be valid).
-    stop: bool,
-}
-
-impl Failure {
-    fn retry(status: Option<u16>, reason: String) -> Self {
-        Self {
-            status,
-            reason,
-            retry_after: None,
-            stop: false,
-        }
-    }
-
-    fn stop(reason: &str) -> Self {
-        Self {
-            status: None,
-            reason: reason.to_owned(),
-            retry_after: None,
-            stop: true,
-        }
-    }
-}
-
-fn http_client(config: &RelayConfig) -> awc::Client {
-    crate::guard::outbound_client(
-        config.timeout,
-        config.max_in_flight,
-        config.allow_private_targets,
-    )
 }

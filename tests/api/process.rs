@@ -4,6 +4,7 @@ use crate::binary::Pagos;
 use crate::conekta_events::order_event;
 use crate::fake_conekta::{FakeConekta, Reply, Settlement};
 use crate::helpers::{fresh_database, seed_create, Db};
+use crate::on_both_stores;
 use crate::receiver::{Answer, Receiver};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -185,3 +186,107 @@ async fn two_processes_on_one_postgres_deliver_500_once_each() {
         "both replicas delivered: {by_a} and {by_b}"
     );
 }
+
+/// The ids of the notifications recorded as delivered, read straight from the store.
+async fn delivered_ids(database_url: &str) -> HashSet<String> {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(database_url).await.unwrap();
+    let rows = sqlx::query("SELECT id FROM deliveries WHERE status = 'delivered'")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    rows.iter().map(|row| row.get::<String, _>("id")).collect()
+}
+
+/// 64 notifications to one slow storefront, `kill -9` with 16 in flight, an immediate restart
+/// on the same port: delivery resumes once the dead process's heartbeat is silent (3 s), not
+/// when its leases lapse (20 s here).
+async fn crash_with_deliveries_in_flight(db: Db) {
+    const NOTIFICATIONS: usize = 64;
+    let conekta = FakeConekta::start();
+    let receiver = Receiver::start();
+    receiver.answer_always(Answer::After(1_000, 200));
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(db, &dir).await;
+    // Leases of timeout + 10 s: a stall behind them would show plainly.
+    let env = [("PAGOS__RELAY__TIMEOUT_MS", "10000")];
+    let mut first = Pagos::start_with(&database_url, &conekta, dir.path().join("log1"), &env).await;
+    let mut events = Vec::new();
+    for i in 0..NOTIFICATIONS {
+        let order_id = first.create(&format!("stall-{i}"), &receiver.url).await;
+        events.push(order_event("order.paid", &order_id, Some("paid"), 100000));
+    }
+    // All queued at once, so the kill below finds most of them still waiting.
+    let answers = futures_util::future::join_all(events.iter().map(|e| first.webhook(e))).await;
+    assert!(answers.iter().all(|&status| status == 200), "{answers:?}");
+    // The first round answered and recorded, the second 16 in flight (answered in 1 s).
+    receiver.wait_for(32, Duration::from_secs(20)).await;
+    first.kill_and_read_log();
+    let delivered_before = delivered_ids(&database_url).await;
+    let sent_before = receiver.received().len();
+    assert_eq!(
+        sent_before - delivered_before.len(),
+        16,
+        "16 in flight at the kill"
+    );
+
+    let restarted = Instant::now();
+    let _second = Pagos::start_on(
+        first.port,
+        &database_url,
+        &conekta,
+        dir.path().join("log2"),
+        &env,
+    )
+    .await;
+    let ready = restarted.elapsed();
+    // Each notification not recorded delivered arrives once after the restart: the 16 in flight
+    // at the kill thus arrive a second time (at-least-once allows it), no other one does.
+    let expected = sent_before + NOTIFICATIONS - delivered_before.len();
+    let received = receiver.wait_for(expected, Duration::from_secs(60)).await;
+    let resumed = received[sent_before].at - restarted;
+    eprintln!(
+        "{db:?}: delivery resumed {resumed:?} after the restart (ready after {ready:?}); \
+         {sent_before} notifications had arrived before the kill, {} were recorded delivered",
+        delivered_before.len()
+    );
+    assert!(
+        resumed < Duration::from_secs(10),
+        "delivery resumed only {resumed:?} after the restart"
+    );
+    // Anything still arriving would be a duplicate: give it the time to show.
+    actix_web::rt::time::sleep(Duration::from_millis(1_500)).await;
+    let received = receiver.received();
+    assert_eq!(
+        received.len(),
+        expected,
+        "none sent twice after the restart"
+    );
+    let ids = |delivered: &[crate::receiver::Delivered]| -> HashSet<String> {
+        delivered
+            .iter()
+            .map(|d| d.header("webhook-id").to_owned())
+            .collect()
+    };
+    let after = ids(&received[sent_before..]);
+    assert_eq!(
+        after.len(),
+        expected - sent_before,
+        "none sent twice after the restart"
+    );
+    assert!(
+        after.is_disjoint(&delivered_before),
+        "a notification recorded delivered was sent again"
+    );
+    assert_eq!(
+        ids(&received).len(),
+        NOTIFICATIONS,
+        "every notification arrived"
+    );
+}
+
+on_both_stores!(
+    a_crash_does_not_stall_its_targets,
+    crash_with_deliveries_in_flight
+);

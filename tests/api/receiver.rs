@@ -32,6 +32,13 @@ pub enum Answer {
     After(u64, u16),
     /// Answer with a JSON body.
     Json(u16, Value),
+    /// Send this status's head at once, then a chunked body of `bytes` bytes, one every
+    /// `every_ms` (a storefront that acknowledges at once and is slow to finish).
+    Drip {
+        status: u16,
+        every_ms: u64,
+        bytes: usize,
+    },
 }
 
 #[derive(Default)]
@@ -156,6 +163,27 @@ async fn handle(request: HttpRequest, body: web::Bytes, me: web::Data<Receiver>)
         Answer::After(ms, code) => {
             actix_web::rt::time::sleep(Duration::from_millis(ms)).await;
             HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).finish()
+        }
+        Answer::Drip {
+            status,
+            every_ms,
+            bytes,
+        } => {
+            // The first byte goes out with the head, the rest after a pause each.
+            let body = futures_util::stream::unfold(0, move |sent| async move {
+                if sent == bytes {
+                    return None;
+                }
+                if sent > 0 {
+                    actix_web::rt::time::sleep(Duration::from_millis(every_ms)).await;
+                }
+                Some((
+                    Ok::<_, actix_web::Error>(web::Bytes::from_static(b".")),
+                    sent + 1,
+                ))
+            });
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                .streaming(body)
         }
         Answer::Hang => {
             actix_web::rt::time::sleep(Duration::from_secs(3600)).await;

@@ -7,8 +7,8 @@
 //!   pre-signed webhooks (`digest<TAB>body` lines). Prints one `key=value` line.
 //! - `fake-conekta`: answers `POST /orders` with a canned real-shaped order (id derived from
 //!   `metadata.reference_id`), after `--delay-ms`.
-//! - `receivers`: notification endpoints on several ports (some may hang), with a control port
-//!   reporting how many each got and when.
+//! - `receivers`: notification endpoints on several ports (some may hang, all may answer after
+//!   `--delay-ms`), with a control port reporting how many each got and when.
 //! - `sign`: writes `order.paid` events about `ord_<prefix><i>`, signed as Conekta signs them.
 //! - `wait-ready`: polls a URL until 200, printing ms since a given start time.
 
@@ -480,6 +480,7 @@ async fn receivers(args: Args) -> i32 {
         .map(|h| h.split(',').filter_map(|p| p.parse().ok()).collect())
         .unwrap_or_default();
     let control = arg(&args, "control", 18099u16);
+    let delay = Duration::from_millis(arg(&args, "delay-ms", 0u64));
     let tallies: Arc<Vec<Tally>> = Arc::new(
         (0..count)
             .map(|_| Tally {
@@ -508,6 +509,7 @@ async fn receivers(args: Args) -> i32 {
                 if !signed {
                     return json_response(400, "{}".into());
                 }
+                // Counted on arrival: with --delay-ms, what is in flight is already counted.
                 let tally = &tallies[k];
                 let now = unix_ms();
                 let _ =
@@ -516,6 +518,9 @@ async fn receivers(args: Args) -> i32 {
                         .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
                 tally.last_ms.fetch_max(now, Ordering::Relaxed);
                 tally.count.fetch_add(1, Ordering::Relaxed);
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 json_response(200, "{}".into())
             }
         }));

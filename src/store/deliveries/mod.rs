@@ -1,7 +1,9 @@
 //! The relay's outbox: the worker's queue (`queue.rs`: claiming due notifications, recording
-//! attempts, handing leases back) and the operator's views (`views.rs`: listing, queue figures,
-//! a retry). Both speak of a notification's `DeliveryStatus`.
+//! attempts, handing leases back; `leases.rs`: who holds a lease, and the writes on leases) and
+//! the operator's views (`views.rs`: listing, queue figures, a retry). Both speak of a
+//! notification's `DeliveryStatus`.
 
+mod leases;
 mod queue;
 mod views;
 

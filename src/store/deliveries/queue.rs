@@ -1,13 +1,14 @@
-// Over 400 lines: the read-ahead window and the lease claim it feeds are one mechanism.
-//! The worker's side of the outbox: claiming due notifications, recording attempts, handing
-//! leases back.
+//! The worker's side of the outbox: claiming due notifications (a read-ahead window of the
+//! queue, then a lease compare-and-set), recording attempts, handing leases back. The lease
+//! statements themselves are in `leases.rs`.
 
+use super::leases::{live_owners, LeaseClaim, LeasesRelease, RecordAndHandOver, HELD};
 use super::DeliveryStatus;
 use crate::clock;
-use crate::store::group_commit::{Write, WriteFuture};
-use crate::store::tx::{args, Arg, Row, Tx};
+use crate::store::instances::OWNER_SILENCE_MS;
 use crate::store::{column, Backend, Store, StoreError};
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// A notification claimed for one attempt.
 #[derive(Debug, Clone)]
@@ -57,25 +58,36 @@ pub struct AttemptRecord {
 
 /// Due notifications that head their subject (a later one never overtakes an earlier one still
 /// pending, so a storefront sees one order's news in order), oldest first, of targets below
-/// their in-flight limit `$3`. Reading stops after `$2` rows: the cost follows the window, not
-/// the size of the queue.
-const DUE_HEADS: &str = "
+/// their in-flight limit `$5`, whose lease lapsed or whose lease owner is dead. Reading stops
+/// after `$4` rows: the cost follows the window, not the size of the queue.
+static DUE_HEADS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "
 SELECT d.id, d.target_key FROM deliveries d
-WHERE d.status = 'pending' AND d.next_attempt_at_ms <= $1 AND d.lease_until_ms <= $1
+WHERE d.status = 'pending' AND d.next_attempt_at_ms <= $1
+  AND (d.lease_until_ms <= $1 OR d.lease_owner NOT IN ({live}))
   AND d.target_key NOT IN (
     SELECT target_key FROM deliveries
-    WHERE status = 'pending' AND lease_until_ms > $1
-    GROUP BY target_key HAVING COUNT(*) >= $3)
+    WHERE status = 'pending' AND {held}
+    GROUP BY target_key HAVING COUNT(*) >= $5)
   AND NOT EXISTS (
     SELECT 1 FROM deliveries e
     WHERE e.status = 'pending' AND e.subject_key = d.subject_key AND e.id < d.id)
 ORDER BY d.next_attempt_at_ms, d.id
-LIMIT $2";
+LIMIT $4",
+        live = live_owners("$2", "$3"),
+        held = HELD.as_str(),
+    )
+});
 
-/// Deliveries in flight per target, across every worker and replica (their leases are live).
-const IN_FLIGHT_BY_TARGET: &str = "
-SELECT target_key, COUNT(*) AS busy FROM deliveries
-WHERE status = 'pending' AND lease_until_ms > $1 GROUP BY target_key";
+/// Deliveries in flight per target, across every worker and replica (their leases hold).
+static IN_FLIGHT_BY_TARGET: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT target_key, COUNT(*) AS busy FROM deliveries \
+         WHERE status = 'pending' AND {} GROUP BY target_key",
+        HELD.as_str()
+    )
+});
 
 /// How many due notifications one read of the queue takes in, per delivery a claim may take,
 /// and at least. Targets at their limit are left out of the read.
@@ -160,9 +172,12 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = clock::unix_ms();
+        let silent = now - OWNER_SILENCE_MS;
         // Reads first, on the pool (readers never block the writer under WAL).
-        let mut busy: HashMap<String, usize> = sqlx::query(IN_FLIGHT_BY_TARGET)
+        let mut busy: HashMap<String, usize> = sqlx::query(IN_FLIGHT_BY_TARGET.as_str())
             .bind(now)
+            .bind(silent)
+            .bind(self.instance())
             .fetch_all(self.pool())
             .await?
             .iter()
@@ -174,8 +189,10 @@ impl Store {
             })
             .collect::<Result<_, StoreError>>()?;
         if window.needs_read(now, &busy, per_target) {
-            let rows = sqlx::query(DUE_HEADS)
+            let rows = sqlx::query(DUE_HEADS.as_str())
                 .bind(now)
+                .bind(silent)
+                .bind(self.instance())
                 .bind((batch * WINDOW_PER_SLOT).max(MIN_WINDOW) as i64)
                 .bind(per_target as i64)
                 .fetch_all(self.pool())
@@ -197,6 +214,7 @@ impl Store {
             .write(LeaseClaim {
                 ids: chosen,
                 lease_ms,
+                owner: self.instance().to_owned(),
                 postgres: self.backend() == Backend::Postgres,
             })
             .await?;
@@ -221,6 +239,7 @@ impl Store {
             next: hand_over.map(|id| LeaseClaim {
                 ids: vec![id],
                 lease_ms,
+                owner: self.instance().to_owned(),
                 postgres,
             }),
         })
@@ -231,163 +250,20 @@ impl Store {
     pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
         self.write(LeasesRelease).await
     }
-}
 
-fn claimed(row: &Row) -> Result<ClaimedDelivery, StoreError> {
-    Ok(ClaimedDelivery {
-        id: row.get("id")?,
-        target_url: row.get("target_url")?,
-        target_key: row.get("target_key")?,
-        body: row.get("body")?,
-        attempts: row.get::<i64>("attempts")?.max(0) as u32,
-        round_base: row.get::<i64>("round_base")?.max(0) as u32,
-        created_at_ms: row.get("created_at_ms")?,
-        trace_context: row.get("trace_context")?,
-    })
-}
-
-impl Write for AttemptRecord {
-    type Output = ();
-
-    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, ()> {
-        Box::pin(async move {
-            let status_code = self.status_code.map(i64::from);
-            tx.execute(
-                "INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
-                 status_code, error) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (delivery_id, attempt) DO NOTHING",
-                &args![
-                    &self.delivery_id,
-                    i64::from(self.attempt),
-                    self.started_at_ms,
-                    self.duration_ms,
-                    status_code,
-                    self.error.as_deref(),
-                ],
-            )
-            .await?;
-            let (next_at, finished) = match self.next {
-                AttemptNext::RetryAt(at) => (at, None),
-                AttemptNext::Delivered | AttemptNext::Failed => (now, Some(now)),
-            };
-            tx.execute(
-                "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at_ms = $4, \
-                 lease_until_ms = 0, last_status_code = $5, last_error = $6, updated_at_ms = $7, \
-                 finished_at_ms = $8 WHERE id = $1 AND status = 'pending'",
-                &args![
-                    &self.delivery_id,
-                    self.next.status(),
-                    i64::from(self.attempt),
-                    next_at,
-                    status_code,
-                    self.error.as_deref(),
-                    now,
-                    finished,
-                ],
-            )
-            .await?;
-            Ok(())
-        })
-    }
-}
-
-/// Takes the leases of the chosen notifications, those still free.
-struct LeaseClaim {
-    ids: Vec<String>,
-    lease_ms: i64,
-    postgres: bool,
-}
-
-/// The lease compare-and-set; `{ids}` (where the chosen ids come from) and `{no_index}` differ
-/// per backend (see `LeaseClaim::run`).
-const LEASE_CLAIM: &str = "UPDATE deliveries SET lease_until_ms = $1, updated_at_ms = $2 \
-     WHERE {no_index}status = 'pending' AND {no_index}lease_until_ms <= $2 \
-     AND {no_index}next_attempt_at_ms <= $2 AND id IN ({ids}) \
-     AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
-       AND e.subject_key = deliveries.subject_key AND e.id < deliveries.id) \
-     RETURNING id, target_url, target_key, body, attempts, round_base, created_at_ms, \
-     trace_context";
-
-/// SQLite: the ids arrive as one JSON array, so every claim is the same prepared statement, and
-/// a unary `+` keeps the other columns' indexes out of the plan, so the rows are found by id,
-/// not by walking every pending row on the status index.
-static SQLITE_LEASE_CLAIM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    LEASE_CLAIM
-        .replace("{no_index}", "+")
-        .replace("{ids}", "SELECT value FROM json_each($3)")
-});
-
-impl Write for LeaseClaim {
-    type Output = Vec<ClaimedDelivery>;
-
-    /// A lease lost in a power cut is harmless: leases are handed back at start, and the
-    /// notification is delivered (again) at least once.
-    fn durable(&self) -> bool {
-        false
-    }
-
-    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
-        Box::pin(async move {
-            let rows = if self.postgres {
-                // Replicas skip rows another one is claiming instead of queueing behind it.
-                let placeholders: Vec<String> =
-                    (3..self.ids.len() + 3).map(|i| format!("${i}")).collect();
-                let ids = format!(
-                    "SELECT id FROM deliveries WHERE id IN ({}) FOR UPDATE SKIP LOCKED",
-                    placeholders.join(", ")
-                );
-                let sql = LEASE_CLAIM.replace("{no_index}", "").replace("{ids}", &ids);
-                let mut args = vec![Arg::Int(now + self.lease_ms), Arg::Int(now)];
-                args.extend(self.ids.iter().map(Arg::from));
-                tx.fetch_all(&sql, &args).await?
-            } else {
-                let ids = serde_json::Value::from(self.ids.clone()).to_string();
-                tx.fetch_all(
-                    &SQLITE_LEASE_CLAIM,
-                    &args![now + self.lease_ms, now, ids.as_str()],
-                )
-                .await?
-            };
-            rows.iter().map(claimed).collect()
-        })
-    }
-}
-
-/// An attempt's record and, optionally, the next lease for the same target.
-struct RecordAndHandOver {
-    record: AttemptRecord,
-    next: Option<LeaseClaim>,
-}
-
-impl Write for RecordAndHandOver {
-    type Output = Option<ClaimedDelivery>;
-
-    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Option<ClaimedDelivery>> {
-        Box::pin(async move {
-            self.record.run(tx, now).await?;
-            match &self.next {
-                Some(claim) => Ok(claim.run(tx, now).await?.pop()),
-                None => Ok(None),
-            }
-        })
-    }
-}
-
-/// Every lease on a pending notification, handed back.
-struct LeasesRelease;
-
-impl Write for LeasesRelease {
-    type Output = u64;
-
-    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, u64> {
-        Box::pin(async move {
-            tx.execute(
-                "UPDATE deliveries SET lease_until_ms = 0 \
-                 WHERE status = 'pending' AND lease_until_ms > 0",
-                &[],
-            )
-            .await
-        })
+    /// When the next other process still taken for alive will be taken for dead, if it stays
+    /// silent (Unix ms): its leases are free from then, so the relay can look at that moment
+    /// rather than at its next poll.
+    pub async fn next_owner_death(&self) -> Result<Option<i64>, StoreError> {
+        let now = clock::unix_ms();
+        let row = sqlx::query(
+            "SELECT MIN(heartbeat_ms) AS beat FROM instances WHERE heartbeat_ms > $1 AND id <> $2",
+        )
+        .bind(now - OWNER_SILENCE_MS)
+        .bind(self.instance())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(column::<Option<i64>>(&row, "beat")?.map(|beat| beat + OWNER_SILENCE_MS))
     }
 }
 

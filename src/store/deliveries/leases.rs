@@ -1,0 +1,200 @@
+//! Relay leases: who holds one, and the writes that take, end and hand back leases. A lease
+//! names its owner process (`instances.id`), so a lease whose owner stopped beating is free at
+//! once instead of when it lapses: a crashed replica's deliveries in flight do not stall its
+//! targets.
+
+use super::queue::{AttemptNext, AttemptRecord, ClaimedDelivery};
+use crate::store::group_commit::{Write, WriteFuture};
+use crate::store::instances::OWNER_SILENCE_MS;
+use crate::store::tx::{args, Arg, Row, Tx};
+use crate::store::StoreError;
+use std::sync::LazyLock;
+
+/// The processes whose relay leases hold: those that beat since `{silent}`, and this one
+/// (`{me}`) whatever its last beat says, so it never takes back its own deliveries in flight. A
+/// lease of any other owner (dead, or stopped and forgotten) is free at once. Uncorrelated, so
+/// each statement reads `instances` (a row per process) once, not once per delivery.
+pub(super) fn live_owners(silent: &str, me: &str) -> String {
+    format!("SELECT id FROM instances WHERE heartbeat_ms > {silent} OR id = {me}")
+}
+
+/// A lease that holds: not lapsed at `$1`, and its owner alive (no owner: leases taken before
+/// owners were recorded, where the lease alone decides). `$2`, `$3`: see `live_owners`.
+pub(super) static HELD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "lease_until_ms > $1 AND (lease_owner IS NULL OR lease_owner IN ({}))",
+        live_owners("$2", "$3")
+    )
+});
+
+/// A claimed row as the worker gets it.
+fn claimed(row: &Row) -> Result<ClaimedDelivery, StoreError> {
+    Ok(ClaimedDelivery {
+        id: row.get("id")?,
+        target_url: row.get("target_url")?,
+        target_key: row.get("target_key")?,
+        body: row.get("body")?,
+        attempts: row.get::<i64>("attempts")?.max(0) as u32,
+        round_base: row.get::<i64>("round_base")?.max(0) as u32,
+        created_at_ms: row.get("created_at_ms")?,
+        trace_context: row.get("trace_context")?,
+    })
+}
+
+impl Write for AttemptRecord {
+    type Output = ();
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, ()> {
+        Box::pin(async move {
+            let status_code = self.status_code.map(i64::from);
+            tx.execute(
+                "INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
+                 status_code, error) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (delivery_id, attempt) DO NOTHING",
+                &args![
+                    &self.delivery_id,
+                    i64::from(self.attempt),
+                    self.started_at_ms,
+                    self.duration_ms,
+                    status_code,
+                    self.error.as_deref(),
+                ],
+            )
+            .await?;
+            let (next_at, finished) = match self.next {
+                AttemptNext::RetryAt(at) => (at, None),
+                AttemptNext::Delivered | AttemptNext::Failed => (now, Some(now)),
+            };
+            tx.execute(
+                "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at_ms = $4, \
+                 lease_until_ms = 0, lease_owner = NULL, last_status_code = $5, last_error = $6, updated_at_ms = $7, \
+                 finished_at_ms = $8 WHERE id = $1 AND status = 'pending'",
+                &args![
+                    &self.delivery_id,
+                    self.next.status(),
+                    i64::from(self.attempt),
+                    next_at,
+                    status_code,
+                    self.error.as_deref(),
+                    now,
+                    finished,
+                ],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+/// Takes the leases of the chosen notifications, those still free, in `owner`'s name.
+pub(super) struct LeaseClaim {
+    pub(super) ids: Vec<String>,
+    pub(super) lease_ms: i64,
+    pub(super) owner: String,
+    pub(super) postgres: bool,
+}
+
+/// The lease compare-and-set: free means lapsed, or held by a dead owner (`$3`, `$4`: see
+/// `live_owners`). `{ids}` (where the chosen ids come from) and `{no_index}` differ per backend
+/// (see `LeaseClaim::run`).
+static LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE deliveries SET lease_until_ms = $1, lease_owner = $4, updated_at_ms = $2 \
+         WHERE {{no_index}}status = 'pending' \
+         AND ({{no_index}}lease_until_ms <= $2 OR lease_owner NOT IN ({live})) \
+         AND {{no_index}}next_attempt_at_ms <= $2 AND id IN ({{ids}}) \
+         AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
+           AND e.subject_key = deliveries.subject_key AND e.id < deliveries.id) \
+         RETURNING id, target_url, target_key, body, attempts, round_base, created_at_ms, \
+         trace_context",
+        live = live_owners("$3", "$4")
+    )
+});
+
+/// SQLite: the ids arrive as one JSON array, so every claim is the same prepared statement, and
+/// a unary `+` keeps the other columns' indexes out of the plan, so the rows are found by id,
+/// not by walking every pending row on the status index.
+static SQLITE_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
+    LEASE_CLAIM
+        .replace("{no_index}", "+")
+        .replace("{ids}", "SELECT value FROM json_each($5)")
+});
+
+impl Write for LeaseClaim {
+    type Output = Vec<ClaimedDelivery>;
+
+    /// A lease lost in a power cut is harmless: leases are handed back at start, and the
+    /// notification is delivered (again) at least once.
+    fn durable(&self) -> bool {
+        false
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
+        Box::pin(async move {
+            let lease = [
+                Arg::Int(now + self.lease_ms),
+                Arg::Int(now),
+                Arg::Int(now - OWNER_SILENCE_MS),
+                Arg::from(&self.owner),
+            ];
+            let rows = if self.postgres {
+                // Replicas skip rows another one is claiming instead of queueing behind it.
+                let placeholders: Vec<String> = (lease.len() + 1..=lease.len() + self.ids.len())
+                    .map(|i| format!("${i}"))
+                    .collect();
+                let ids = format!(
+                    "SELECT id FROM deliveries WHERE id IN ({}) FOR UPDATE SKIP LOCKED",
+                    placeholders.join(", ")
+                );
+                let sql = LEASE_CLAIM.replace("{no_index}", "").replace("{ids}", &ids);
+                let mut args = lease.to_vec();
+                args.extend(self.ids.iter().map(Arg::from));
+                tx.fetch_all(&sql, &args).await?
+            } else {
+                let ids = serde_json::Value::from(self.ids.clone()).to_string();
+                let mut args = lease.to_vec();
+                args.push(Arg::from(ids.as_str()));
+                tx.fetch_all(&SQLITE_LEASE_CLAIM, &args).await?
+            };
+            rows.iter().map(claimed).collect()
+        })
+    }
+}
+
+/// An attempt's record and, optionally, the next lease for the same target.
+pub(super) struct RecordAndHandOver {
+    pub(super) record: AttemptRecord,
+    pub(super) next: Option<LeaseClaim>,
+}
+
+impl Write for RecordAndHandOver {
+    type Output = Option<ClaimedDelivery>;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Option<ClaimedDelivery>> {
+        Box::pin(async move {
+            self.record.run(tx, now).await?;
+            match &self.next {
+                Some(claim) => Ok(claim.run(tx, now).await?.pop()),
+                None => Ok(None),
+            }
+        })
+    }
+}
+
+/// Every lease on a pending notification, handed back.
+pub(super) struct LeasesRelease;
+
+impl Write for LeasesRelease {
+    type Output = u64;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, u64> {
+        Box::pin(async move {
+            tx.execute(
+                "UPDATE deliveries SET lease_until_ms = 0, lease_owner = NULL \
+                 WHERE status = 'pending' AND lease_until_ms > 0",
+                &[],
+            )
+            .await
+        })
+    }
+}
