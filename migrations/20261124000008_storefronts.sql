@@ -6,3 +6,7 @@ ALTER TABLE orders ADD COLUMN storefront TEXT;
 ALTER TABLE payment_references ADD COLUMN storefront TEXT;
 ALTER TABLE deliveries ADD COLUMN storefront TEXT;
 CREATE INDEX deliveries_by_storefront ON deliveries (storefront, created_at_ms);
+-- The storefront's reference a notification is about, for `?reference_id=` (NULL on rows
+-- queued by an older release: pagos fills it in from the body after it starts).
+ALTER TABLE deliveries ADD COLUMN reference_id TEXT;
+CREATE INDEX deliveries_by_reference ON deliveries (reference_id);

@@ -1,5 +1,6 @@
 //! Small periodic work every process does besides serving: release events held for orders that
-//! got recorded meanwhile, and drop claims whose binding ended long ago.
+//! got recorded meanwhile, drop claims whose binding ended long ago, and fill in the
+//! `reference_id` of notifications queued by an older release (once, after an upgrade).
 
 use crate::clock;
 use crate::relay::RelayHandle;
@@ -41,6 +42,21 @@ pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
                 if let Err(error) = store.purge_claims(before).await {
                     tracing::warn!(%error, "could not drop ended claims");
                 }
+                fill_reference_ids(&store).await;
+            }
+        }
+    }
+}
+
+/// Until none is left; a few hundred rows a write, so serving is never held up for long.
+async fn fill_reference_ids(store: &Store) {
+    loop {
+        match store.fill_reference_ids(500).await {
+            Ok(0) => return,
+            Ok(filled) => tracing::info!(filled, "reference ids filled in on older notifications"),
+            Err(error) => {
+                tracing::warn!(%error, "could not fill in reference ids");
+                return;
             }
         }
     }

@@ -1,4 +1,5 @@
-//! Prometheus metrics. Labels carry outcomes and routes, never keys, URLs or references.
+//! Prometheus metrics. Labels carry outcomes, routes and storefront names (from the config file),
+//! never keys, secrets, URLs or references.
 
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
@@ -29,10 +30,10 @@ impl Metrics {
         let http_requests = HistogramVec::new(
             HistogramOpts::new(
                 "pagos_http_request_duration_seconds",
-                "HTTP requests served, by route, method and status",
+                "HTTP requests served, by route, method, status and storefront",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
-            &["route", "method", "status"],
+            &["route", "method", "status", "storefront"],
         )
         .expect("metric");
         let conekta_calls = HistogramVec::new(
@@ -52,9 +53,9 @@ impl Metrics {
         let relay_attempts = IntCounterVec::new(
             Opts::new(
                 "pagos_relay_attempts_total",
-                "Notification delivery attempts by outcome",
+                "Notification delivery attempts by storefront and outcome",
             ),
-            &["outcome"],
+            &["storefront", "outcome"],
         )
         .expect("metric");
         let relay_in_flight = IntGauge::new(

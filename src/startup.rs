@@ -148,14 +148,15 @@ async fn start_relay(
     store: &Store,
     metrics: &Metrics,
 ) -> anyhow::Result<(RelayHandle, Option<tokio::task::JoinHandle<()>>)> {
-    let Some(secret) = &settings.relay.signing_secret else {
+    let storefronts = settings.storefronts();
+    if !storefronts.can_sign() {
         tracing::warn!(
             "PAGOS__RELAY__SIGNING_SECRET is not set: notifications are stored but none is sent until it is"
         );
         return Ok((RelayHandle::idle(), None));
-    };
+    }
     let mut config = RelayConfig::new(
-        secret.key.clone(),
+        storefronts,
         settings.relay.retry_schedule.clone(),
         settings.relay.timeout,
     );

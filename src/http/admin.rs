@@ -1,10 +1,11 @@
-//! Operators' view of the relay: `/admin/deliveries`, behind `PAGOS__ADMIN__TOKEN`.
+//! Operators' view of the relay: `/admin/deliveries…`, behind `PAGOS__ADMIN__TOKEN`.
 
 use super::bearer::BearerTokens;
+use super::deliveries::{list_answer, no_such_delivery, retry_answer, unavailable};
+use super::delivery_query::{Params, ADMIN_FILTERS};
 use super::problem::Problem;
-use crate::domain::FieldError;
 use crate::relay::RelayHandle;
-use crate::store::{DeliveryStatus, RetryRequest, Store};
+use crate::store::Store;
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
 
@@ -31,85 +32,27 @@ impl AdminAuth {
     }
 }
 
-/// `?status=…&limit=…`, read by hand so that every bad parameter (a repeated one included) is a
-/// 422 naming it, not a framework error.
-#[derive(Default)]
-struct ListQuery {
-    status: Option<String>,
-    limit: Option<String>,
-    repeated: Vec<&'static str>,
-}
-
-impl ListQuery {
-    fn parse(query: &str) -> Self {
-        let mut parsed = Self::default();
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let name = match key.as_ref() {
-                "status" => "status",
-                "limit" => "limit",
-                _ => continue,
-            };
-            let slot = if name == "status" {
-                &mut parsed.status
-            } else {
-                &mut parsed.limit
-            };
-            if slot.is_none() {
-                *slot = Some(value.into_owned());
-            } else if !parsed.repeated.contains(&name) {
-                parsed.repeated.push(name);
-            }
-        }
-        parsed
-    }
-}
-
 pub async fn list(
     request: HttpRequest,
     auth: web::Data<AdminAuth>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, Problem> {
     auth.check(&request)?;
-    let query = ListQuery::parse(request.query_string());
-    let mut errors = Vec::new();
-    for name in &query.repeated {
-        errors.push(FieldError::new(*name, "must be given at most once"));
+    let filter = Params::parse(request.query_string(), ADMIN_FILTERS)?.filter()?;
+    list_answer(&store, &filter).await
+}
+
+pub async fn show(
+    request: HttpRequest,
+    id: web::Path<String>,
+    auth: web::Data<AdminAuth>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, Problem> {
+    auth.check(&request)?;
+    match store.delivery(&id, None).await.map_err(unavailable)? {
+        Some(delivery) => Ok(HttpResponse::Ok().json(delivery)),
+        None => Err(no_such_delivery()),
     }
-    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
-        _ if query.repeated.contains(&"status") => None,
-        None => None,
-        Some(name) => match name.parse::<DeliveryStatus>() {
-            Ok(status) => Some(status),
-            Err(_) => {
-                let names = DeliveryStatus::ALL.map(DeliveryStatus::as_str);
-                errors.push(FieldError::new(
-                    "status",
-                    format!("must be one of {}", names.join(", ")),
-                ));
-                None
-            }
-        },
-    };
-    let limit = match query.limit.as_deref().map(str::parse::<i64>) {
-        _ if query.repeated.contains(&"limit") => 0,
-        None => 100,
-        Some(Ok(n)) if (1..=1000).contains(&n) => n,
-        Some(_) => {
-            errors.push(FieldError::new(
-                "limit",
-                "must be an integer from 1 to 1000",
-            ));
-            0
-        }
-    };
-    if !errors.is_empty() {
-        return Err(crate::providers::ActionError::InvalidFields(errors).into());
-    }
-    let deliveries = store
-        .list_deliveries(status, limit)
-        .await
-        .map_err(|_| Problem::store_unavailable("the store does not answer"))?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "deliveries": deliveries })))
 }
 
 pub async fn retry(
@@ -120,27 +63,22 @@ pub async fn retry(
     relay: web::Data<RelayHandle>,
 ) -> Result<HttpResponse, Problem> {
     auth.check(&request)?;
-    let outcome = store
-        .retry_delivery(&id)
-        .await
-        .map_err(|_| Problem::store_unavailable("the store does not answer"))?;
-    match outcome {
-        RetryRequest::Requeued => {
-            relay.wake();
-            Ok(HttpResponse::Accepted()
-                .json(serde_json::json!({ "id": id.as_str(), "status": DeliveryStatus::Pending })))
-        }
-        RetryRequest::NotFound => Err(Problem::new(
-            404,
-            "urn:pagos:problem:not-found",
-            "Not found",
-            "no delivery with this id",
-        )),
-        RetryRequest::NotFailed => Err(Problem::new(
-            409,
-            "urn:pagos:problem:delivery-not-failed",
-            "Delivery is not failed",
-            "only a failed delivery can be sent again",
-        )),
+    retry_answer(&store, &relay, &id, None).await
+}
+
+/// `POST /admin/deliveries/recover?since=…`: every notification that failed since then, back in
+/// the queue (after a storefront's outage ended, say); answers how many.
+pub async fn recover(
+    request: HttpRequest,
+    auth: web::Data<AdminAuth>,
+    store: web::Data<Store>,
+    relay: web::Data<RelayHandle>,
+) -> Result<HttpResponse, Problem> {
+    auth.check(&request)?;
+    let since_ms = Params::parse(request.query_string(), &["since"])?.since_ms()?;
+    let requeued = store.recover_failed(since_ms).await.map_err(unavailable)?;
+    if requeued > 0 {
+        relay.wake();
     }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "requeued": requeued })))
 }

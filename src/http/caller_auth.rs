@@ -6,8 +6,12 @@
 use super::bearer::{bearer_token, BearerTokens};
 use super::problem::Problem;
 use crate::storefronts::{Storefront, Storefronts};
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 use secrecy::SecretString;
+
+/// The name of the storefront a request came from, once identified.
+#[derive(Debug, Clone)]
+pub struct CallerName(pub String);
 
 #[derive(Clone)]
 pub struct Callers {
@@ -29,17 +33,21 @@ impl Callers {
         self.storefronts.is_several() || !self.api_keys.is_empty()
     }
 
-    /// The storefront calling (`None`: single-storefront mode), or a 401.
+    /// The storefront calling (`None`: single-storefront mode), or a 401. Its name is left on
+    /// the request for the request metrics (`CallerName`).
     pub fn identify(&self, request: &HttpRequest) -> Result<Option<&Storefront>, Problem> {
         if self.storefronts.is_several() {
-            return bearer_token(request)
+            let storefront = bearer_token(request)
                 .and_then(|token| self.storefronts.by_token(&token))
-                .map(Some)
                 .ok_or_else(|| {
                     Problem::unauthorized(
                         "a storefront's API key is required: Authorization: Bearer <key>",
                     )
-                });
+                })?;
+            request
+                .extensions_mut()
+                .insert(CallerName(storefront.name.clone()));
+            return Ok(Some(storefront));
         }
         if self.api_keys.is_empty() || self.api_keys.admit(request) {
             return Ok(None);

@@ -8,6 +8,8 @@ mod bearer;
 mod body;
 pub mod caller_auth;
 mod content_type;
+pub mod deliveries;
+mod delivery_query;
 pub mod health;
 pub mod pagos;
 pub mod problem;
@@ -25,7 +27,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get("/openapi.yaml").to(health::openapi))
         .service(get("/metrics").to(health::metrics))
         .service(post("/webhooks/{provider}").route(web::post().to(webhooks::receive)))
+        .service(get("/deliveries").to(deliveries::list))
+        .service(post("/deliveries/{id}/retry").route(web::post().to(deliveries::retry)))
         .service(get("/admin/deliveries").to(admin::list))
+        .service(post("/admin/deliveries/recover").route(web::post().to(admin::recover)))
+        .service(get("/admin/deliveries/{id}").to(admin::show))
         .service(post("/admin/deliveries/{id}/retry").route(web::post().to(admin::retry)));
 }
 

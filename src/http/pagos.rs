@@ -8,6 +8,7 @@ use super::problem::Problem;
 use super::strict_json;
 use crate::providers::ProviderRegistry;
 use actix_web::{web, HttpRequest, HttpResponse};
+use tracing::Instrument;
 
 /// Requests are a few hundred bytes; anything near this is not a storefront talking.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -23,8 +24,14 @@ pub async fn pagos(
     let body = read_limited(payload, MAX_BODY_BYTES).await?;
     let fields = strict_json::parse_object(&body)?;
     let idempotency_key = idempotency_key(&request)?;
+    // Every log line of the call names the storefront (in single-storefront mode, none).
+    let span = tracing::info_span!(
+        "storefront",
+        storefront = caller.map(|s| s.name.as_str()).unwrap_or_default()
+    );
     let reply = registry
         .dispatch(fields, idempotency_key.as_deref(), caller)
+        .instrument(span)
         .await
         .map_err(Problem::from)?;
     Ok(HttpResponse::Ok()

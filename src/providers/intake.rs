@@ -322,6 +322,7 @@ fn notification(
         body: serde_json::to_string(&body).unwrap_or_default(),
         trace_context,
         storefront: target.storefront.map(str::to_owned),
+        reference_id: target.reference_id.to_owned(),
         id,
     }
 }

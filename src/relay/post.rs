@@ -26,9 +26,12 @@ pub(super) async fn post(
     for header in crate::telemetry::trace_headers() {
         request = request.insert_header(header);
     }
-    let signed = config
-        .signing_key
-        .headers(&delivery.id, delivery.body.as_bytes());
+    // Looked up now: a secret rotated since the notification was queued signs it.
+    let signer = config
+        .storefronts
+        .signer(delivery.storefront.as_deref())
+        .map_err(|why| Failure::stop(&format!("cannot sign: {why}")))?;
+    let signed = signer.headers(&delivery.id, delivery.body.as_bytes());
     for header in signed {
         request = request.insert_header(header);
     }

@@ -6,8 +6,8 @@ use super::post::{http_client, post};
 use super::schedule::RetrySchedule;
 use crate::clock;
 use crate::metrics::Metrics;
-use crate::signing::SigningKey;
 use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, Store};
+use crate::storefronts::Storefronts;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +19,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    pub signing_key: SigningKey,
+    /// Whose secrets sign each notification (its storefront's, looked up at each attempt).
+    pub storefronts: Storefronts,
     pub schedule: RetrySchedule,
     pub timeout: Duration,
     pub allow_private_targets: bool,
@@ -34,9 +35,9 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    pub fn new(signing_key: SigningKey, schedule: RetrySchedule, timeout: Duration) -> Self {
+    pub fn new(storefronts: Storefronts, schedule: RetrySchedule, timeout: Duration) -> Self {
         Self {
-            signing_key,
+            storefronts,
             schedule,
             timeout,
             allow_private_targets: false,
@@ -268,7 +269,7 @@ impl Relay {
         }
         self.metrics
             .relay_attempts
-            .with_label_values(&[outcome])
+            .with_label_values(&[delivery.storefront.as_deref().unwrap_or_default(), outcome])
             .inc();
         match (&next, &error) {
             (AttemptNext::Failed, Some(reason)) => {
@@ -322,6 +323,7 @@ fn attempt_span(delivery: &ClaimedDelivery) -> tracing::Span {
     let span = tracing::info_span!(
         "relay.attempt",
         delivery.id = %delivery.id,
+        storefront = delivery.storefront.as_deref().unwrap_or_default(),
         attempt = delivery.attempts + 1,
         http.status_code = tracing::field::Empty,
         outcome = tracing::field::Empty,

@@ -69,6 +69,8 @@ pub struct NewDelivery {
     pub trace_context: Option<String>,
     /// Whose secrets sign it (`None`: single-storefront mode).
     pub storefront: Option<String>,
+    /// The storefront's reference it is about (for filtering).
+    pub reference_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,8 +342,8 @@ pub(super) async fn queue(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
-         status, next_attempt_at_ms, created_at_ms, updated_at_ms, trace_context, storefront) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7, $8, $9)",
+         status, next_attempt_at_ms, created_at_ms, updated_at_ms, trace_context, storefront, \
+         reference_id) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7, $8, $9, $10)",
         &args![
             &delivery.id,
             &delivery.subject_key,
@@ -352,6 +354,7 @@ pub(super) async fn queue(
             now,
             delivery.trace_context.as_deref(),
             delivery.storefront.as_deref(),
+            &delivery.reference_id,
         ],
     )
     .await?;

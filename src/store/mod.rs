@@ -21,8 +21,8 @@ pub use claims::{
     Abandon, Claim, ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, NewClaim, OwnedClaim,
 };
 pub use deliveries::{
-    AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryStatus, DeliveryView,
-    DueWindow, QueueStats, RetryRequest, UnknownStatus,
+    AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryFilter, DeliveryStatus,
+    DeliveryView, DueWindow, QueueStats, RetryRequest, UnknownStatus,
 };
 pub use events::{IncomingEvent, Ingested, NewDelivery, OrderContext};
 pub use held::{BuildHeld, HeldEvent};

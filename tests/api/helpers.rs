@@ -195,6 +195,20 @@ impl TestApp {
         Self::answer(response).await
     }
 
+    /// Posts `body` as the caller holding this API key.
+    pub async fn post_pagos_with_token(&self, body: &Value, token: &str) -> Answer {
+        let response = self
+            .http
+            .post(format!("{}/pagos", self.address))
+            .header("content-type", "application/json")
+            .bearer_auth(token)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("pagos answers");
+        Self::answer(response).await
+    }
+
     pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> Answer {
         let response = self
             .http

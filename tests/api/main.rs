@@ -1,6 +1,7 @@
 //! Integration tests: the real service on a real port, a real store, a fake Conekta over HTTP.
 
 mod actions;
+mod admin_deliveries;
 mod answer_checks;
 mod binary;
 mod body_rules;
@@ -27,6 +28,7 @@ mod relay_leases;
 mod request_keys;
 mod secrets;
 mod start_failures;
+mod storefronts;
 mod tracing;
 mod validation;
 mod webhooks;

@@ -51,8 +51,8 @@ async fn metrics_count_requests_and_conekta_calls_without_secrets() {
     assert!(metrics.content_type.starts_with("text/plain"));
     let text = metrics.text;
     for needle in [
-        "pagos_http_request_duration_seconds_count{method=\"POST\",route=\"/pagos\",status=\"200\"} 1",
-        "pagos_http_request_duration_seconds_count{method=\"POST\",route=\"/pagos\",status=\"422\"} 1",
+        "pagos_http_request_duration_seconds_count{method=\"POST\",route=\"/pagos\",status=\"200\",storefront=\"\"} 1",
+        "pagos_http_request_duration_seconds_count{method=\"POST\",route=\"/pagos\",status=\"422\",storefront=\"\"} 1",
         "pagos_conekta_request_duration_seconds_count{endpoint=\"POST /orders\",outcome=\"ok\"} 1",
         "pagos_relay_queue_depth 0",
         "pagos_relay_oldest_pending_age_seconds 0",

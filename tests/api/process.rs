@@ -61,7 +61,11 @@ async fn sigterm_lets_a_delivery_in_flight_finish() {
         .await
         .unwrap();
     let delivered = store
-        .list_deliveries(Some(pagos::store::DeliveryStatus::Delivered), 10)
+        .list_deliveries(&pagos::store::DeliveryFilter {
+            status: Some(pagos::store::DeliveryStatus::Delivered),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(delivered.len(), 1);

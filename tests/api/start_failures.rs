@@ -259,3 +259,70 @@ async fn the_store_connects_to_postgresql_over_tls() {
     assert!(row.get::<bool, _>("ssl"), "the session is encrypted");
     store.close().await;
 }
+
+#[test]
+fn a_bad_storefront_entry_is_named_and_its_secrets_never_shown() {
+    const GOOD: &str = "whsec_bm9ydGUtc2lnbmluZy1zZWNyZXQtMDEyMzQ1Njc4OWFi";
+    let entry = |name: &str, key: &str, secret: &str, hosts: &str| {
+        format!(
+            "[[storefronts]]\nname = \"{name}\"\napi_keys = [\"{key}\"]\n\
+             signing_secrets = [\"{secret}\"]\n{hosts}\n"
+        )
+    };
+    let cases: &[(String, &str, &str)] = &[
+        (
+            entry("sur", "sk_sur_1", "whsec_c2hvcnQ=", ""),
+            "storefronts[sur].signing_secrets[0]",
+            "c2hvcnQ",
+        ),
+        (
+            entry("sur", "sk_sur_1", "not-a-whsec-secret", ""),
+            "storefronts[sur].signing_secrets[0]",
+            "not-a-whsec-secret",
+        ),
+        (
+            entry("norte", "sk_shared_1", GOOD, "") + &entry("sur", "sk_shared_1", GOOD, ""),
+            "storefronts[sur].api_keys",
+            "sk_shared_1",
+        ),
+        (
+            entry("sur", "sk_a", GOOD, "") + &entry("sur", "sk_b", GOOD, ""),
+            "storefronts[sur].name",
+            GOOD,
+        ),
+        (
+            entry("Sur Norte", "sk_c", GOOD, ""),
+            "storefronts[Sur Norte].name",
+            GOOD,
+        ),
+        (
+            entry(
+                "sur",
+                "sk_d",
+                GOOD,
+                "notification_hosts = [\"*.*.sur.example\"]",
+            ),
+            "storefronts[sur].notification_hosts",
+            GOOD,
+        ),
+        (
+            "[[storefronts]]\nname = \"sur\"\nsigning_secrets = [\"x\"]\n".to_owned(),
+            "storefronts[sur].api_keys",
+            GOOD,
+        ),
+    ];
+    for (text, field, never_shown) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pagos.toml");
+        std::fs::write(&file, text).unwrap();
+        let output = run(&[("PAGOS_CONFIG", file.to_str().unwrap())], &[]);
+        refused(&output, field);
+        let everything = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!everything.contains(never_shown), "{everything}");
+        assert!(!everything.contains(GOOD), "{everything}");
+    }
+}

@@ -38,6 +38,7 @@ fn claimed(row: &Row) -> Result<ClaimedDelivery, StoreError> {
         round_base: row.get::<i64>("round_base")?.max(0) as u32,
         created_at_ms: row.get("created_at_ms")?,
         trace_context: row.get("trace_context")?,
+        storefront: row.get("storefront")?,
     })
 }
 
@@ -106,7 +107,7 @@ static LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
          AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
            AND e.subject_key = deliveries.subject_key AND e.id < deliveries.id) \
          RETURNING id, target_url, target_key, body, attempts, round_base, created_at_ms, \
-         trace_context",
+         trace_context, storefront",
         live = live_owners("$3", "$4")
     )
 });

@@ -8,7 +8,7 @@ mod queue;
 mod views;
 
 pub use queue::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow};
-pub use views::{AttemptView, DeliveryView, QueueStats, RetryRequest};
+pub use views::{AttemptView, DeliveryFilter, DeliveryView, QueueStats, RetryRequest};
 
 use super::tx::Arg;
 use serde::{Deserialize, Serialize};

@@ -24,6 +24,8 @@ pub struct ClaimedDelivery {
     pub created_at_ms: i64,
     /// W3C trace headers (JSON object) of the request that queued it.
     pub trace_context: Option<String>,
+    /// Whose secrets sign it (`None`: single-storefront mode), looked up at each attempt.
+    pub storefront: Option<String>,
 }
 
 /// How an attempt ended, and what comes next.

@@ -1,4 +1,5 @@
-//! The operator's side of the outbox: listing notifications, the queue's figures, a retry.
+//! The readers' side of the outbox (operators and storefronts): listing notifications, one
+//! notification, the queue's figures, sending again.
 
 use super::DeliveryStatus;
 use crate::clock;
@@ -7,6 +8,7 @@ use crate::store::tx::{args, Tx};
 use crate::store::{column, Store, StoreError};
 use serde::Serialize;
 use sqlx::any::AnyRow;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptView {
@@ -22,6 +24,10 @@ pub struct DeliveryView {
     pub id: String,
     pub status: DeliveryStatus,
     pub event_type: String,
+    /// Absent on notifications queued before pagos recorded it (and until it is filled in).
+    pub reference_id: Option<String>,
+    /// Absent in single-storefront mode.
+    pub storefront: Option<String>,
     pub target_url: String,
     pub attempts: i64,
     pub next_attempt_at: Option<i64>,
@@ -33,11 +39,28 @@ pub struct DeliveryView {
     pub attempt_log: Vec<AttemptView>,
 }
 
+/// Which notifications a reader sees. Every `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<DeliveryStatus>,
+    pub reference_id: Option<String>,
+    /// A notification URL, or an origin as the relay keys it (`scheme://host:port`, port
+    /// spelled out), matching every URL on it.
+    pub target: Option<String>,
+    /// A storefront's own notifications (set from its API key, or by an operator's filter).
+    pub storefront: Option<String>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryRequest {
+    /// Back in the queue (a delivered one is sent again under the same `webhook-id`).
     Requeued,
+    /// No such notification, or not the reader's.
     NotFound,
-    NotFailed,
+    /// Already waiting for its next attempt.
+    StillPending,
 }
 
 /// Queue figures for metrics.
@@ -48,55 +71,159 @@ pub struct QueueStats {
     pub oldest_pending_age_ms: i64,
 }
 
+const VIEW_COLUMNS: &str = "id, status, event_type, reference_id, storefront, target_url, \
+     attempts, next_attempt_at_ms, created_at_ms, finished_at_ms, last_status_code, last_error, body";
+
 impl Store {
-    /// Puts a failed delivery back in the queue for a fresh round of attempts.
-    pub async fn retry_delivery(&self, id: &str) -> Result<RetryRequest, StoreError> {
-        self.write(Requeue { id: id.to_owned() }).await
+    /// Puts a finished delivery (failed, or delivered: sent again) back in the queue for a fresh
+    /// round of attempts. `storefront`: only one of that storefront's.
+    pub async fn retry_delivery(
+        &self,
+        id: &str,
+        storefront: Option<&str>,
+    ) -> Result<RetryRequest, StoreError> {
+        self.write(Requeue {
+            id: id.to_owned(),
+            storefront: storefront.map(str::to_owned),
+        })
+        .await
     }
 
-    /// Notifications, newest first, with every attempt made.
+    /// Puts back in the queue every delivery that failed at or after `since_ms`; how many.
+    pub async fn recover_failed(&self, since_ms: i64) -> Result<u64, StoreError> {
+        self.write(Recover { since_ms }).await
+    }
+
+    /// Notifications matching `filter`, newest first, with every attempt made.
     pub async fn list_deliveries(
         &self,
-        status: Option<DeliveryStatus>,
-        limit: i64,
+        filter: &DeliveryFilter,
     ) -> Result<Vec<DeliveryView>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, status, event_type, target_url, attempts, next_attempt_at_ms, \
-             created_at_ms, finished_at_ms, last_status_code, last_error, body FROM deliveries \
-             WHERE ($1 = '' OR status = $1) ORDER BY created_at_ms DESC, id DESC LIMIT $2",
-        )
-        .bind(status.map_or("", DeliveryStatus::as_str))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        let mut views = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut view = delivery_view(row)?;
-            view.attempt_log = self.attempts_of(&view.id).await?;
-            views.push(view);
+        let mut conditions = Vec::new();
+        let mut values: Vec<&str> = Vec::new();
+        // Only the filters given become conditions, so each list can use its index.
+        for (template, value) in [
+            ("status = $n", filter.status.map(DeliveryStatus::as_str)),
+            ("reference_id = $n", filter.reference_id.as_deref()),
+            ("storefront = $n", filter.storefront.as_deref()),
+            (
+                "(target_url = $n OR target_key = $n)",
+                filter.target.as_deref(),
+            ),
+        ] {
+            if let Some(value) = value {
+                values.push(value);
+                conditions.push(template.replace("$n", &format!("${}", values.len())));
+            }
+        }
+        let sql = format!(
+            "SELECT {VIEW_COLUMNS} FROM deliveries {} ORDER BY created_at_ms DESC, id DESC LIMIT {}",
+            if conditions.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conditions.join(" AND "))
+            },
+            filter.limit.clamp(1, 1000)
+        );
+        // Safe: the text is this function's own; every value is a bound parameter.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        let mut views = rows
+            .iter()
+            .map(delivery_view)
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<&str> = views.iter().map(|view| view.id.as_str()).collect();
+        let mut logs = self.attempts_of(&ids).await?;
+        for view in &mut views {
+            view.attempt_log = logs.remove(&view.id).unwrap_or_default();
         }
         Ok(views)
     }
 
-    async fn attempts_of(&self, id: &str) -> Result<Vec<AttemptView>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT attempt, started_at_ms, duration_ms, status_code, error FROM delivery_attempts \
-             WHERE delivery_id = $1 ORDER BY attempt",
-        )
+    /// One notification with every attempt made; `storefront`: only if it is that one's.
+    pub async fn delivery(
+        &self,
+        id: &str,
+        storefront: Option<&str>,
+    ) -> Result<Option<DeliveryView>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {VIEW_COLUMNS} FROM deliveries WHERE id = $1 AND ($2 = '' OR storefront = $2)"
+        )))
         .bind(id)
-        .fetch_all(self.pool())
+        .bind(storefront.unwrap_or_default())
+        .fetch_optional(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AttemptView {
-                    attempt: column(row, "attempt")?,
-                    at: column::<i64>(row, "started_at_ms")? / 1000,
-                    duration_ms: column(row, "duration_ms")?,
-                    response_code: column(row, "status_code")?,
-                    error: column(row, "error")?,
-                })
-            })
-            .collect()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut view = delivery_view(&row)?;
+        view.attempt_log = self
+            .attempts_of(&[id])
+            .await?
+            .remove(id)
+            .unwrap_or_default();
+        Ok(Some(view))
+    }
+
+    /// The attempt logs of several deliveries, in one query.
+    async fn attempts_of(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Vec<AttemptView>>, StoreError> {
+        let mut logs: HashMap<String, Vec<AttemptView>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(logs);
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT delivery_id, attempt, started_at_ms, duration_ms, status_code, error \
+             FROM delivery_attempts WHERE delivery_id IN ({}) ORDER BY delivery_id, attempt",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(self.pool()).await? {
+            logs.entry(column(&row, "delivery_id")?)
+                .or_default()
+                .push(AttemptView {
+                    attempt: column(&row, "attempt")?,
+                    at: column::<i64>(&row, "started_at_ms")? / 1000,
+                    duration_ms: column(&row, "duration_ms")?,
+                    response_code: column(&row, "status_code")?,
+                    error: column(&row, "error")?,
+                });
+        }
+        Ok(logs)
+    }
+
+    /// Fills in `reference_id` on up to `batch` notifications queued by a release that did not
+    /// record it, from their bodies; how many it filled (0: none left).
+    pub async fn fill_reference_ids(&self, batch: i64) -> Result<usize, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, body FROM deliveries WHERE reference_id IS NULL LIMIT $1")
+                .bind(batch)
+                .fetch_all(self.pool())
+                .await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let body: String = column(row, "body")?;
+            // A body without one (none is written so) gets "", so it is not read again.
+            let reference_id = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|body| body["reference_id"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            found.push((column::<String>(row, "id")?, reference_id));
+        }
+        let filled = found.len();
+        if filled > 0 {
+            self.write(FillReferences(found)).await?;
+        }
+        Ok(filled)
     }
 
     pub async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
@@ -131,6 +258,8 @@ fn delivery_view(row: &AnyRow) -> Result<DeliveryView, StoreError> {
         next_attempt_at: (status == DeliveryStatus::Pending).then_some(next / 1000),
         status,
         event_type: column(row, "event_type")?,
+        reference_id: column::<Option<String>>(row, "reference_id")?.filter(|id| !id.is_empty()),
+        storefront: column(row, "storefront")?,
         target_url: column(row, "target_url")?,
         attempts: column(row, "attempts")?,
         created_at: column::<i64>(row, "created_at_ms")? / 1000,
@@ -142,9 +271,10 @@ fn delivery_view(row: &AnyRow) -> Result<DeliveryView, StoreError> {
     })
 }
 
-/// A failed delivery, back in the queue; or why not.
+/// A finished delivery, back in the queue; or why not.
 struct Requeue {
     id: String,
+    storefront: Option<String>,
 }
 
 impl Write for Requeue {
@@ -152,12 +282,14 @@ impl Write for Requeue {
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, RetryRequest> {
         Box::pin(async move {
+            let scope = self.storefront.as_deref().unwrap_or_default();
             let requeued = tx
                 .execute(
                     "UPDATE deliveries SET status = 'pending', round_base = attempts, \
                      next_attempt_at_ms = $2, lease_until_ms = 0, finished_at_ms = NULL, \
-                     updated_at_ms = $2 WHERE id = $1 AND status = 'failed'",
-                    &args![&self.id, now],
+                     updated_at_ms = $2 WHERE id = $1 AND status IN ('failed', 'delivered') \
+                     AND ($3 = '' OR storefront = $3)",
+                    &args![&self.id, now, scope],
                 )
                 .await?;
             if requeued == 1 {
@@ -165,14 +297,56 @@ impl Write for Requeue {
             }
             let exists = tx
                 .fetch_optional(
-                    "SELECT 1 AS one FROM deliveries WHERE id = $1",
-                    &args![&self.id],
+                    "SELECT 1 AS one FROM deliveries WHERE id = $1 \
+                     AND ($2 = '' OR storefront = $2)",
+                    &args![&self.id, scope],
                 )
                 .await?;
             Ok(match exists {
-                Some(_) => RetryRequest::NotFailed,
+                Some(_) => RetryRequest::StillPending,
                 None => RetryRequest::NotFound,
             })
+        })
+    }
+}
+
+/// Every delivery failed since a moment, back in the queue.
+struct Recover {
+    since_ms: i64,
+}
+
+impl Write for Recover {
+    type Output = u64;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, u64> {
+        Box::pin(async move {
+            tx.execute(
+                "UPDATE deliveries SET status = 'pending', round_base = attempts, \
+                 next_attempt_at_ms = $2, lease_until_ms = 0, finished_at_ms = NULL, \
+                 updated_at_ms = $2 WHERE status = 'failed' AND finished_at_ms >= $1",
+                &args![self.since_ms, now],
+            )
+            .await
+        })
+    }
+}
+
+/// Reference ids read from older notifications' bodies.
+struct FillReferences(Vec<(String, String)>);
+
+impl Write for FillReferences {
+    type Output = ();
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, ()> {
+        Box::pin(async move {
+            for (id, reference_id) in &self.0 {
+                tx.execute(
+                    "UPDATE deliveries SET reference_id = $2 WHERE id = $1 AND reference_id IS NULL",
+                    &args![id, reference_id],
+                )
+                .await?;
+            }
+            Ok(())
         })
     }
 }
