@@ -143,6 +143,16 @@ elif ! python3 "$deploy/k8s/invariants.py" secret "$secret_example"; then
 else
   summary+=("base/secret.example.yaml: valid, names every secret setting")
 fi
+storefronts_example="$deploy/k8s/base/storefronts.example.yaml"
+if ! validate "$storefronts_example"; then
+  summary+=("base/storefronts.example.yaml: FAILED schema validation")
+  failed=1
+elif ! python3 "$deploy/k8s/invariants.py" storefronts "$storefronts_example"; then
+  summary+=("base/storefronts.example.yaml: FAILED invariants")
+  failed=1
+else
+  summary+=("base/storefronts.example.yaml: valid, a pagos.toml pagos reads")
+fi
 
 say ""
 say "summary (kustomize $kustomize_version, kubernetes-validate $KUBERNETES_VALIDATE_VERSION):"

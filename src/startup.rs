@@ -57,6 +57,7 @@ impl Application {
             }
         }
         actix_web::rt::spawn(store.clone().keep_heartbeat());
+        warn_unused_single_storefront_settings(&settings);
         let metrics = Metrics::new();
         let (relay, relay_done) = start_relay(&settings, &store, &metrics).await?;
         actix_web::rt::spawn(crate::housekeeping::run(
@@ -186,5 +187,33 @@ pub enum StartError {
 impl From<crate::store::StoreError> for StartError {
     fn from(error: crate::store::StoreError) -> Self {
         Self::Other(error.into())
+    }
+}
+
+/// With `[[storefronts]]` listed, the single-storefront key and secret are not used: said once,
+/// so an operator does not believe them in force.
+fn warn_unused_single_storefront_settings(settings: &Settings) {
+    if settings.storefronts.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = settings
+        .storefronts
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    tracing::info!(storefronts = %names.join(","), "serving several storefronts");
+    for (set, name) in [
+        (
+            settings.server.api_keys.is_some(),
+            "PAGOS__SERVER__API_KEYS",
+        ),
+        (
+            settings.relay.signing_secret.is_some(),
+            "PAGOS__RELAY__SIGNING_SECRET",
+        ),
+    ] {
+        if set {
+            tracing::warn!("{name} is not used: each of the [[storefronts]] has its own");
+        }
     }
 }

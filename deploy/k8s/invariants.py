@@ -3,6 +3,7 @@
 
 usage: invariants.py single|ha RENDERED.yaml
        invariants.py secret base/secret.example.yaml
+       invariants.py storefronts base/storefronts.example.yaml
        invariants.py builtin RENDERED.yaml
 Prints one line per broken rule and exits 1 if any; silent and 0 when all hold.
 
@@ -34,6 +35,7 @@ SECRET_SETTINGS = {
     "PAGOS__DATABASE__URL",
     "PAGOS__ADMIN__TOKEN",
     "PAGOS__SERVER__API_KEYS",
+    "PAGOS_CONFIG",
 }
 # SIGTERM: requests in flight finish (actix, up to 30 s), then deliveries in flight (up to 30 s).
 REQUEST_DRAIN_SECONDS = 30
@@ -199,9 +201,39 @@ def check_secret_template(path: str) -> int:
     return 1 if problems else 0
 
 
+def check_storefronts_template(path: str) -> int:
+    """The storefronts Secret: one key, pagos.toml, a [[storefronts]] list as the README says."""
+    import tomllib
+
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    problems = []
+    if len(docs) != 1 or docs[0].get("kind") != "Secret" or docs[0]["metadata"].get("name") != "pagos-storefronts":
+        problems.append("expected one Secret named pagos-storefronts")
+    else:
+        data = docs[0].get("stringData", {})
+        if set(data) != {"pagos.toml"}:
+            problems.append(f"keys {sorted(data)}, want ['pagos.toml']")
+        else:
+            entries = tomllib.loads(data["pagos.toml"]).get("storefronts", [])
+            if not entries:
+                problems.append("pagos.toml lists no [[storefronts]]")
+            allowed = {"name", "api_keys", "signing_secrets", "notification_hosts"}
+            for entry in entries:
+                missing = {"name", "api_keys", "signing_secrets"} - set(entry)
+                unknown = set(entry) - allowed
+                if missing or unknown:
+                    problems.append(f"storefront {entry.get('name')}: missing {sorted(missing)}, unknown {sorted(unknown)}")
+    for p in problems:
+        print(f"INVARIANT storefronts template: {p}")
+    return 1 if problems else 0
+
+
 def main(overlay: str, path: str) -> int:
     if overlay == "secret":
         return check_secret_template(path)
+    if overlay == "storefronts":
+        return check_storefronts_template(path)
     if overlay == "builtin":
         return print_builtin(path)
     with open(path) as f:
@@ -258,6 +290,11 @@ def main(overlay: str, path: str) -> int:
     mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     check("emptyDir" in volumes.get(mounts.get("/tmp"), {}), "/tmp is not an emptyDir")
+    storefronts = volumes.get(mounts.get("/etc/pagos"), {}).get("secret", {})
+    check(storefronts.get("secretName") == "pagos-storefronts" and storefronts.get("optional") is True,
+          "/etc/pagos is not the optional Secret pagos-storefronts")
+    check(any(m["mountPath"] == "/etc/pagos" and m.get("readOnly") for m in c.get("volumeMounts", [])),
+          "/etc/pagos is not mounted read-only")
 
     configmaps = {m["metadata"]["name"]: m.get("data", {}) for m in by_kind.get("ConfigMap", [])}
     refs = c.get("envFrom", [])

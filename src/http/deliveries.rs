@@ -1,7 +1,7 @@
 //! A storefront's own notifications: `GET /deliveries` and `POST /deliveries/{id}/retry`, with its
 //! API key. Another storefront's notification is a 404, never a 403 (its id is not confirmed).
 //! In single-storefront mode the one storefront sees them all, and only when API keys are set:
-//! an open pagos does not hand its notifications to whoever asks.
+//! an open pagos does not hand its notifications to whoever asks (a 401 saying so).
 
 use super::caller_auth::Callers;
 use super::delivery_query::{Params, STOREFRONT_FILTERS};
@@ -13,7 +13,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 /// Whose notifications the caller may see: `Some(name)`, a storefront's; `None`, all of them.
 fn scope(request: &HttpRequest, callers: &Callers) -> Result<Option<String>, Problem> {
     if !callers.is_enabled() {
-        return Err(Problem::not_found());
+        return Err(Problem::unauthorized(
+            "no API key is configured (PAGOS__SERVER__API_KEYS or [[storefronts]]), so no caller \
+             can be told to be the storefront",
+        ));
     }
     Ok(callers
         .identify(request)?

@@ -316,6 +316,11 @@ on_both_stores!(
         }
         first.signal("-TERM");
         assert_eq!(first.child.wait().unwrap().code(), Some(0));
+        // The single-storefront secret the harness sets is named as unused, not silently ignored.
+        assert_eq!(
+            first.log_lines_with("PAGOS__RELAY__SIGNING_SECRET is not used"),
+            1
+        );
 
         // Restarted with `sur` on its new secret only, and `norte` gone from the file.
         let after = config_file(dir.path(), "after.toml", &[("sur", SUR_KEY, &[SUR_NEW])]);
@@ -402,3 +407,34 @@ on_both_stores!(
         assert!(!verifies(asked, NORTE_SECRET));
     }
 );
+
+#[actix_web::test]
+async fn with_one_storefront_its_api_key_reads_every_notification() {
+    let open = crate::helpers::spawn_app(Db::Sqlite).await;
+    let answer = open.admin(Method::GET, "/deliveries", None).await;
+    assert_eq!(
+        answer.status, 401,
+        "an open pagos hands out no notifications"
+    );
+    assert!(answer.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("no API key is configured"));
+
+    let app = spawn_app_with(Db::Sqlite, |s| {
+        s.server.api_keys = Some("sk_only_1,sk_only_2".to_owned().into())
+    })
+    .await;
+    let receiver = Receiver::start();
+    let mut request = seed_create("pedido-8");
+    request["notification_url"] = json!(receiver.url);
+    let created = app.post_pagos_with_token(&request, "sk_only_2").await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    paid(&app, created.json()["id"].as_str().unwrap()).await;
+    receiver.wait_for(1, WAIT).await;
+    app.wait_deliveries("delivered", 1).await;
+    let mine = listed(&app, "/deliveries", "sk_only_1").await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["storefront"], Value::Null);
+    assert_eq!(mine[0]["reference_id"], "pedido-8");
+}
