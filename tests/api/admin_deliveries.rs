@@ -162,3 +162,29 @@ on_both_stores!(
         assert_eq!(after["deliveries"][0]["reference_id"], "adm-old");
     }
 );
+
+on_both_stores!(
+    a_notification_held_by_an_earlier_one_says_which,
+    |db: Db| async move {
+        let app = spawn_app(db).await;
+        let slow = Receiver::start();
+        slow.answer_next(Answer::After(1_500, 200));
+        let order = app.create_order("adm-fifo", &slow.url).await;
+        for (kind, status) in [
+            ("order.pending_payment", "pending_payment"),
+            ("order.paid", "paid"),
+        ] {
+            let event = order_event(kind, &order, Some(status), 100000);
+            assert_eq!(app.post_webhook(&event).await.status, 200);
+        }
+        let pending = app.deliveries("pending").await;
+        assert_eq!(pending.len(), 2, "{pending:?}");
+        // Newest first: the paid one waits behind the pending_payment one.
+        let (paid, first) = (&pending[0], &pending[1]);
+        assert_eq!(paid["event_type"], "order.paid");
+        assert_eq!(paid["waiting_behind"], first["id"]);
+        assert_eq!(first["waiting_behind"], Value::Null);
+        let delivered = app.wait_deliveries("delivered", 2).await;
+        assert!(delivered.iter().all(|d| d["waiting_behind"].is_null()));
+    }
+);

@@ -31,6 +31,9 @@ pub struct DeliveryView {
     pub target_url: String,
     pub attempts: i64,
     pub next_attempt_at: Option<i64>,
+    /// While pending: the earlier notification about the same order it waits for, if any (its
+    /// own `next_attempt_at` means nothing until that one is done).
+    pub waiting_behind: Option<String>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
     pub last_response_code: Option<i64>,
@@ -71,8 +74,14 @@ pub struct QueueStats {
     pub oldest_pending_age_ms: i64,
 }
 
+/// The columns of a view, from `deliveries d`; `waiting_behind`: the earlier pending
+/// notification of the same subject that a pending one waits for (notifications about one order
+/// go out in order), read from the partial index the relay's claim uses.
 const VIEW_COLUMNS: &str = "id, status, event_type, reference_id, storefront, target_url, \
-     attempts, next_attempt_at_ms, created_at_ms, finished_at_ms, last_status_code, last_error, body";
+     attempts, next_attempt_at_ms, created_at_ms, finished_at_ms, last_status_code, last_error, \
+     body, CASE WHEN d.status = 'pending' THEN (SELECT MIN(e.id) FROM deliveries e \
+       WHERE e.status = 'pending' AND e.subject_key = d.subject_key AND e.id < d.id) END \
+       AS waiting_behind";
 
 impl Store {
     /// Puts a finished delivery (failed, or delivered: sent again) back in the queue for a fresh
@@ -117,7 +126,8 @@ impl Store {
             }
         }
         let sql = format!(
-            "SELECT {VIEW_COLUMNS} FROM deliveries {} ORDER BY created_at_ms DESC, id DESC LIMIT {}",
+            "SELECT {VIEW_COLUMNS} FROM deliveries d {} ORDER BY created_at_ms DESC, id DESC \
+             LIMIT {}",
             if conditions.is_empty() {
                 String::new()
             } else {
@@ -150,7 +160,7 @@ impl Store {
         storefront: Option<&str>,
     ) -> Result<Option<DeliveryView>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {VIEW_COLUMNS} FROM deliveries WHERE id = $1 AND ($2 = '' OR storefront = $2)"
+            "SELECT {VIEW_COLUMNS} FROM deliveries d WHERE id = $1 AND ($2 = '' OR storefront = $2)"
         )))
         .bind(id)
         .bind(storefront.unwrap_or_default())
@@ -256,6 +266,7 @@ fn delivery_view(row: &AnyRow) -> Result<DeliveryView, StoreError> {
     Ok(DeliveryView {
         id: column(row, "id")?,
         next_attempt_at: (status == DeliveryStatus::Pending).then_some(next / 1000),
+        waiting_behind: column(row, "waiting_behind")?,
         status,
         event_type: column(row, "event_type")?,
         reference_id: column::<Option<String>>(row, "reference_id")?.filter(|id| !id.is_empty()),
