@@ -20,6 +20,19 @@ impl Delivered {
     pub fn header(&self, name: &str) -> &str {
         self.headers.get(name).map(String::as_str).unwrap_or("")
     }
+
+    /// True when `secret` verifies it, by the official Standard Webhooks library (not pagos's
+    /// own signing code).
+    pub fn verifies_with(&self, secret: &str) -> bool {
+        let mut headers = http::HeaderMap::new();
+        for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            headers.insert(name, self.header(name).parse().unwrap());
+        }
+        standardwebhooks::Webhook::new(secret)
+            .unwrap()
+            .verify(self.raw.as_bytes(), &headers)
+            .is_ok()
+    }
 }
 
 #[derive(Debug, Clone)]
