@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Over 400 lines: one harness, its six measurements sharing the helpers and processes above them.
+# Over 400 lines: one harness, its seven measurements sharing the helpers and processes above them.
 # pagos benchmark harness. Usage: bench/run.sh [--smoke]
 #
 # Builds what it needs, starts everything on 127.0.0.1, measures, stops everything and prints a
@@ -217,6 +217,26 @@ PEAK1_KB=$(status_kb "$PAGOS_PID" VmHWM)
 stop_pagos
 stop_pid "$NGINX_PID"
 
+# ------------------------------------------------------------------ 1b. expired checkout
+say "1b. create whose checkout comes back already expired vs live ($HANG_PAIRS alternating pairs)"
+start_bg expfake "$BT" fake-conekta --port $P_SLOW --expired-checkout true --threads 1
+EXPFAKE_PID=$LAST_PID
+wait_port $P_SLOW
+LIVE_RATES=(); EXPIRED_RATES=()
+for i in $(seq 1 "$HANG_PAIRS"); do
+  for kind in live expired; do
+    port=$P_FAKE; [ "$kind" = expired ] && port=$P_SLOW
+    start_pagos "create-$kind-$i" "sqlite://$WORK/create-$kind-$i.db?mode=rwc" "$port"
+    load "warm-$kind-$i" "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "w$kind$i-")" \
+      --rports $P_RECV:$RECEIVERS --conns "$SAT_CONNS" --duration "$WARM_SECS" >/dev/null
+    out=$(load "sat-$kind-$i" "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "s$kind$i-")" \
+      --rports $P_RECV:$RECEIVERS --conns "$SAT_CONNS" --duration "$SAT_SECS")
+    if [ "$kind" = live ]; then LIVE_RATES+=("$(field "$out" rps)"); else EXPIRED_RATES+=("$(field "$out" rps)"); fi
+    stop_pagos
+  done
+done
+stop_pid "$EXPFAKE_PID"
+
 # ------------------------------------------------------------------ 2. slow provider
 say "2. slow provider: Conekta answers after ${SLOW_DELAY_MS} ms, $SLOW_CONC concurrent creates"
 start_bg slowfake "$BT" fake-conekta --port $P_SLOW --delay-ms "$SLOW_DELAY_MS" --threads 1
@@ -387,6 +407,7 @@ pagos benchmark ($MODE, $PROFILE build) on $(nproc) cores, $(free -g | awk '/^Me
 | 1 create at $RATE req/s, p50: (a) / (b) / (c) | ${P50[a]} / ${P50[b]} / ${P50[c]} ms | |
 | 1 create at $RATE req/s, p99: (a) / (b) / (c) | ${P99[a]} / ${P99[b]} / ${P99[c]} ms | |
 | 1 added latency c-a, p50 / p99 | $(r "${P50[c]} - ${P50[a]}") / $(r "${P99[c]} - ${P99[a]}") ms | p99 <= 2 |
+| 1b create saturation, checkout answered expired vs live (medians of $HANG_PAIRS pairs) | $(median "${EXPIRED_RATES[@]}") / $(median "${LIVE_RATES[@]}") req/s = $(r "$(median "${EXPIRED_RATES[@]}") / $(median "${LIVE_RATES[@]}")") (pairs: $(for i in "${!LIVE_RATES[@]}"; do printf '%s/%s ' "${EXPIRED_RATES[$i]}" "${LIVE_RATES[$i]}"; done)) | >= 0.9 |
 | 2 slow provider ($SLOW_CONC conc, ${SLOW_DELAY_MS} ms): throughput | $SLOW_RPS req/s ($SLOW_OK ok, $SLOW_ERR errors; p50 $SLOW_P50 ms, p99 $SLOW_P99 ms) | |
 | 2 vs Little's-law bound $(r "$SLOW_CONC * 1000 / $SLOW_DELAY_MS") req/s | $(r "$SLOW_RPS / ($SLOW_CONC * 1000 / $SLOW_DELAY_MS)") | >= 0.8, 0 errors |
 | 2 pagos peak RSS | $(mb "$PEAK2_KB") MB | <= 128 |

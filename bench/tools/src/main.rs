@@ -428,19 +428,22 @@ fn reference_of(body: &[u8]) -> String {
         .unwrap_or_else(|| "none".into())
 }
 
-fn canned_order(reference: &str, now: u64) -> String {
+/// `expired`: the checkout's `expires_at` is already past (Conekta's answer to an order whose
+/// checkout window closed, or a clock running ahead), which must cost pagos nothing more.
+fn canned_order(reference: &str, now: u64, expired: bool) -> String {
     // Shaped like seed 004's answer (a HostedPayment order); ids derive from the reference.
     format!(
         r#"{{"livemode":false,"amount":100000,"currency":"MXN","amount_refunded":0,"customer_info":{{"email":"andres@example.com","name":"andres jaro","phone":"+5215555555555","corporate":false,"customer_id":"cus_bench","object":"customer_info"}},"channel":{{"segment":"Checkout","checkout_request_id":"chk_{r}","checkout_request_type":"HostedPayment","id":"channel_{r}"}},"checkout":{{"id":"chk_{r}","name":"ord-{r}","livemode":false,"success_url":"https://shop.example/conekta/conekta_order","failure_url":"https://shop.example/conekta/conekta_order","status":"Issued","type":"HostedPayment","recurrent":false,"starts_at":{now},"expires_at":{exp},"allowed_payment_methods":["cash","card","bank_transfer"],"object":"checkout","slug":"chk_{r}","url":"https://pay.conekta.com/checkout/chk_{r}"}},"object":"order","id":"ord_{r}","metadata":{{"reference_id":"{r}"}},"is_refundable":false,"created_at":{now},"updated_at":{now},"line_items":{{"object":"list","has_more":false,"total":1,"data":[{{"name":"Orden {r}","unit_price":100000,"quantity":1,"object":"line_item","id":"line_item_{r}","parent_id":"ord_{r}"}}]}},"payment_status":null}}"#,
         r = reference,
         now = now,
-        exp = now + 259_200
+        exp = if expired { now - 60 } else { now + 259_200 }
     )
 }
 
 async fn fake_conekta(args: Args) -> i32 {
     let port = arg(&args, "port", 18081u16);
     let delay = Duration::from_millis(arg(&args, "delay-ms", 0u64));
+    let expired = arg(&args, "expired-checkout", false);
     serve(port, move |req: Request<Incoming>| async move {
         let path = req.uri().path().to_owned();
         let post = req.method() == hyper::Method::POST;
@@ -454,7 +457,10 @@ async fn fake_conekta(args: Args) -> i32 {
             tokio::time::sleep(delay).await;
         }
         if post && path == "/orders" {
-            json_response(200, canned_order(&reference_of(&body), unix_ms() / 1000))
+            json_response(
+                200,
+                canned_order(&reference_of(&body), unix_ms() / 1000, expired),
+            )
         } else {
             json_response(
                 404,
