@@ -40,6 +40,19 @@ async fn main() -> ExitCode {
         tracing::warn!(setting = %key, "unknown setting ignored (misspelled?)");
     }
     let mut settings = loaded.settings;
+    // Held to the end of `main`: a sandbox's temporary records go when it drops.
+    let records = if sandbox_mode {
+        match pagos::sandbox::local_defaults(&mut settings) {
+            Ok(records) => Some(records),
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "cannot start the sandbox");
+                eprintln!("pagos: cannot start the sandbox: {error:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let sandbox = if sandbox_mode {
         match pagos::sandbox::start(&mut settings) {
             Ok(sandbox) => Some(sandbox),
@@ -56,6 +69,9 @@ async fn main() -> ExitCode {
     } else {
         None
     };
+    let host = settings.server.host.clone();
+    let admin_token = settings.admin.token.clone();
+    let announced = settings.clone();
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(StartError::Setting(error)) => return bad_setting(&error),
@@ -64,9 +80,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(sandbox) = &sandbox {
-        pagos::sandbox::connect(sandbox, app.port());
-        pagos::sandbox::announce(sandbox, app.port());
+    if let (Some(sandbox), Some(records)) = (&sandbox, &records) {
+        pagos::sandbox::connect(sandbox, &host, app.port(), admin_token.as_ref());
+        pagos::sandbox::announce(sandbox, &announced, app.port(), records);
     }
     match app.run_until_stopped().await {
         Ok(()) => {

@@ -67,9 +67,17 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     /// The storefronts of the `PAGOS_CONFIG` file; none: one storefront, the old way.
     pub storefronts: Vec<Storefront>,
+    /// The keys (`section.key`) the file or the environment gave, as opposed to defaults:
+    /// `--sandbox` changes some defaults but never what an operator set.
+    pub explicitly_set: BTreeSet<String>,
 }
 
 impl Settings {
+    /// True when the file or the environment gave `key` (`section.key`, e.g. `server.host`).
+    pub fn is_set(&self, key: &str) -> bool {
+        self.explicitly_set.contains(key)
+    }
+
     /// Who pagos serves: the configured storefronts, or one with the relay's signing secret.
     pub fn storefronts(&self) -> Storefronts {
         if self.storefronts.is_empty() {
@@ -264,11 +272,14 @@ impl Settings {
             SettingsError::new("PAGOS_CONFIG", config_file.unwrap_or(""), e.to_string())
         })?;
         let unknown_keys = unknown_keys(&config);
+        let explicitly_set = given_keys(config_file)?;
         let raw: Raw = config.try_deserialize().map_err(|e| {
             SettingsError::new("PAGOS_CONFIG", config_file.unwrap_or(""), e.to_string())
         })?;
+        let mut settings = raw.parse()?;
+        settings.explicitly_set = explicitly_set;
         Ok(Loaded {
-            settings: raw.parse()?,
+            settings,
             unknown_keys,
         })
     }
@@ -334,8 +345,48 @@ impl Raw {
             admin,
             sandbox,
             storefronts,
+            explicitly_set: BTreeSet::new(),
         })
     }
+}
+
+/// The keys (`section.key`) the file and the environment give, without the defaults. A blank
+/// value counts as not given, as everywhere else.
+fn given_keys(config_file: Option<&str>) -> Result<BTreeSet<String>, SettingsError> {
+    let mut builder = Config::builder();
+    if let Some(path) = config_file {
+        builder = builder.add_source(File::new(path, FileFormat::Toml).required(true));
+    }
+    let config = builder
+        .add_source(
+            Environment::with_prefix("PAGOS")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(false),
+        )
+        .build()
+        .map_err(|e| {
+            SettingsError::new("PAGOS_CONFIG", config_file.unwrap_or(""), e.to_string())
+        })?;
+    let mut given = BTreeSet::new();
+    let table = config
+        .try_deserialize::<std::collections::HashMap<String, config::Value>>()
+        .unwrap_or_default();
+    for (section, value) in table {
+        let Ok(keys) = value.into_table() else {
+            continue;
+        };
+        for (key, value) in keys {
+            let blank = value
+                .clone()
+                .into_string()
+                .is_ok_and(|text| text.trim().is_empty());
+            if !blank {
+                given.insert(format!("{section}.{key}"));
+            }
+        }
+    }
+    Ok(given)
 }
 
 /// Checks every `[[storefronts]]` entry: a name of `[a-z0-9-]`, unique; at least one API key,
@@ -564,6 +615,24 @@ mod tests {
             "sqlite://pagos.db?mode=rwc"
         );
         assert_eq!(mask_url("not a url hunter2"), "(unreadable URL)");
+    }
+
+    #[test]
+    fn a_value_from_the_file_is_told_apart_from_a_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pagos.toml");
+        std::fs::write(
+            &path,
+            "[server]\nhost = \"10.0.0.7\"\n[admin]\ntoken = \"\"\n",
+        )
+        .unwrap();
+        let loaded = Settings::load_from(Some(path.to_str().unwrap())).unwrap();
+        let settings = loaded.settings;
+        assert_eq!(settings.server.host, "10.0.0.7");
+        assert!(settings.is_set("server.host"));
+        assert!(!settings.is_set("server.port"), "a default");
+        assert!(!settings.is_set("admin.token"), "blank is not given");
+        assert!(!Settings::defaults().is_set("server.host"));
     }
 
     #[test]

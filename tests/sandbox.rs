@@ -46,8 +46,10 @@ async fn start() -> Demo {
         settings.relay.allow_private_targets,
         "the inbox is on loopback"
     );
+    let admin_token = settings.admin.token.clone();
+    assert!(admin_token.is_some(), "the inbox's replay needs one");
     let app = Application::build(settings).await.expect("app builds");
-    pagos::sandbox::connect(&sandbox, app.port());
+    pagos::sandbox::connect(&sandbox, "127.0.0.1", app.port(), admin_token.as_ref());
     let bridge = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     Demo {
@@ -775,4 +777,157 @@ async fn an_idempotency_key_does_not_stop_a_second_order() {
     );
     let listed = demo.list("/orders?search=clm_twice").await;
     assert_eq!(ids(&listed).len(), 2, "{listed}");
+}
+
+impl Demo {
+    /// `POST /_sandbox/trigger` on the simulator, as `pagos sandbox trigger` and the order page do.
+    async fn trigger(&self, event: &str, order_id: &str) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/_sandbox/trigger", self.sandbox.url()))
+            .json(&json!({"event": event, "order_id": order_id}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{answer}");
+        answer
+    }
+
+    /// The inbox's notifications about `reference_id`, newest first.
+    async fn inbox(&self, reference_id: &str) -> Vec<Value> {
+        let inbox: Value = self
+            .http
+            .get(format!(
+                "{}/inbox.json?reference_id={reference_id}",
+                self.sandbox.url()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        inbox["notifications"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the inbox holds a notification of `kind` about `reference_id` that `done`
+    /// accepts; returns it.
+    async fn inbox_until(
+        &self,
+        reference_id: &str,
+        kind: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self
+                .inbox(reference_id)
+                .await
+                .into_iter()
+                .find(|n| n["body"]["type"] == kind && done(n));
+            if let Some(found) = found {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{:#?}",
+                self.inbox(reference_id).await
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn inbox_mode(&self, mode: &str) {
+        let response = self
+            .http
+            .post(format!("{}/inbox/mode", self.sandbox.url()))
+            .json(&json!({ "mode": mode }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+}
+
+fn answers(notification: &Value) -> Vec<String> {
+    notification["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["answer"].to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_triggered_event_reaches_the_inbox_through_pagos_signed() {
+    let demo = start().await;
+    let order = demo.create("6601", &demo.sandbox.inbox_url()).await;
+    let order_id = order["id"].as_str().unwrap();
+    let answer = demo.trigger("order.expired", order_id).await;
+    assert_eq!(answer["type"], "order.expired");
+    let notification = demo
+        .inbox_until("6601", "order.expired", |n| n["delivered"] == true)
+        .await;
+    // The inbox verified it with the relay's signing secret, as a storefront would.
+    assert_eq!(notification["verified"], true);
+    assert_eq!(notification["body"]["order_id"], order_id);
+    assert_eq!(notification["body"]["payment_status"], "expired");
+    assert_eq!(
+        notification["body"]["provider_event_id"],
+        answer["event_id"]
+    );
+    assert_eq!(notification["body"]["amount"], "1000.00");
+    let page = demo
+        .http
+        .get(demo.sandbox.order_page_url(order_id))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<strong>expired</strong>"), "{page}");
+}
+
+#[actix_web::test]
+async fn an_inbox_switched_to_500_sees_the_retries_and_a_replay_delivers_again() {
+    let demo = start().await;
+    let order = demo.create("6602", &demo.sandbox.inbox_url()).await;
+    demo.inbox_mode("500").await;
+    demo.trigger("order.paid", order["id"].as_str().unwrap())
+        .await;
+    let failing = demo
+        .inbox_until("6602", "order.paid", |n| answers(n).len() >= 2)
+        .await;
+    assert!(answers(&failing).iter().all(|a| a == "500"), "{failing}");
+    let id = failing["webhook_id"].as_str().unwrap().to_owned();
+    demo.inbox_mode("ok").await;
+    // While pagos still has an attempt scheduled it says so (409); once it has none, the
+    // replay is accepted: either way a replay accepted means one more arrival.
+    let replay_url = format!("{}/inbox/replay/{id}", demo.sandbox.url());
+    let deadline = Instant::now() + WAIT;
+    let before = loop {
+        let seen = answers(&demo.inbox_until("6602", "order.paid", |_| true).await).len();
+        let response = demo.http.post(&replay_url).send().await.unwrap();
+        let status = response.status().as_u16();
+        let said: Value = response.json().await.unwrap();
+        match status {
+            200 => break seen,
+            409 => assert!(said["message"]
+                .as_str()
+                .unwrap()
+                .contains("próximo intento")),
+            other => panic!("{other}: {said}"),
+        }
+        assert!(Instant::now() < deadline, "pagos never took the replay");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    let replayed = demo
+        .inbox_until("6602", "order.paid", |n| answers(n).len() > before)
+        .await;
+    assert_eq!(answers(&replayed).last().unwrap(), "204", "{replayed}");
+    assert_eq!(replayed["delivered"], true);
+    assert_eq!(replayed["webhook_id"], id.as_str(), "same webhook-id");
 }

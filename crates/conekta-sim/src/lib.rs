@@ -16,7 +16,8 @@
 //!
 //! Layout: `api/` is Conekta's REST API, `pages/` the HTML pages, `validation/` what Conekta
 //! refuses, `world/` the objects in memory; `cashier` (paying a reference), `webhooks` (events
-//! out), `keys` (their signature) and `errors` (Conekta's error bodies) serve both API and pages.
+//! out), `keys` (their signature) and `errors` (Conekta's error bodies) serve both API and pages;
+//! `trigger` (`POST /_sandbox/trigger`) sends an order's event when a developer asks for it.
 //! This crate stands alone: it must never depend on the bridge it simulates Conekta for.
 
 mod api;
@@ -25,9 +26,11 @@ mod errors;
 mod keys;
 mod pages;
 mod server;
+mod trigger;
 mod validation;
 mod webhooks;
 mod world;
 
 pub use keys::WebhookSigner;
 pub use server::{Options, Sandbox};
+pub use world::transitions::Trigger;

@@ -4,10 +4,11 @@
 
 use crate::keys::WebhookSigner;
 use crate::world::state::World;
-use crate::{api, pages};
+use crate::{api, pages, trigger};
 use actix_web::{web, App, HttpServer};
 use std::net::{IpAddr, TcpListener};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 /// How to start the simulator.
 #[derive(Debug, Clone)]
@@ -22,6 +23,9 @@ pub struct Options {
     /// The `whsec_…` secret the inbox verifies notifications with. Without one the inbox
     /// refuses every notification: it cannot tell a genuine one from a forgery.
     pub signing_secret: Option<String>,
+    /// How long the inbox, switched to "timeout", holds a notification before it answers:
+    /// longer than the sender waits, so that the sender sees a timeout.
+    pub inbox_hold: Duration,
 }
 
 impl Default for Options {
@@ -31,8 +35,17 @@ impl Default for Options {
             port: 0,
             webhook_url: None,
             signing_secret: None,
+            inbox_hold: Duration::from_secs(20),
         }
     }
+}
+
+/// The bridge's admin API, which the inbox asks to deliver a notification again.
+#[derive(Clone)]
+pub struct BridgeAdmin {
+    /// `http://127.0.0.1:{port}`
+    pub url: String,
+    pub token: String,
 }
 
 /// The state every handler shares, one per started simulator.
@@ -43,6 +56,8 @@ pub struct Simulator {
     world: Mutex<World>,
     inbox: Option<standardwebhooks::Webhook>,
     webhook_url: Mutex<Option<String>>,
+    bridge_admin: Mutex<Option<BridgeAdmin>>,
+    pub inbox_hold: Duration,
 }
 
 impl Simulator {
@@ -63,6 +78,8 @@ impl Simulator {
             world: Mutex::new(World::default()),
             inbox,
             webhook_url: Mutex::new(options.webhook_url.clone()),
+            bridge_admin: Mutex::new(None),
+            inbox_hold: options.inbox_hold,
         })
     }
 
@@ -75,6 +92,14 @@ impl Simulator {
     /// Where events go, once someone said.
     pub fn webhook_url(&self) -> Option<String> {
         self.webhook_url
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The bridge's admin API, once its owner said where it is.
+    pub fn bridge_admin(&self) -> Option<BridgeAdmin> {
+        self.bridge_admin
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -135,6 +160,24 @@ impl Sandbox {
         format!("{}/cajero", self.simulator.url)
     }
 
+    /// The simulator's page for one order, with a button per event it can send.
+    pub fn order_page_url(&self, order_id: &str) -> String {
+        format!("{}/pedido/{order_id}", self.simulator.url)
+    }
+
+    /// Lets the inbox ask the bridge (its admin API at `url`, with this bearer token) to
+    /// deliver a notification again. The token stays on the server side of the inbox.
+    pub fn set_bridge_admin(&self, url: impl Into<String>, token: impl Into<String>) {
+        *self
+            .simulator
+            .bridge_admin
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(BridgeAdmin {
+            url: url.into(),
+            token: token.into(),
+        });
+    }
+
     /// Sends Conekta's events to this URL from now on.
     pub fn set_webhook_url(&self, url: impl Into<String>) {
         *self
@@ -159,6 +202,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .configure(api::routes)
         .configure(pages::routes)
+        .route("/_sandbox/trigger", web::post().to(trigger::trigger))
         .default_service(web::to(api::not_found));
 }
 

@@ -134,23 +134,38 @@ pub fn send_in_order(simulator: web::Data<Simulator>, events: Vec<Value>) {
     }
     actix_web::rt::spawn(async move {
         for event in events {
-            let kind = event["type"].as_str().unwrap_or("").to_owned();
-            let id = event["id"].as_str().unwrap_or("").to_owned();
-            for attempt in 1..=DELIVERY_ATTEMPTS {
-                let answer = post(&simulator, &event, DELIVERY_BUDGET).await;
-                match answer.status {
-                    Some(status) if (200..300).contains(&status) => {
-                        tracing::info!(event_type = %kind, event_id = %id, status, "sandbox: webhook delivered to the bridge");
-                        break;
-                    }
-                    _ => {
-                        tracing::warn!(event_type = %kind, event_id = %id, attempt, status = ?answer.status,
-                            error = ?answer.error, "sandbox: the bridge did not accept a webhook");
-                        actix_web::rt::time::sleep(Duration::from_millis(500 * u64::from(attempt)))
-                            .await;
-                    }
-                }
-            }
+            let _ = deliver(&simulator, &event).await;
         }
     });
+}
+
+/// Sends one event and waits until the bridge accepted it (2xx), retrying a few times as
+/// Conekta does; the error says what the last attempt got.
+pub async fn deliver(simulator: &Simulator, event: &Value) -> Result<u16, String> {
+    let kind = event["type"].as_str().unwrap_or("");
+    let id = event["id"].as_str().unwrap_or("");
+    let mut last = String::new();
+    for attempt in 1..=DELIVERY_ATTEMPTS {
+        let answer = post(simulator, event, DELIVERY_BUDGET).await;
+        match answer.status {
+            Some(status) if (200..300).contains(&status) => {
+                tracing::info!(event_type = %kind, event_id = %id, status, "sandbox: webhook delivered to the bridge");
+                return Ok(status);
+            }
+            _ => {
+                tracing::warn!(event_type = %kind, event_id = %id, attempt, status = ?answer.status,
+                    error = ?answer.error, "sandbox: the bridge did not accept a webhook");
+                last = match (answer.status, answer.error) {
+                    (Some(status), _) => format!("the bridge answered {status}"),
+                    (None, Some(error)) => error,
+                    (None, None) => "no answer".to_owned(),
+                };
+                if simulator.webhook_url().is_none() {
+                    break;
+                }
+                actix_web::rt::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+            }
+        }
+    }
+    Err(last)
 }

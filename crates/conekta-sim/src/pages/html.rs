@@ -62,7 +62,7 @@ pub async fn index(simulator: web::Data<Simulator>) -> HttpResponse {
                 (
                     o["created_at"].as_i64().unwrap_or(0),
                     format!(
-                        "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
+                        "<tr><td><a href=\"/pedido/{0}\">{0}</a></td><td>{1} {2}</td><td>{3}</td><td>{4}</td></tr>",
                         escape(o["id"].as_str().unwrap_or("")),
                         pesos(o["amount"].as_i64().unwrap_or(0)),
                         escape(o["currency"].as_str().unwrap_or("")),

@@ -1,14 +1,19 @@
 //! The simulator's HTML pages, in Spanish like Conekta's: the start page, hosted checkouts (a
-//! buyer pays with a test card, cash or SPEI), the cashier, and the inbox of notifications.
-//! Plain forms, no scripts. Pages change orders through `world` and `cashier`, never through
-//! the `api` handlers.
+//! buyer pays with a test card, cash or SPEI), the cashier, and the developer pages: the inbox
+//! of notifications and an order's page with its event buttons. The buyer's pages are plain
+//! forms, no scripts; the developer pages add small inline scripts (local times, refreshing,
+//! buttons). Pages change orders through `world`, `cashier` and `trigger`, never through the
+//! `api` handlers.
 
 mod card_payment;
 mod cashier;
 mod checkout;
 mod checkout_page;
+mod developer_style;
 mod html;
 mod inbox;
+mod local_time;
+mod order_page;
 
 use actix_web::web;
 
@@ -28,7 +33,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/barcode/{reference}", web::get().to(html::barcode))
         .route("/cajero", web::get().to(cashier::show))
         .route("/cajero", web::post().to(cashier::scan_form))
+        .route("/pedido/{id}", web::get().to(order_page::show))
         .route("/inbox/notify", web::post().to(inbox::receive))
         .route("/inbox", web::get().to(inbox::show))
+        .route("/inbox/rows", web::get().to(inbox::rows_fragment))
+        .route("/inbox/mode", web::post().to(inbox::set_mode))
+        .route("/inbox/replay/{id}", web::post().to(inbox::replay))
         .route("/inbox.json", web::get().to(inbox::list));
 }

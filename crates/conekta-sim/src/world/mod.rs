@@ -7,3 +7,4 @@ pub mod checkout_options;
 pub mod money;
 pub mod orders;
 pub mod state;
+pub mod transitions;

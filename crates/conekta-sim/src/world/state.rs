@@ -5,12 +5,81 @@ use rand::Rng;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
-/// One notification the built-in inbox received.
+/// One notification the built-in inbox received (every delivery of one `webhook-id`).
 #[derive(Debug, Clone)]
 pub struct InboxEntry {
     pub webhook_id: String,
+    /// When it first arrived (Unix seconds).
     pub received_at: i64,
     pub body: Value,
+    /// Whether its Standard Webhooks signature verified with the signing secret.
+    pub verified: bool,
+    /// Each time it arrived and what the inbox answered, oldest first.
+    pub attempts: Vec<InboxAttempt>,
+}
+
+impl InboxEntry {
+    /// True once any delivery of it was answered 2xx.
+    pub fn delivered(&self) -> bool {
+        self.attempts.iter().any(|a| a.answer.is_success())
+    }
+}
+
+/// One arrival of a notification at the inbox.
+#[derive(Debug, Clone, Copy)]
+pub struct InboxAttempt {
+    pub at: i64,
+    pub answer: InboxAnswer,
+}
+
+/// What the inbox answered one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxAnswer {
+    Status(u16),
+    /// Held past the sender's timeout, as a storefront that hangs.
+    TimedOut,
+}
+
+impl InboxAnswer {
+    pub fn is_success(self) -> bool {
+        matches!(self, InboxAnswer::Status(status) if (200..300).contains(&status))
+    }
+}
+
+/// How the inbox answers from now on: switched by a developer to watch retries happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InboxMode {
+    /// 204 for a notification that verifies, 401 for one that does not.
+    #[default]
+    Accept,
+    /// 500 to everything.
+    Fail,
+    /// No answer until the sender gave up.
+    Hold,
+    /// 410 to everything.
+    Gone,
+}
+
+impl InboxMode {
+    pub const ALL: [InboxMode; 4] = [
+        InboxMode::Accept,
+        InboxMode::Fail,
+        InboxMode::Hold,
+        InboxMode::Gone,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InboxMode::Accept => "ok",
+            InboxMode::Fail => "500",
+            InboxMode::Hold => "timeout",
+            InboxMode::Gone => "410",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|mode| mode.name() == name)
+    }
 }
 
 /// A recurrent cash reference and where it lives.
@@ -92,6 +161,7 @@ pub struct World {
     pub inbox: Vec<InboxEntry>,
     /// Notifications the inbox refused because their signature did not verify.
     pub inbox_refused: u64,
+    pub inbox_mode: InboxMode,
 }
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
