@@ -1,5 +1,6 @@
 //! pagos: one internal endpoint for storefronts to reach payment providers (Conekta first).
 
+pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod guard;

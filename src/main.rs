@@ -1,11 +1,7 @@
+use pagos::cli::{self, Invocation};
 use pagos::settings::Settings;
 use pagos::startup::{Application, StartError};
 use std::process::ExitCode;
-
-const USAGE: &str = "usage: pagos [--sandbox] [--version] [--help]\n\n  --sandbox  run with a \
-built-in Conekta simulator (no account, no internet, no real money)\n  --version  print the \
-version\n\nConfiguration comes from PAGOS__* variables (and an optional TOML file named by \
-PAGOS_CONFIG); see .env.example.";
 
 /// The exit code of a start stopped by a wrong setting.
 const BAD_SETTING: u8 = 2;
@@ -13,20 +9,19 @@ const BAD_SETTING: u8 = 2;
 #[actix_web::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let sandbox_mode = match args.as_slice() {
-        [] => false,
-        [flag] if flag == "--sandbox" => true,
-        [flag] if flag == "--version" || flag == "-V" => {
-            println!("pagos {}", env!("CARGO_PKG_VERSION"));
+    let sandbox_mode = match cli::parse(&args) {
+        Invocation::Serve { sandbox } => sandbox,
+        Invocation::Print(text) => {
+            cli::print_out(&text);
             return ExitCode::SUCCESS;
         }
-        [flag] if flag == "--help" || flag == "-h" => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        _ => {
-            eprintln!("{USAGE}");
+        Invocation::Wrong(text) => {
+            eprintln!("pagos: {text}");
             return ExitCode::from(BAD_SETTING);
+        }
+        Invocation::Command(command) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            return cli::run(command).await;
         }
     };
     // awc names no TLS crypto provider; make ring the process default before any client exists.

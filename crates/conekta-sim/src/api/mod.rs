@@ -1,6 +1,6 @@
 //! Conekta's REST API, the subset a checkout bridge uses: orders (HostedPayment checkouts, direct
 //! and split charges), GET, lists, cancel, refunds and capture; customers and their payment
-//! sources (cards, recurrent cash references); `POST /payment_test`. Each answers in Conekta's
+//! sources (cards, recurrent cash references); `POST /payment_test`; webhook endpoints and keys. Each answers in Conekta's
 //! shapes and sends the events Conekta would. Nothing here renders HTML or imports `pages`.
 
 mod customers;
@@ -8,6 +8,7 @@ mod listing;
 mod order_changes;
 mod orders;
 mod payment_test;
+mod webhook_setup;
 
 use crate::errors::{ConektaError, Detail};
 use crate::validation::authorize;
@@ -38,7 +39,12 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/customers/{id}/payment_sources",
             web::post().to(customers::add_payment_source),
         )
-        .route("/payment_test", web::post().to(payment_test::payment_test));
+        .route("/payment_test", web::post().to(payment_test::payment_test))
+        .route("/webhooks", web::post().to(webhook_setup::create_webhook))
+        .route(
+            "/webhook_keys",
+            web::post().to(webhook_setup::create_webhook_key),
+        );
 }
 pub async fn not_found(request: HttpRequest) -> HttpResponse {
     ConektaError {
