@@ -33,6 +33,7 @@ pub fn start_on(settings: &mut Settings, port: u16) -> anyhow::Result<Sandbox> {
     let mut options = Options {
         port,
         signing_secret: secret,
+        shop_name: settings.sandbox.shop_name.clone(),
         ..Options::default()
     };
     if let Some(host) = &settings.sandbox.host {

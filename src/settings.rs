@@ -111,12 +111,17 @@ pub struct AdminSettings {
     pub token: Option<SecretString>,
 }
 
-/// Only under `--sandbox`: where the Conekta simulator listens.
-#[derive(Debug, Clone, Default)]
+/// The sandbox's shop name unless `PAGOS__SANDBOX__SHOP_NAME` says otherwise.
+pub const DEFAULT_SHOP_NAME: &str = "Tienda de prueba";
+
+/// Only under `--sandbox`: where the Conekta simulator listens and the shop it shows.
+#[derive(Debug, Clone)]
 pub struct SandboxSettings {
     pub host: Option<String>,
     /// `None` or 0: a free port.
     pub port: Option<u16>,
+    /// The shop name the hosted checkout and result pages show.
+    pub shop_name: String,
 }
 
 /// A `whsec_…` secret, checked, with the key it makes.
@@ -225,6 +230,8 @@ struct RawSandbox {
     host: Option<String>,
     #[serde(default)]
     port: Option<String>,
+    #[serde(default)]
+    shop_name: Option<String>,
 }
 
 /// What loading found besides the settings: keys nothing reads.
@@ -324,6 +331,8 @@ impl Raw {
             port: present(self.sandbox.port)
                 .map(|port| number("PAGOS__SANDBOX__PORT", &port))
                 .transpose()?,
+            shop_name: present(self.sandbox.shop_name)
+                .unwrap_or_else(|| DEFAULT_SHOP_NAME.to_owned()),
         };
         let storefronts = storefronts(self.storefronts)?;
         Ok(Settings {

@@ -37,7 +37,7 @@ pub async fn pay_card(
     let Some(order) = order_for(&simulator, &slug) else {
         return missing();
     };
-    if let Err(page) = payable(&order, "card") {
+    if let Err(page) = payable(&order, &simulator.shop_name, "card") {
         return *page;
     }
     let pre_authorize = simulator
@@ -48,7 +48,7 @@ pub async fn pay_card(
     let reject = |notice: &str| {
         html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            checkout_page::render(&order, Some(notice)),
+            checkout_page::render(&order, &simulator.shop_name, Some(notice)),
         )
     };
     let Some((exp_month, exp_year)) = expiry(&form.expiry) else {
