@@ -563,6 +563,17 @@ mod tests {
     }
 
     #[test]
+    fn the_sandbox_shop_name_defaults_and_may_be_set() {
+        assert_eq!(Settings::defaults().sandbox.shop_name, "Tienda de prueba");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pagos.toml");
+        std::fs::write(&file, "[sandbox]\nshop_name = \"Café Sur\"\n").unwrap();
+        let loaded = Settings::load_from(file.to_str()).expect("loads");
+        assert_eq!(loaded.settings.sandbox.shop_name, "Café Sur");
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+    }
+
+    #[test]
     fn a_password_is_never_shown() {
         assert_eq!(
             mask_url("postgres://pagos:hunter2@db:5432/pagos"),
