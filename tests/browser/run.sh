@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser test of --sandbox: pays a checkout in Debian's chromium (driven by playwright-core) and
-# checks the signed notification. Installs what it needs on a fresh Debian machine (root).
+# Browser test of --sandbox: pays a checkout in Debian's chromium (driven by playwright-core),
+# checks the signed notification, the result page and that no page scrolls sideways at 390 px;
+# leaves screenshots in tests/browser/screenshots/. Installs what it needs on a fresh Debian machine (root).
 set -euo pipefail
 cd "$(dirname "$0")"
 browser_dir=$(pwd)
@@ -38,4 +39,6 @@ done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 
 cd "$browser_dir"
-PAGOS_URL="http://127.0.0.1:$port" PAGOS_SIGNING_SECRET="$secret" node --test
+PAGOS_URL="http://127.0.0.1:$port" SANDBOX_URL="http://127.0.0.1:$sandbox_port" \
+  PAGOS_SIGNING_SECRET="$secret" node --test ./*.test.mjs
+echo "Screenshots (checkout, result page, cashier, inbox at 1280 and 390 px): $browser_dir/screenshots/"

@@ -117,7 +117,7 @@ fn summary(order: &Value, sale: &Sale) -> String {
         })
         .unwrap_or_default();
     format!(
-        "<section class=\"summary\"><small>Total a pagar</small>\
+        "<section class=\"summary\">\
 <p class=\"total\" id=\"total\">Total a pagar: {total}</p>\
 <ul class=\"items\">{items}</ul>{expiry}\
 <p><small>Orden <span class=\"mono\" id=\"order-id\">{order_id}</span></small></p></section>",

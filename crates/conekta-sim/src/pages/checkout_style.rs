@@ -15,7 +15,7 @@ img,svg{max-width:100%}\
 align-items:center;justify-content:center;font-weight:bold;font-size:1.1em}\
 .checkout{display:grid;gap:1.2em;grid-template-columns:minmax(0,1fr)}\
 @media (min-width:760px){.checkout{grid-template-columns:minmax(0,1fr) minmax(0,1.3fr)}}\
-.summary{background:#f7f8fc;border-radius:8px;padding:1em;min-width:0}\
+.summary{background:#f7f8fc;border-radius:8px;padding:1em;min-width:0;align-self:start}\
 .total{font-size:1.5em;font-weight:bold;margin:.2em 0}\
 .items{list-style:none;padding:0;margin:.8em 0}\
 .items li{display:flex;justify-content:space-between;gap:.8em;padding:.35em 0;border-bottom:1px solid #e3e5ef}\
@@ -29,6 +29,7 @@ align-items:center;justify-content:center;font-weight:bold;font-size:1.1em}\
 border:2px solid #dde;border-radius:8px;padding:.5em .3em;cursor:pointer;font-size:.9em;text-align:center;\
 margin:0;overflow-wrap:anywhere}\
 .tab svg{height:1.6em;width:auto}\
+@media (max-width:420px){.tab{font-size:.78em;padding:.5em .15em}}\
 .panel{display:none;border:1px solid #dde;border-radius:8px;padding:1em;min-width:0}\
 #tab-card:checked~#card,#tab-cash:checked~#cash,#tab-bank_transfer:checked~#bank_transfer{display:block}\
 #tab-card:checked~.tablist label[for=tab-card],#tab-cash:checked~.tablist label[for=tab-cash],\
@@ -41,8 +42,8 @@ margin:0;overflow-wrap:anywhere}\
 border:1px solid #bbc;border-radius:6px}\
 .row{display:flex;gap:.8em}.row label{flex:1 1 0;min-width:0}\
 .pay{display:block;width:100%;margin-top:1em;padding:.8em;font-size:1.05em;border-radius:6px}\
-.ref{font-family:ui-monospace,monospace;font-size:1.3em;letter-spacing:.06em}\
-.barcode{display:block;height:auto;margin:.4em 0}\
+.ref{font-family:ui-monospace,monospace;font-size:1.3em;letter-spacing:.06em}.facts .ref{font-size:1.05em;letter-spacing:.02em}\
+.barcode{display:block;width:100%;max-width:320px;height:auto;margin:.4em 0}\
 .steps{padding-left:1.2em}.others{color:#555;font-size:.9em}\
 .facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.3em .8em;margin:.8em 0}\
 .facts dt{color:#555}.facts dd{margin:0;min-width:0;overflow-wrap:anywhere}\
