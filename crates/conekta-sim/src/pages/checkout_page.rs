@@ -26,6 +26,16 @@ struct Sale<'a> {
     amount: i64,
     currency: &'a str,
     checkout: &'a Value,
+    typed: Typed<'a>,
+}
+
+/// What the buyer typed in the card form, shown again after a refusal so that only the wrong
+/// field needs fixing. The card number and CVC are never echoed back.
+#[derive(Default, Clone, Copy)]
+pub struct Typed<'a> {
+    pub name: &'a str,
+    pub expiry: &'a str,
+    pub installments: &'a str,
 }
 
 impl Sale<'_> {
@@ -38,6 +48,11 @@ impl Sale<'_> {
 /// The page for an order's checkout in `shop`'s name; `notice` is shown above the forms (e.g.
 /// a bad card).
 pub fn render(order: &Value, shop: &str, notice: Option<&str>) -> String {
+    render_typed(order, shop, notice, Typed::default())
+}
+
+/// As [`render`], with the card form filled with what the buyer typed.
+pub fn render_typed(order: &Value, shop: &str, notice: Option<&str>, typed: Typed) -> String {
     let checkout = &order["checkout"];
     let sale = Sale {
         slug: checkout["slug"].as_str().unwrap_or(""),
@@ -45,6 +60,7 @@ pub fn render(order: &Value, shop: &str, notice: Option<&str>) -> String {
         amount: order["amount"].as_i64().unwrap_or(0),
         currency: order["currency"].as_str().unwrap_or("MXN"),
         checkout,
+        typed,
     };
     let status = order["payment_status"]
         .as_str()
@@ -213,14 +229,16 @@ fn card_panel(sale: &Sale) -> String {
 <div class=\"marks\" id=\"card-marks\">{marks}</div>\
 <p id=\"card-networks\" class=\"others\">Se aceptan: {names}.</p>\
 <form method=\"post\" action=\"/checkout/{slug}/card\" autocomplete=\"off\">\
-<label>Nombre del titular <input name=\"name\" id=\"card-name\" required maxlength=\"100\" autocomplete=\"cc-name\"></label>\
+<label>Nombre del titular <input name=\"name\" id=\"card-name\" required maxlength=\"100\" autocomplete=\"cc-name\" value=\"{name}\"></label>\
 <label>Número de tarjeta <input name=\"number\" id=\"card-number\" required inputmode=\"numeric\" maxlength=\"23\" placeholder=\"4242 4242 4242 4242\"></label>\
-<div class=\"row\"><label>Vencimiento <input name=\"expiry\" id=\"card-expiry\" required maxlength=\"7\" placeholder=\"MM/AA\"></label>\
+<div class=\"row\"><label>Vencimiento <input name=\"expiry\" id=\"card-expiry\" required maxlength=\"7\" placeholder=\"MM/AA\" value=\"{expiry}\"></label>\
 <label>CVC <input name=\"cvc\" id=\"card-cvc\" required inputmode=\"numeric\" maxlength=\"4\" placeholder=\"123\"></label></div>\
 {installments}<button type=\"submit\" class=\"pay\" id=\"pay-card\">Pagar {total}</button></form>\
 <details><summary><small>Tarjetas de prueba</small></summary><ul><small>{cards}</small></ul></details></section>",
         slug = escape(sale.slug),
         installments = installments_choice(sale),
+        name = escape(sale.typed.name),
+        expiry = escape(sale.typed.expiry),
         total = sale.total(),
     )
 }
@@ -237,8 +255,13 @@ fn installments_choice(sale: &Sale) -> String {
         .map(|months| {
             // Rounded to the nearest centavo, in integers.
             let monthly = (sale.amount * 2 + months) / (2 * months);
+            let chosen = if sale.typed.installments.trim() == months.to_string() {
+                " selected"
+            } else {
+                ""
+            };
             format!(
-                "<option value=\"{months}\">{months} meses sin intereses de {}</option>",
+                "<option value=\"{months}\"{chosen}>{months} meses sin intereses de {}</option>",
                 pesos(monthly)
             )
         })
@@ -360,6 +383,25 @@ mod tests {
             "{msi}"
         );
         assert!(msi.contains("<option value=\"6\">6 meses sin intereses de $166.67</option>"));
+    }
+
+    #[test]
+    fn a_refused_card_keeps_the_name_expiry_and_months_but_not_the_number() {
+        let typed = Typed {
+            name: "Ana \"Prueba\"",
+            expiry: "12/40",
+            installments: "6",
+        };
+        let page = render_typed(
+            &order(json!(["card"]), json!([3, 6])),
+            "T",
+            Some("No."),
+            typed,
+        );
+        assert!(page.contains("value=\"Ana &quot;Prueba&quot;\""), "{page}");
+        assert!(page.contains("value=\"12/40\""));
+        assert!(page.contains("<option value=\"6\" selected>"));
+        assert!(page.contains("id=\"notice\" role=\"alert\">No.</p>"));
     }
 
     #[test]
