@@ -97,6 +97,7 @@ pub fn start_on(settings: &mut Settings, port: u16) -> anyhow::Result<Sandbox> {
         port,
         signing_secret: secret,
         inbox_hold: settings.relay.timeout + HOLD_PAST_TIMEOUT,
+        shop_name: settings.sandbox.shop_name.clone(),
         ..Options::default()
     };
     if let Some(host) = &settings.sandbox.host {

@@ -119,12 +119,17 @@ pub struct AdminSettings {
     pub token: Option<SecretString>,
 }
 
-/// Only under `--sandbox`: where the Conekta simulator listens.
-#[derive(Debug, Clone, Default)]
+/// The sandbox's shop name unless `PAGOS__SANDBOX__SHOP_NAME` says otherwise.
+pub const DEFAULT_SHOP_NAME: &str = "Tienda de prueba";
+
+/// Only under `--sandbox`: where the Conekta simulator listens and the shop it shows.
+#[derive(Debug, Clone)]
 pub struct SandboxSettings {
     pub host: Option<String>,
     /// `None` or 0: a free port.
     pub port: Option<u16>,
+    /// The shop name the hosted checkout and result pages show.
+    pub shop_name: String,
 }
 
 /// A `whsec_…` secret, checked, with the key it makes.
@@ -233,6 +238,8 @@ struct RawSandbox {
     host: Option<String>,
     #[serde(default)]
     port: Option<String>,
+    #[serde(default)]
+    shop_name: Option<String>,
 }
 
 /// What loading found besides the settings: keys nothing reads.
@@ -335,6 +342,8 @@ impl Raw {
             port: present(self.sandbox.port)
                 .map(|port| number("PAGOS__SANDBOX__PORT", &port))
                 .transpose()?,
+            shop_name: present(self.sandbox.shop_name)
+                .unwrap_or_else(|| DEFAULT_SHOP_NAME.to_owned()),
         };
         let storefronts = storefronts(self.storefronts)?;
         Ok(Settings {
@@ -602,6 +611,17 @@ mod tests {
         assert_eq!(settings.relay.retry_schedule.max_attempts(), 8);
         assert_eq!(settings.conekta.timeout, Duration::from_secs(10));
         assert!(settings.admin.token.is_none());
+    }
+
+    #[test]
+    fn the_sandbox_shop_name_defaults_and_may_be_set() {
+        assert_eq!(Settings::defaults().sandbox.shop_name, "Tienda de prueba");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pagos.toml");
+        std::fs::write(&file, "[sandbox]\nshop_name = \"Café Sur\"\n").unwrap();
+        let loaded = Settings::load_from(file.to_str()).expect("loads");
+        assert_eq!(loaded.settings.sandbox.shop_name, "Café Sur");
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
     }
 
     #[test]

@@ -446,6 +446,14 @@ async fn a_reference_made_through_pagos_is_paid_at_the_cashier_and_notified() {
         .await;
     assert_eq!(status, 402, "{page}");
     assert!(page.contains("35"), "{page}");
+    // What the cashier typed stays in the form for the next try.
+    assert!(
+        page.contains(&format!(
+            "id=\"reference\" required inputmode=\"numeric\" value=\"{number}\""
+        )),
+        "{page}"
+    );
+    assert!(page.contains("value=\"900.00\""), "{page}");
 
     // Inside it: approved, paid, and the storefront hears about it once.
     let (status, _, page) = demo
@@ -930,4 +938,125 @@ async fn an_inbox_switched_to_500_sees_the_retries_and_a_replay_delivers_again()
     assert_eq!(answers(&replayed).last().unwrap(), "204", "{replayed}");
     assert_eq!(replayed["delivered"], true);
     assert_eq!(replayed["webhook_id"], id.as_str(), "same webhook-id");
+}
+
+/// `POST /pagos` create whose success and failure URLs are the simulator's result page, as the
+/// README's example does.
+async fn create_returning_to_the_simulator(demo: &Demo, reference_id: &str) -> Value {
+    let result = demo.sandbox.result_url();
+    let response = demo
+        .http
+        .post(format!("{}/pagos", demo.bridge))
+        .json(&json!({
+            "provider": "conekta", "action": "create", "reference_id": reference_id,
+            "secret": KEY, "first_name": "andres", "last_name": "jaro", "amount": 1000,
+            "email": "andres.jaromezuk@gmail.com", "return_url": demo.sandbox.url(),
+            "notification_url": demo.sandbox.inbox_url(),
+            "success_url": result, "failure_url": result
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[actix_web::test]
+async fn a_payment_ends_on_the_simulators_result_page() {
+    let demo = start().await;
+    for (reference_id, card, verdict) in [
+        ("6601", "4242424242424242", "Pago recibido"),
+        ("6602", "4000000000000002", "Pago rechazado"),
+    ] {
+        let order = create_returning_to_the_simulator(&demo, reference_id).await;
+        let checkout = order["checkout"]["url"].as_str().unwrap();
+        let (status, location, _) = demo
+            .post_form(
+                &format!("{checkout}/card"),
+                &format!("name=Ana+Prueba&number={card}&expiry=12%2F40&cvc=123"),
+            )
+            .await;
+        assert_eq!(status, 303);
+        assert!(
+            location.starts_with(&demo.sandbox.result_url()),
+            "{location}"
+        );
+        let page = demo.http.get(&location).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert!(page.contains(&format!(">{verdict}</h2>")), "{page}");
+        assert!(page.contains(order["id"].as_str().unwrap()) && page.contains("$1,000.00 MXN"));
+    }
+}
+
+#[actix_web::test]
+async fn without_success_url_a_return_url_on_the_simulator_still_shows_a_page() {
+    let demo = start().await;
+    let response = demo
+        .http
+        .post(format!("{}/pagos", demo.bridge))
+        .json(&json!({
+            "provider": "conekta", "action": "create", "reference_id": "6603",
+            "secret": KEY, "first_name": "andres", "last_name": "jaro", "amount": 1000,
+            "email": "andres.jaromezuk@gmail.com", "return_url": demo.sandbox.url(),
+            "notification_url": demo.sandbox.inbox_url()
+        }))
+        .send()
+        .await
+        .unwrap();
+    let order: Value = response.json().await.unwrap();
+    let checkout = order["checkout"]["url"].as_str().unwrap();
+    let (_, location, _) = demo
+        .post_form(
+            &format!("{checkout}/card"),
+            "name=Ana+Prueba&number=4242424242424242&expiry=12%2F40&cvc=123",
+        )
+        .await;
+    assert!(location.contains("/conekta/conekta_order?"), "{location}");
+    let page = demo.http.get(&location).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains(">Pago recibido</h2>"));
+}
+
+#[actix_web::test]
+async fn a_charge_without_a_payment_source_charges_the_default_card() {
+    let demo = start().await;
+    let receiver = Receiver::start();
+    let pagos = |action: &str, fields: Value| {
+        let mut body = json!({"provider": "conekta", "action": action, "secret": KEY});
+        for (k, v) in fields.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        demo.http
+            .post(format!("{}/pagos", demo.bridge))
+            .json(&body)
+            .send()
+    };
+    let saved: Value = pagos(
+        "save_card",
+        json!({"token_id": "tok_test_visa_4242", "first_name": "Felipe", "last_name": "Gomez",
+               "email": "felipe@example.com"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let customer_id = saved["customer_id"].as_str().expect("a customer");
+    let response = pagos(
+        "charge",
+        json!({"customer_id": customer_id, "amount": "200.15", "reference_id": "sub-77",
+               "notification_url": receiver.url}),
+    )
+    .await
+    .unwrap();
+    let status = response.status().as_u16();
+    let order: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{order}");
+    assert_eq!(order["payment_status"], "paid");
+    assert_eq!(
+        order["charges"]["data"][0]["payment_method"]["last4"],
+        "4242"
+    );
+    notification(&receiver, order["id"].as_str().unwrap(), "order.paid").await;
 }

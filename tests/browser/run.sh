@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests of --sandbox in Debian's chromium (driven by playwright-core), every *.test.mjs
-# here: paying a checkout, the order page's events and the inbox. Installs what it needs on a
-# fresh Debian machine (root).
+# here: paying a checkout onto the result page, the order page's events and the inbox, no page
+# scrolling sideways at 390 px; screenshots in tests/browser/screenshots/. Installs what it needs
+# on a fresh Debian machine (root).
 set -euo pipefail
 cd "$(dirname "$0")"
 browser_dir=$(pwd)
@@ -41,3 +42,4 @@ curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 cd "$browser_dir"
 PAGOS_URL="http://127.0.0.1:$port" SANDBOX_URL="http://127.0.0.1:$sandbox_port" \
   PAGOS_SIGNING_SECRET="$secret" node --test ./*.test.mjs
+echo "Screenshots (checkout, result page, cashier, inbox at 1280 and 390 px): $browser_dir/screenshots/"

@@ -5,10 +5,11 @@ use conekta_sim::{Options, Sandbox};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: conekta-sim [--host ADDR] [--port N] [--webhook-url URL] \
-[--signing-secret whsec_…]\n\n  --host            listen address (default 127.0.0.1)\n  \
+[--signing-secret whsec_…] [--shop-name NAME]\n\n  --host            listen address (default 127.0.0.1)\n  \
 --port            listen port (default: a free one)\n  --webhook-url     where Conekta's \
 events are POSTed, signed in the Digest header\n  --signing-secret  the whsec_ secret the \
-inbox (/inbox/notify) verifies Standard Webhooks notifications with";
+inbox (/inbox/notify) verifies Standard Webhooks notifications with\n  --shop-name       \
+the shop the checkout and result pages name (default Tienda de prueba)";
 
 /// The options from the command line, or what to say about them.
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -17,7 +18,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--help" | "-h" => return Err(String::new()),
-            "--host" | "--port" | "--webhook-url" | "--signing-secret" => {}
+            "--host" | "--port" | "--webhook-url" | "--signing-secret" | "--shop-name" => {}
             other => return Err(format!("unknown option {other}")),
         }
         let value = args
@@ -32,6 +33,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .map_err(|_| format!("--port must be a port number, not {value:?}"))?;
             }
             "--webhook-url" => options.webhook_url = Some(value),
+            "--shop-name" => options.shop_name = value,
             _ => options.signing_secret = Some(value),
         }
     }
@@ -64,6 +66,7 @@ async fn main() -> ExitCode {
     eprintln!(
         "conekta-sim: Conekta simulator at {url} (livemode false; any key_… is accepted)\n\
          checkout pages:  {url}/checkout/…   cashier: {cashier}   inbox: {url}/inbox\n\
+         result page (success/failure URL): {url}/resultado\n\
          webhooks to:     {target}\n\
          webhook public key (PEM) follows on stdout:",
         url = sandbox.url(),
@@ -104,6 +107,11 @@ mod tests {
             Some("http://127.0.0.1:8080/webhooks/conekta")
         );
         assert_eq!(options.signing_secret.as_deref(), Some("whsec_x"));
+        assert_eq!(options.shop_name, "Tienda de prueba");
+        assert_eq!(
+            parse(&args("--shop-name Librería")).unwrap().shop_name,
+            "Librería"
+        );
         assert!(parse(&args("--port eighty")).is_err());
         assert!(parse(&args("--port")).is_err());
         assert_eq!(

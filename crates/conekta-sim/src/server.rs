@@ -26,7 +26,12 @@ pub struct Options {
     /// How long the inbox, switched to "timeout", holds a notification before it answers:
     /// longer than the sender waits, so that the sender sees a timeout.
     pub inbox_hold: Duration,
+    /// The shop the hosted checkout and result pages name, as Conekta shows the merchant's.
+    pub shop_name: String,
 }
+
+/// What the pages call the shop unless told otherwise.
+pub const DEFAULT_SHOP_NAME: &str = "Tienda de prueba";
 
 impl Default for Options {
     fn default() -> Self {
@@ -36,6 +41,7 @@ impl Default for Options {
             webhook_url: None,
             signing_secret: None,
             inbox_hold: Duration::from_secs(20),
+            shop_name: DEFAULT_SHOP_NAME.to_owned(),
         }
     }
 }
@@ -58,6 +64,7 @@ pub struct Simulator {
     webhook_url: Mutex<Option<String>>,
     bridge_admin: Mutex<Option<BridgeAdmin>>,
     pub inbox_hold: Duration,
+    pub shop_name: String,
 }
 
 impl Simulator {
@@ -80,6 +87,10 @@ impl Simulator {
             webhook_url: Mutex::new(options.webhook_url.clone()),
             bridge_admin: Mutex::new(None),
             inbox_hold: options.inbox_hold,
+            shop_name: match options.shop_name.trim() {
+                "" => DEFAULT_SHOP_NAME.to_owned(),
+                name => name.to_owned(),
+            },
         })
     }
 
@@ -158,6 +169,11 @@ impl Sandbox {
     /// The cashier page, where cash references and CLABEs are paid.
     pub fn cashier_url(&self) -> String {
         format!("{}/cajero", self.simulator.url)
+    }
+
+    /// The result page a checkout's `success_url` and `failure_url` may point at.
+    pub fn result_url(&self) -> String {
+        format!("{}/resultado", self.simulator.url)
     }
 
     /// The simulator's page for one order, with a button per event it can send.

@@ -107,11 +107,14 @@ fn direct_charge(
             let outcome = if let Some(token) = method["token_id"].as_str() {
                 cards::by_token(token)
             } else {
-                let source = method["payment_source_id"].as_str().unwrap_or("");
+                let source = match method["payment_source_id"].as_str() {
+                    Some(source) => source.to_owned(),
+                    None => default_source(simulator, order)?,
+                };
                 let world = simulator.world();
-                match world.card_sources.get(source) {
+                match world.card_sources.get(&source) {
                     Some(token) => cards::by_token(token),
-                    None => return Err(ConektaError::not_found("payment_source", source)),
+                    None => return Err(ConektaError::not_found("payment_source", &source)),
                 }
             };
             let holder = Holder {
@@ -151,6 +154,31 @@ fn direct_charge(
             ))
         }
     }
+}
+
+/// The card `{"type": "default"}` charges: the customer's default payment source, which must
+/// be a saved card.
+fn default_source(simulator: &Simulator, order: &Value) -> Result<String, ConektaError> {
+    let customer_id = order["customer_info"]["customer_id"].as_str().unwrap_or("");
+    let world = simulator.world();
+    let customer = world
+        .customers
+        .get(customer_id)
+        .ok_or_else(|| ConektaError::not_found("customer", customer_id))?;
+    customer["default_payment_source_id"]
+        .as_str()
+        .filter(|source| world.card_sources.contains_key(*source))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ConektaError::validation(vec![Detail::invalid(
+                "payment_method.default_payment_source_id",
+                "missing",
+                format!(
+                    "The customer '{customer_id}' has no default card to charge: save a card \
+                     (POST /customers/{customer_id}/payment_sources) or name a payment_source_id."
+                ),
+            )])
+        })
 }
 
 pub async fn get_order(

@@ -37,7 +37,7 @@ pub async fn pay_card(
     let Some(order) = order_for(&simulator, &slug) else {
         return missing();
     };
-    if let Err(page) = payable(&order, "card") {
+    if let Err(page) = payable(&order, &simulator.shop_name, "card") {
         return *page;
     }
     let pre_authorize = simulator
@@ -45,10 +45,15 @@ pub async fn pay_card(
         .pre_authorize
         .contains(order["id"].as_str().unwrap_or(""));
     let form = form.into_inner();
+    let typed = checkout_page::Typed {
+        name: &form.name,
+        expiry: &form.expiry,
+        installments: &form.monthly_installments,
+    };
     let reject = |notice: &str| {
         html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            checkout_page::render(&order, Some(notice)),
+            checkout_page::render_typed(&order, &simulator.shop_name, Some(notice), typed),
         )
     };
     let Some((exp_month, exp_year)) = expiry(&form.expiry) else {

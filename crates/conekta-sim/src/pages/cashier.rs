@@ -1,6 +1,8 @@
 //! The cashier page: type a reference (or CLABE) and an amount in pesos, see what the bridge
-//! answered to Conekta's questions and whether the payment went through.
+//! answered to Conekta's questions and whether the payment went through. What was typed stays
+//! in the form, so the next try changes one field instead of retyping both.
 
+use super::checkout_style::CSS;
 use super::html::{escape, html, page};
 use crate::cashier::scan;
 use crate::server::Simulator;
@@ -12,11 +14,14 @@ use serde::Deserialize;
 pub async fn show(simulator: web::Data<Simulator>) -> HttpResponse {
     html(
         StatusCode::OK,
-        page("Cajero", &cashier_body(&simulator, None)),
+        page(
+            "Cajero",
+            &cashier_body(&simulator, None, &ScanForm::default()),
+        ),
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ScanForm {
     #[serde(default)]
     reference: String,
@@ -31,7 +36,7 @@ pub async fn scan_form(form: web::Form<ScanForm>, simulator: web::Data<Simulator
                 .to_owned();
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            page("Cajero", &cashier_body(&simulator, Some(notice))),
+            page("Cajero", &cashier_body(&simulator, Some(notice), &form)),
         );
     };
     let scan = scan(&simulator, &form.reference, amount, false).await;
@@ -68,11 +73,12 @@ pub async fn scan_form(form: web::Form<ScanForm>, simulator: web::Data<Simulator
     };
     html(
         status,
-        page("Cajero", &cashier_body(&simulator, Some(notice))),
+        page("Cajero", &cashier_body(&simulator, Some(notice), &form)),
     )
 }
 
-fn cashier_body(simulator: &Simulator, notice: Option<String>) -> String {
+/// The page's body; `typed` fills the form again.
+fn cashier_body(simulator: &Simulator, notice: Option<String>, typed: &ScanForm) -> String {
     let known: String = {
         let world = simulator.world();
         let mut rows: Vec<String> = world
@@ -112,15 +118,17 @@ fn cashier_body(simulator: &Simulator, notice: Option<String>) -> String {
         rows.concat()
     };
     format!(
-        "<h1>Cajero (simulación de pago en tienda)</h1>\
+        "{CSS}<div class=\"cashier\"><h1>Cajero (simulación de pago en tienda)</h1>\
 <p>Como un cajero que escanea una referencia: para referencias recurrentes se consulta al comercio \
 (<code>inbound_payment.lookup</code> y <code>inbound_payment.payment_attempt</code>) y sólo una respuesta con \
 <code>\"payable\": true</code> aprueba el pago.</p>{}\
 <form method=\"post\" action=\"/cajero\">\
-<label>Referencia o CLABE <input name=\"reference\" id=\"reference\" required></label>\
-<label>Monto en pesos <input name=\"amount\" id=\"amount\" required placeholder=\"150.00\"></label>\
+<label>Referencia o CLABE <input name=\"reference\" id=\"reference\" required inputmode=\"numeric\" value=\"{reference}\"></label>\
+<label>Monto en pesos <input name=\"amount\" id=\"amount\" required inputmode=\"decimal\" placeholder=\"150.00\" value=\"{amount}\"></label>\
 <button type=\"submit\" id=\"pay\">simular pago en tienda</button></form>\
-<h2>Referencias conocidas</h2><ul>{known}</ul>",
-        notice.unwrap_or_default()
+<h2>Referencias conocidas</h2><ul>{known}</ul></div>",
+        notice.unwrap_or_default(),
+        reference = escape(typed.reference.trim()),
+        amount = escape(typed.amount.trim()),
     )
 }

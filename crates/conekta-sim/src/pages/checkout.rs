@@ -33,13 +33,16 @@ pub(super) fn missing() -> HttpResponse {
 
 pub async fn show(slug: web::Path<String>, simulator: web::Data<Simulator>) -> HttpResponse {
     match order_for(&simulator, &slug) {
-        Some(order) => html(StatusCode::OK, checkout_page::render(&order, None)),
+        Some(order) => html(
+            StatusCode::OK,
+            checkout_page::render(&order, &simulator.shop_name, None),
+        ),
         None => missing(),
     }
 }
 
 /// Whether the order can still be paid with `method`; otherwise the page explaining why.
-pub(super) fn payable(order: &Value, method: &str) -> Result<(), Box<HttpResponse>> {
+pub(super) fn payable(order: &Value, shop: &str, method: &str) -> Result<(), Box<HttpResponse>> {
     let open = matches!(
         order["payment_status"].as_str(),
         Some("pending_payment" | "declined") | None
@@ -47,7 +50,7 @@ pub(super) fn payable(order: &Value, method: &str) -> Result<(), Box<HttpRespons
     if !open {
         return Err(Box::new(html(
             StatusCode::CONFLICT,
-            checkout_page::render(order, None),
+            checkout_page::render(order, shop, None),
         )));
     }
     let offered = order["checkout"]["allowed_payment_methods"]
@@ -60,6 +63,7 @@ pub(super) fn payable(order: &Value, method: &str) -> Result<(), Box<HttpRespons
             StatusCode::UNPROCESSABLE_ENTITY,
             checkout_page::render(
                 order,
+                shop,
                 Some("Este método de pago no está disponible para esta orden."),
             ),
         )))
@@ -83,7 +87,7 @@ fn pay_offline(simulator: &web::Data<Simulator>, slug: &str, kind: &str) -> Http
     let Some(order) = order_for(simulator, slug) else {
         return missing();
     };
-    if let Err(page) = payable(&order, kind) {
+    if let Err(page) = payable(&order, &simulator.shop_name, kind) {
         return *page;
     }
     let expires_at = order["checkout"]["expires_at"].as_i64().unwrap_or(0);

@@ -108,7 +108,8 @@ pub fn order_request(body: &Value, now: i64) -> Result<(), ConektaError> {
         details.extend(checkout::checkout(&body["checkout"], total, now));
     }
     if let Some(charges) = body["charges"].as_array() {
-        details.extend(charges_cover(charges, total));
+        let customer_id = body["customer_info"]["customer_id"].as_str();
+        details.extend(charges_cover(charges, total, customer_id));
     }
     if body["pre_authorize"] == json!(true) && !pays_by_card(body) {
         details.push(Detail::new(
@@ -144,8 +145,10 @@ fn pays_by_card(body: &Value) -> bool {
     offers || charges
 }
 
-/// Direct and split charges: each names a payment method, and together they pay the total.
-fn charges_cover(charges: &[Value], total: i64) -> Vec<Detail> {
+/// Direct and split charges: each names a payment method, and together they pay the total. A
+/// card charge names its card (a token or a saved source); `default` may instead charge the
+/// customer's default payment source (seed 002), so it needs a saved customer.
+fn charges_cover(charges: &[Value], total: i64, customer_id: Option<&str>) -> Vec<Detail> {
     let mut details = Vec::new();
     if charges.is_empty() {
         return details;
@@ -154,6 +157,18 @@ fn charges_cover(charges: &[Value], total: i64) -> Vec<Detail> {
         let method = &charge["payment_method"];
         let param = format!("charges.{i}.payment_method");
         match method["type"].as_str() {
+            Some("default")
+                if method["token_id"].is_null() && method["payment_source_id"].is_null() =>
+            {
+                if customer_id.is_none() {
+                    details.push(Detail::invalid(
+                        "customer_info.customer_id",
+                        "missing",
+                        "A charge with the default payment method needs customer_info.customer_id: \
+                         it charges that customer's default payment source.",
+                    ));
+                }
+            }
             Some("card" | "default") => {
                 if method["token_id"].is_null() && method["payment_source_id"].is_null() {
                     details.push(Detail::invalid(
@@ -241,6 +256,29 @@ mod tests {
                                   {"amount": 40000, "payment_method": {"type": "spei"}}]);
         let error = order_request(&split, now).unwrap_err();
         assert!(error.details[0].code.ends_with("invalid_charges_amount"));
+    }
+
+    #[test]
+    fn the_default_method_charges_a_saved_customer() {
+        let now = 1_700_000_000;
+        let mut body = order(now);
+        body.as_object_mut().unwrap().remove("checkout");
+        body["customer_info"] = json!({"customer_id": "cus_2tTSkfScREpvaRJsE"});
+        body["charges"] = json!([{"payment_method": {"type": "default"}}]);
+        assert!(order_request(&body, now).is_ok());
+        body["customer_info"] =
+            json!({"name": "Ana", "email": "a@example.com", "phone": "+5215555555555"});
+        let error = order_request(&body, now).unwrap_err();
+        assert_eq!(
+            error.details[0].param.as_deref(),
+            Some("customer_info.customer_id")
+        );
+        body["charges"] = json!([{"payment_method": {"type": "card"}}]);
+        let error = order_request(&body, now).unwrap_err();
+        assert_eq!(
+            error.details[0].param.as_deref(),
+            Some("charges.0.payment_method.token_id")
+        );
     }
 
     #[test]
