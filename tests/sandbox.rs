@@ -4,11 +4,14 @@
 #[path = "api/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
+#[path = "support/run_pagos.rs"]
+mod run_pagos;
 
 use conekta_sim::Sandbox;
 use pagos::settings::Settings;
 use pagos::startup::Application;
 use receiver::{Delivered, Receiver};
+use run_pagos::pagos;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -1059,4 +1062,162 @@ async fn a_charge_without_a_payment_source_charges_the_default_card() {
         "4242"
     );
     notification(&receiver, order["id"].as_str().unwrap(), "order.paid").await;
+}
+
+#[actix_web::test]
+async fn pagos_sandbox_trigger_makes_an_event_happen_from_a_terminal() {
+    let demo = start().await;
+    let order = demo.create("6701", &demo.sandbox.inbox_url()).await;
+    let order_id = order["id"].as_str().unwrap();
+    let url = demo.sandbox.url();
+    let expired = pagos(
+        &[
+            "sandbox",
+            "trigger",
+            "order.expired",
+            "--order",
+            order_id,
+            "--url",
+            url,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(expired.code, 0, "{}", expired.err);
+    assert!(
+        expired
+            .out
+            .starts_with(&format!("order.expired sent for {order_id}")),
+        "{}",
+        expired.out
+    );
+    demo.inbox_until("6701", "order.expired", |_| true).await;
+
+    // The simulator found from PAGOS__SANDBOX__PORT; an expired order cannot be paid (409).
+    let port = url.rsplit(':').next().unwrap();
+    let paid = pagos(
+        &["sandbox", "trigger", "order.paid", "--order", order_id],
+        &[("PAGOS__SANDBOX__PORT", port)],
+    )
+    .await;
+    assert_eq!(paid.code, 1, "{}", paid.out);
+    assert!(paid.err.contains("409"), "{}", paid.err);
+    let unknown_event = pagos(
+        &[
+            "sandbox",
+            "trigger",
+            "order.exploded",
+            "--order",
+            order_id,
+            "--url",
+            url,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(unknown_event.code, 1);
+    assert!(unknown_event.err.contains("event"), "{}", unknown_event.err);
+    let unknown_order = pagos(
+        &[
+            "sandbox",
+            "trigger",
+            "order.paid",
+            "--order",
+            "ord_nope",
+            "--url",
+            url,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(unknown_order.code, 1);
+    assert!(unknown_order.err.contains("404"), "{}", unknown_order.err);
+    let nowhere = pagos(
+        &["sandbox", "trigger", "order.paid", "--order", order_id],
+        &[],
+    )
+    .await;
+    assert_eq!(nowhere.code, 2);
+    assert!(nowhere.err.contains("--url"), "{}", nowhere.err);
+}
+
+#[actix_web::test]
+async fn pagos_conekta_setup_registers_the_webhook_and_prints_the_key_its_events_verify_with() {
+    let demo = start().await;
+    let api = demo.sandbox.url();
+    let setup = pagos(
+        &[
+            "conekta",
+            "setup",
+            "--url",
+            "https://pagos.example/webhooks/conekta",
+            "--api-url",
+            api,
+        ],
+        &[("CONEKTA_PRIVATE_KEY", KEY)],
+    )
+    .await;
+    assert_eq!(setup.code, 0, "{}", setup.err);
+    assert!(!setup.out.contains(KEY) && !setup.err.contains(KEY));
+    let printed = setup
+        .out
+        .split("PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY='")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the setting is printed");
+    // The key the simulator signs every webhook with, which this demo's pagos verifies them by.
+    assert_eq!(printed.trim(), demo.sandbox.webhook_public_key_pem().trim());
+    assert!(pagos::providers::conekta::digest::DigestVerifier::from_pem(printed).is_ok());
+
+    let no_key = pagos(
+        &[
+            "conekta",
+            "setup",
+            "--url",
+            "https://pagos.example/w",
+            "--api-url",
+            api,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(no_key.code, 2);
+    assert!(no_key.err.contains("CONEKTA_PRIVATE_KEY"), "{}", no_key.err);
+    // Conekta cannot reach localhost: its 422 names the field.
+    let local = pagos(
+        &[
+            "conekta",
+            "setup",
+            "--url",
+            "http://localhost:8080/webhooks/conekta",
+            "--api-url",
+            api,
+        ],
+        &[("CONEKTA_PRIVATE_KEY", KEY)],
+    )
+    .await;
+    assert_eq!(local.code, 1);
+    assert!(
+        local.err.contains("422") && local.err.contains("url"),
+        "{}",
+        local.err
+    );
+    let wrong_key = pagos(
+        &[
+            "conekta",
+            "setup",
+            "--url",
+            "https://pagos.example/w",
+            "--api-url",
+            api,
+        ],
+        &[("CONEKTA_PRIVATE_KEY", "not_a_key")],
+    )
+    .await;
+    assert_eq!(wrong_key.code, 1);
+    assert!(
+        wrong_key.err.contains("401") && !wrong_key.err.contains("not_a_key"),
+        "{}",
+        wrong_key.err
+    );
 }

@@ -7,6 +7,7 @@ mod binary;
 mod body_rules;
 mod chaos;
 mod checkout_options;
+mod cli;
 mod conekta_events;
 mod create;
 mod early_events;
@@ -26,6 +27,8 @@ mod relay_answers;
 mod relay_guard;
 mod relay_leases;
 mod request_keys;
+#[path = "../support/run_pagos.rs"]
+mod run_pagos;
 mod secrets;
 mod start_failures;
 mod storefronts;

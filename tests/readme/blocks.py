@@ -1,16 +1,15 @@
 """The README's runnable blocks as one bash script, and a check of the docs' relative links.
 
-    python3 blocks.py script README.md --port P --sandbox-port S --bin PATH --features "a b"
+    python3 blocks.py script README.md --port P --sandbox-port S --bin PATH
         prints the script: `set -euo pipefail`, then every ```sh block marked
-        `<!-- readme-test -->` (or `<!-- readme-test: needs=FEATURE -->`, run only when FEATURE
-        is in --features), in order. The README's ports (8080 for pagos, 8090 for the simulator)
+        `<!-- readme-test -->`, in order. The README's ports (8080 for pagos, 8090 for the simulator)
         become the test's own, and `target/release/pagos` the binary under test; nothing else is
-        changed. Refuses (exit 1) a ```sh block with a curl that is not marked, a curl in a
-        marked block without -f (a failure would pass silently), and an unknown feature.
+        changed. Refuses (exit 1) a ```sh block with a curl that is not marked, and a curl in a
+        marked block without -f (a failure would pass silently).
 
     python3 blocks.py links FILE...
         checks every relative link (and its #anchor) in the given Markdown files; exit 1 if one
-        is broken. AWAITED lists files the README names before they exist.
+        is broken.
 """
 
 import argparse
@@ -18,62 +17,46 @@ import re
 import sys
 from pathlib import Path
 
-FEATURES = {
-    # `pagos sandbox trigger` and the simulator's POST /_sandbox/trigger
-    "trigger",
-    # `pagos deliveries list|show|retry|recover`
-    "deliveries-cli",
-}
-# Screenshots of the sandbox pages, produced apart from the text that shows them.
-AWAITED: set[str] = set()
 
-MARKER = re.compile(r"^<!--\s*readme-test(?::\s*needs=([\w-]+))?\s*-->\s*$")
+MARKER = re.compile(r"^<!--\s*readme-test\s*-->\s*$")
 CURL_WITHOUT_FAIL = re.compile(r"\bcurl\b(?![^\n]*\s-[a-zA-Z]*f)")
 
 
 def blocks(readme: Path):
-    """Yields (line number, needs or None, marked, text) for every ```sh block."""
+    """Yields (line number, marked, text) for every ```sh block."""
     lines = readme.read_text(encoding="utf-8").split("\n")
-    marker = None
+    marked = False
     i = 0
     while i < len(lines):
         line = lines[i]
-        found = MARKER.match(line.strip())
-        if found:
-            marker = (found.group(1),)
+        if MARKER.match(line.strip()):
+            marked = True
         elif line.strip() == "```sh":
             start = i + 1
             end = start
             while end < len(lines) and lines[end].strip() != "```":
                 end += 1
             text = "\n".join(lines[start:end])
-            yield start, (marker[0] if marker else None), marker is not None, text
-            marker = None
+            yield start, marked, text
+            marked = False
             i = end
         elif line.strip():
-            marker = None  # a marker belongs to the block right below it
+            marked = False  # a marker belongs to the block right below it
         i += 1
 
 
 def script(args) -> int:
     readme = Path(args.readme)
-    features = set(args.features.split())
     out = ["set -euo pipefail"]
     problems = []
-    for line, needs, marked, text in blocks(readme):
+    for line, marked, text in blocks(readme):
         if not marked:
             if re.search(r"\bcurl\b", text):
                 problems.append(f"{readme}:{line}: a curl block without <!-- readme-test --> above it")
             continue
-        if needs is not None and needs not in FEATURES:
-            problems.append(f"{readme}:{line}: unknown feature needs={needs}")
-            continue
         for command in re.finditer(r"\bcurl\b[^\n]*", text):
             if CURL_WITHOUT_FAIL.match(command.group(0)):
                 problems.append(f"{readme}:{line}: curl without -f: {command.group(0)[:60]}")
-        if needs is not None and needs not in features:
-            out.append(f"echo '== README line {line}: skipped (needs {needs}, not in this build)'")
-            continue
         text = (
             text.replace("127.0.0.1:8080", f"127.0.0.1:{args.port}")
             .replace("127.0.0.1:8090", f"127.0.0.1:{args.sandbox_port}")
@@ -107,9 +90,7 @@ def anchors(path: Path) -> set:
 
 
 def links(args) -> int:
-    root = Path(args.root).resolve()
     broken = []
-    awaited = []
     for name in args.files:
         path = Path(name)
         text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
@@ -118,13 +99,10 @@ def links(args) -> int:
                 continue  # http(s), mailto: not checked here
             file_part, _, anchor = target.partition("#")
             resolved = (path.parent / file_part).resolve() if file_part else path.resolve()
-            relative = str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(resolved)
             if not resolved.exists():
-                (awaited if relative in AWAITED else broken).append(f"{name}: {target}")
+                broken.append(f"{name}: {target}")
             elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
                 broken.append(f"{name}: {target} (no such heading)")
-    for link in awaited:
-        print(f"links: awaited, not there yet: {link}")
     if broken:
         print("links: broken:\n  " + "\n  ".join(broken), file=sys.stderr)
         return 1
@@ -140,10 +118,8 @@ def main() -> int:
     s.add_argument("--port", required=True)
     s.add_argument("--sandbox-port", required=True)
     s.add_argument("--bin", required=True)
-    s.add_argument("--features", default="")
     s.set_defaults(run=script)
     lk = commands.add_parser("links")
-    lk.add_argument("--root", default=".")
     lk.add_argument("files", nargs="+")
     lk.set_defaults(run=links)
     args = parser.parse_args()

@@ -3,8 +3,7 @@
 #  1. the relative links of README.md and docs/*.md lead somewhere (tests/readme/blocks.py links)
 #  2. pagos --sandbox starts on free ports, with an admin token, in a scratch directory
 #  3. every ```sh block marked <!-- readme-test --> runs, in order, in one bash session with
-#     `set -euo pipefail` (the README's curls carry -f, so an error answer fails the run); blocks
-#     marked <!-- readme-test: needs=FEATURE --> run when this build has FEATURE (probed below)
+#     `set -euo pipefail` (the README's curls carry -f, so an error answer fails the run)
 # The README's ports (8080, 8090) are replaced by free ones and `target/release/pagos` by the
 # binary under test (PAGOS_BIN, default target/debug/pagos, built if missing). Run by
 # tests/readme.rs in `cargo test`; works alone from any directory. Needs bash, curl, python3.
@@ -15,7 +14,7 @@ repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 
 echo "== readme: links"
-python3 "$here/blocks.py" links --root "$repo" README.md docs/*.md
+python3 "$here/blocks.py" links README.md docs/*.md
 
 bin=${PAGOS_BIN:-"$repo/target/debug/pagos"}
 if [ -z "${PAGOS_BIN:-}" ] && [ ! -x "$bin" ]; then cargo build --bin pagos; fi
@@ -46,18 +45,10 @@ for _ in $(seq 1 150); do
 done
 curl -fsS "$base/readyz" >/dev/null || { cat "$work/pagos.log"; exit 1; }
 
-# Features the README describes ahead of some builds; a block that needs one is skipped (and
-# says so) when this build lacks it.
-features=""
-"$bin" --help 2>&1 | grep -q "sandbox trigger" && features="$features trigger"
-if "$bin" --help 2>&1 | grep -q deliveries ||
-  PAGOS__ADMIN__TOKEN="$admin_token" "$bin" deliveries list --url "$base" >/dev/null 2>&1; then
-  features="$features deliveries-cli"
-fi
-echo "== readme: pagos --sandbox at $base, simulator at $sandbox; features:${features:- none}"
+echo "== readme: pagos --sandbox at $base, simulator at $sandbox"
 
 python3 "$here/blocks.py" script README.md --port "$port" --sandbox-port "$sandbox_port" \
-  --bin "$bin" --features "$features" >"$work/readme.sh"
+  --bin "$bin" >"$work/readme.sh"
 status=0
 (cd "$work" && PAGOS__ADMIN__TOKEN="$admin_token" bash "$work/readme.sh") || status=$?
 if [ "$status" -ne 0 ]; then
