@@ -1,5 +1,5 @@
 use pagos::cli::{self, Invocation};
-use pagos::settings::Settings;
+use pagos::settings::{LogFormat, Settings};
 use pagos::startup::{Application, StartError};
 use std::process::ExitCode;
 
@@ -26,8 +26,14 @@ async fn main() -> ExitCode {
     };
     // awc names no TLS crypto provider; make ring the process default before any client exists.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let _telemetry = pagos::telemetry::init(std::io::stdout, "info");
-    let loaded = match Settings::load() {
+    // The settings name the log format, so they are read before anything is logged.
+    let loaded = Settings::load();
+    let format = match &loaded {
+        Ok(loaded) => loaded.settings.log,
+        Err(_) => LogFormat::Json,
+    };
+    let _telemetry = pagos::telemetry::init(std::io::stdout, "info", format);
+    let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return bad_setting(&error),
     };

@@ -1,9 +1,11 @@
 //! Prometheus metrics. Labels carry outcomes, routes and storefront names (from the config file),
 //! never keys, secrets, URLs or references.
 
+mod process;
+
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Seconds; from a millisecond (pagos alone) to Conekta's slowest answers.
@@ -22,6 +24,7 @@ pub struct Metrics {
     queue_depth: IntGauge,
     failed_deliveries: IntGauge,
     oldest_pending_age: Gauge,
+    started_at_unix_s: f64,
 }
 
 impl Metrics {
@@ -30,10 +33,10 @@ impl Metrics {
         let http_requests = HistogramVec::new(
             HistogramOpts::new(
                 "pagos_http_request_duration_seconds",
-                "HTTP requests served, by route, method, status and storefront",
+                "HTTP requests served, by route, method, status, storefront and /pagos action",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
-            &["route", "method", "status", "storefront"],
+            &["route", "method", "status", "storefront", "action"],
         )
         .expect("metric");
         let conekta_calls = HistogramVec::new(
@@ -78,8 +81,20 @@ impl Metrics {
             "Age of the oldest notification still pending",
         )
         .expect("metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "pagos_build_info",
+                "The running build: its version, always 1",
+            ),
+            &["version"],
+        )
+        .expect("metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         for metric in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(build_info) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_requests.clone()),
             Box::new(conekta_calls.clone()),
             Box::new(webhooks.clone()),
             Box::new(relay_attempts.clone()),
@@ -100,6 +115,9 @@ impl Metrics {
             queue_depth,
             failed_deliveries,
             oldest_pending_age,
+            started_at_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |since| since.as_secs() as f64),
         }
     }
 
@@ -116,7 +134,9 @@ impl Metrics {
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
             .expect("text encoding");
-        String::from_utf8(out).unwrap_or_default()
+        let mut text = String::from_utf8(out).unwrap_or_default();
+        text.push_str(&process::render(self.started_at_unix_s));
+        text
     }
 }
 

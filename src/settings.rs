@@ -33,6 +33,9 @@ allow_private_targets = "false"
 
 [admin]
 
+[log]
+format = "json"
+
 [sandbox]
 "#;
 
@@ -65,6 +68,7 @@ pub struct Settings {
     pub relay: RelaySettings,
     pub admin: AdminSettings,
     pub sandbox: SandboxSettings,
+    pub log: LogFormat,
     /// The storefronts of the `PAGOS_CONFIG` file; none: one storefront, the old way.
     pub storefronts: Vec<Storefront>,
     /// The keys (`section.key`) the file or the environment gave, as opposed to defaults:
@@ -175,6 +179,25 @@ impl SettingsError {
     }
 }
 
+/// How log lines are written (`PAGOS__LOG__FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object a line, for collectors.
+    Json,
+    /// Readable lines, for a terminal.
+    Text,
+}
+
+impl LogFormat {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "json" => Some(Self::Json),
+            "text" => Some(Self::Text),
+            _ => None,
+        }
+    }
+}
+
 /// The sections as written: text everywhere, so a bad value is reported by this module with
 /// its variable's name rather than by the deserializer.
 #[derive(Deserialize)]
@@ -187,8 +210,14 @@ struct Raw {
     admin: RawAdmin,
     #[serde(default)]
     sandbox: RawSandbox,
+    log: RawLog,
     #[serde(default)]
     storefronts: Vec<RawStorefront>,
+}
+
+#[derive(Deserialize)]
+struct RawLog {
+    format: String,
 }
 
 /// One `[[storefronts]]` entry as written.
@@ -345,6 +374,13 @@ impl Raw {
             shop_name: present(self.sandbox.shop_name)
                 .unwrap_or_else(|| DEFAULT_SHOP_NAME.to_owned()),
         };
+        let log = LogFormat::parse(&self.log.format).ok_or_else(|| {
+            SettingsError::new(
+                "PAGOS__LOG__FORMAT",
+                &self.log.format,
+                "must be json (one object a line) or text (readable lines)",
+            )
+        })?;
         let storefronts = storefronts(self.storefronts)?;
         Ok(Settings {
             server,
@@ -353,6 +389,7 @@ impl Raw {
             relay,
             admin,
             sandbox,
+            log,
             storefronts,
             explicitly_set: BTreeSet::new(),
         })

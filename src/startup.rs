@@ -95,6 +95,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     http::request_metrics::record,
                 ))
+                .wrap(actix_web::middleware::from_fn(http::access_log::log))
                 .wrap(TracingLogger::default())
                 .app_data(web::Data::new(providers.registry()))
                 .app_data(store_data.clone())

@@ -1,8 +1,9 @@
-//! Logs and traces. Logs are JSON lines carrying the trace and span ids of the request they
-//! belong to; spans go to an OTLP collector when the standard `OTEL_EXPORTER_OTLP_*` variables
+//! Logs and traces. Logs are JSON lines (or, with `PAGOS__LOG__FORMAT=text`, readable lines for a
+//! terminal) carrying the trace and span ids of the request they belong to; spans go to an OTLP collector when the standard `OTEL_EXPORTER_OTLP_*` variables
 //! name one. W3C `traceparent` is read from callers and passed on to Conekta and storefronts.
 //! Secrets stay out by their types (`ProviderSecret` and friends never print), not by filters.
 
+use crate::settings::LogFormat;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::{global, Context};
@@ -32,9 +33,9 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber writing JSON lines to `writer`; level from `RUST_LOG`, else
-/// `default_filter`. Returns `None` if one was already installed (as in tests).
-pub fn init<W>(writer: W, default_filter: &str) -> Option<TelemetryGuard>
+/// Installs the global subscriber writing lines in `format` to `writer`; level from `RUST_LOG`,
+/// else `default_filter`. Returns `None` if one was already installed (as in tests).
+pub fn init<W>(writer: W, default_filter: &str, format: LogFormat) -> Option<TelemetryGuard>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -69,7 +70,7 @@ where
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("pagos")))
         .with(
             tracing_subscriber::fmt::layer()
-                .event_format(JsonLines)
+                .event_format(Lines(format))
                 .with_writer(writer),
         );
     tracing::subscriber::set_global_default(subscriber).ok()?;
@@ -98,11 +99,12 @@ pub fn context_from(headers: &HashMap<String, String>) -> Context {
     TraceContextPropagator::new().extract(&Headers(headers))
 }
 
-/// One JSON object per event: time, level, target, message and fields, the innermost span's
-/// name, and the OpenTelemetry trace and span ids when there is a span.
-struct JsonLines;
+/// One line per event in either format, with the same content: time (RFC 3339, UTC), level,
+/// target, message and fields, the innermost span's name, and the OpenTelemetry trace and span
+/// ids when there is a span.
+struct Lines(LogFormat);
 
-impl<S, N> FormatEvent<S, N> for JsonLines
+impl<S, N> FormatEvent<S, N> for Lines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -114,56 +116,104 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let mut line = Map::new();
-        line.insert("timestamp".into(), Value::String(timestamp()));
-        line.insert("level".into(), Value::String(meta.level().to_string()));
-        line.insert("target".into(), Value::String(meta.target().to_owned()));
-        let mut fields = FieldsToJson(Map::new());
+        let mut fields = Fields(Vec::new());
         event.record(&mut fields);
-        line.extend(fields.0);
+        let mut message = String::new();
+        fields.0.retain(|(name, value)| {
+            if name != "message" {
+                return true;
+            }
+            message = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            false
+        });
+        let fields = fields.0;
+        let mut context = Map::new();
         if let Some(span) = ctx.lookup_current() {
-            line.insert("span".into(), Value::String(span.name().to_owned()));
-            let context = tracing::dispatcher::get_default(|dispatch| {
+            context.insert("span".into(), Value::String(span.name().to_owned()));
+            let otel = tracing::dispatcher::get_default(|dispatch| {
                 tracing_opentelemetry::get_otel_context(&span.id(), dispatch)
             });
-            if let Some(context) = context {
-                let otel = context.span();
+            if let Some(otel) = otel {
+                let otel = otel.span();
                 let ids = otel.span_context();
                 if ids.is_valid() {
-                    line.insert("trace_id".into(), Value::String(ids.trace_id().to_string()));
-                    line.insert("span_id".into(), Value::String(ids.span_id().to_string()));
+                    context.insert("trace_id".into(), Value::String(ids.trace_id().to_string()));
+                    context.insert("span_id".into(), Value::String(ids.span_id().to_string()));
                 }
             }
         }
-        writeln!(writer, "{}", Value::Object(line))
+        match self.0 {
+            LogFormat::Json => {
+                let mut line = Map::new();
+                line.insert("timestamp".into(), Value::String(timestamp()));
+                line.insert("level".into(), Value::String(meta.level().to_string()));
+                line.insert("target".into(), Value::String(meta.target().to_owned()));
+                line.insert("message".into(), Value::String(message));
+                line.extend(fields);
+                line.extend(context);
+                writeln!(writer, "{}", Value::Object(line))
+            }
+            LogFormat::Text => {
+                write!(writer, "{} {:<5} {message}", timestamp(), meta.level())?;
+                let trace = context.get_key_value("trace_id");
+                for (name, value) in fields.iter().map(|(k, v)| (k, v)).chain(trace) {
+                    write!(writer, " {name}={}", text_value(value))?;
+                }
+                writeln!(writer)
+            }
+        }
     }
 }
 
-fn timestamp() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}.{:03}", now.as_secs(), now.subsec_millis())
+/// A field's value in a text line: bare when it is one word, quoted otherwise.
+fn text_value(value: &Value) -> String {
+    match value {
+        Value::String(text) if !text.is_empty() && !text.contains([' ', '"', '=']) => text.clone(),
+        Value::String(text) => format!("{text:?}"),
+        other => other.to_string(),
+    }
 }
 
-struct FieldsToJson(Map<String, Value>);
+/// Now, as RFC 3339 in UTC with milliseconds: `2026-11-23T22:44:14.123Z`.
+fn timestamp() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond()
+    )
+}
 
-impl Visit for FieldsToJson {
+/// An event's fields in the order they were written.
+struct Fields(Vec<(String, Value)>);
+
+impl Fields {
+    fn put(&mut self, field: &Field, value: Value) {
+        self.0.push((field.name().to_owned(), value));
+    }
+}
+
+impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+        self.put(field, Value::String(format!("{value:?}")));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0
-            .insert(field.name().to_owned(), Value::String(value.to_owned()));
+        self.put(field, Value::String(value.to_owned()));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
+        self.put(field, Value::from(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
+        self.put(field, Value::from(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().to_owned(), Value::Bool(value));
+        self.put(field, Value::Bool(value));
     }
 }

@@ -3,6 +3,7 @@
 //! problem+json). The top layer: nothing below imports it, and it holds no business rule nor
 //! any provider's types.
 
+pub mod access_log;
 pub mod admin;
 mod bearer;
 mod body;

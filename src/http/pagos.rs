@@ -5,9 +5,10 @@ use super::body::read_limited;
 use super::caller_auth::Callers;
 use super::content_type::check_content_type;
 use super::problem::Problem;
+use super::request_metrics::RequestAction;
 use super::strict_json;
 use crate::providers::ProviderRegistry;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use tracing::Instrument;
 
 /// Requests are a few hundred bytes; anything near this is not a storefront talking.
@@ -19,10 +20,16 @@ pub async fn pagos(
     registry: web::Data<ProviderRegistry>,
     callers: web::Data<Callers>,
 ) -> Result<HttpResponse, Problem> {
+    request.extensions_mut().insert(RequestAction("unknown"));
     let caller = callers.identify(&request)?;
     check_content_type(&request)?;
     let body = read_limited(payload, MAX_BODY_BYTES).await?;
     let fields = strict_json::parse_object(&body)?;
+    let action = registry.action_label(
+        fields.get("provider").and_then(|v| v.as_str()),
+        fields.get("action").and_then(|v| v.as_str()),
+    );
+    request.extensions_mut().insert(RequestAction(action));
     let idempotency_key = idempotency_key(&request)?;
     // Every log line of the call names the storefront (in single-storefront mode, none).
     let span = tracing::info_span!(

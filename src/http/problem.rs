@@ -9,7 +9,7 @@ use serde_json::Value;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -128,6 +128,23 @@ impl Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.status, self.title, self.detail)
+    }
+}
+
+/// The sentence a log line shows (tracing-actix-web logs a failed request's error with `{:?}`):
+/// the status, title and detail, and each bad field; never the provider's body.
+impl std::fmt::Debug for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")?;
+        let fields: Vec<String> = self
+            .errors
+            .iter()
+            .map(|error| format!("{}: {}", error.field, error.message))
+            .collect();
+        if !fields.is_empty() {
+            write!(f, " ({})", fields.join("; "))?;
+        }
+        Ok(())
     }
 }
 

@@ -104,6 +104,18 @@ impl ProviderRegistry {
         self.providers.get(name).map(|p| p.as_ref())
     }
 
+    /// `action` as a metric label: one of the named provider's actions, else `unknown` (labels
+    /// stay a bounded set whatever callers send).
+    pub fn action_label(&self, provider: Option<&str>, action: Option<&str>) -> &'static str {
+        let known = provider
+            .and_then(|name| self.get(name))
+            .and_then(|provider| {
+                let action = action?;
+                provider.actions().iter().find(|known| **known == action)
+            });
+        known.copied().unwrap_or("unknown")
+    }
+
     pub fn names(&self) -> Vec<&'static str> {
         self.providers.keys().copied().collect()
     }

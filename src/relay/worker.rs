@@ -271,14 +271,28 @@ impl Relay {
             .relay_attempts
             .with_label_values(&[delivery.storefront.as_deref().unwrap_or_default(), outcome])
             .inc();
+        let (id, target) = (delivery.id.as_str(), delivery.target_key.as_str());
+        let kind = event_type(&delivery.body);
+        let storefront = delivery.storefront.as_deref().unwrap_or_default();
         match (&next, &error) {
-            (AttemptNext::Failed, Some(reason)) => {
-                tracing::warn!(%reason, attempt, "notification failed for good")
-            }
-            (AttemptNext::RetryAt(_), Some(reason)) => {
-                tracing::info!(%reason, attempt, "notification attempt failed; will retry")
-            }
-            _ => tracing::info!(attempt, "notification delivered"),
+            (AttemptNext::Failed, Some(reason)) => tracing::warn!(
+                id, kind, target, attempt, storefront, %reason,
+                "notification failed for good (last attempt)"
+            ),
+            (AttemptNext::RetryAt(at), Some(reason)) => tracing::info!(
+                id, kind, target, attempt, storefront, %reason,
+                retry_in_s = (at - clock::unix_ms()).max(0) / 1000,
+                "notification attempt failed; will retry"
+            ),
+            _ => tracing::info!(
+                id,
+                kind,
+                target,
+                attempt,
+                storefront,
+                status = status_code.unwrap_or_default(),
+                "notification delivered"
+            ),
         }
         let record = AttemptRecord {
             delivery_id: delivery.id,
@@ -318,6 +332,14 @@ impl Relay {
     }
 }
 
+/// The notification's `type`, read from its body without parsing it: pagos writes `id` and then
+/// `type` first, so the first `"type":"` is the notification's own.
+fn event_type(body: &str) -> &str {
+    body.split_once("\"type\":\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or("?", |(kind, _)| kind)
+}
+
 /// One attempt's span, continuing the trace of the request that queued the notification.
 fn attempt_span(delivery: &ClaimedDelivery) -> tracing::Span {
     let span = tracing::info_span!(
@@ -336,4 +358,16 @@ fn attempt_span(delivery: &ClaimedDelivery) -> tracing::Span {
         let _ = span.set_parent(crate::telemetry::context_from(&headers));
     }
     span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_type;
+
+    #[test]
+    fn a_notifications_type_is_read_from_its_body() {
+        let body = r#"{"id":"msg_1","type":"order.paid","data":{"type":"card"}}"#;
+        assert_eq!(event_type(body), "order.paid");
+        assert_eq!(event_type("{}"), "?");
+    }
 }

@@ -29,6 +29,7 @@ pub static LOGS: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(|| {
     std::mem::forget(pagos::telemetry::init(
         move || LogSink(sink.clone()),
         "debug",
+        pagos::settings::LogFormat::Json,
     ));
     buffer
 });

@@ -17,6 +17,7 @@ mod fake_conekta_self;
 mod health;
 mod helpers;
 mod idempotency;
+mod logs;
 mod operations;
 mod process;
 mod provider_errors;

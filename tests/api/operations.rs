@@ -46,13 +46,23 @@ async fn metrics_count_requests_and_conekta_calls_without_secrets() {
     let mut bad = seed_create("metrics-2");
     bad["amount"] = json!(0);
     assert_eq!(app.post_pagos(&bad).await.status, 422);
+    let mut odd = seed_create("metrics-3");
+    odd["action"] = json!("teleport");
+    assert_eq!(app.post_pagos(&odd).await.status, 422);
     let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status, 200);
     assert!(metrics.content_type.starts_with("text/plain"));
     let text = metrics.text;
     for needle in [
-        "pagos_http_request_duration_seconds_count{method=\"POST\",route=\"/pagos\",status=\"200\",storefront=\"\"} 1",
-        "pagos_http_request_duration_seconds_count{method=\"POST\",route=\"/pagos\",status=\"422\",storefront=\"\"} 1",
+        "pagos_http_request_duration_seconds_count{action=\"create\",method=\"POST\",route=\"/pagos\",status=\"200\",storefront=\"\"} 1",
+        "pagos_http_request_duration_seconds_count{action=\"create\",method=\"POST\",route=\"/pagos\",status=\"422\",storefront=\"\"} 1",
+        // An action nobody knows is counted, under a bounded label, never under its own name.
+        "pagos_http_request_duration_seconds_count{action=\"unknown\",method=\"POST\",route=\"/pagos\",status=\"422\",storefront=\"\"} 1",
+        concat!("pagos_build_info{version=\"", env!("CARGO_PKG_VERSION"), "\"} 1"),
+        "# TYPE process_resident_memory_bytes gauge",
+        "# TYPE process_cpu_seconds_total counter",
+        "process_open_fds ",
+        "process_start_time_seconds ",
         "pagos_conekta_request_duration_seconds_count{endpoint=\"POST /orders\",outcome=\"ok\"} 1",
         "pagos_relay_queue_depth 0",
         "pagos_relay_oldest_pending_age_seconds 0",
@@ -61,4 +71,8 @@ async fn metrics_count_requests_and_conekta_calls_without_secrets() {
     }
     assert!(!text.contains("key_xxjg4bsD9nohnMjwaTGytA"));
     assert!(!text.contains("metrics-1"), "no references in labels");
+    assert!(
+        !text.contains("teleport"),
+        "no caller-chosen text in labels"
+    );
 }

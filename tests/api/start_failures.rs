@@ -48,6 +48,11 @@ fn refused(output: &Output, setting: &str) -> String {
 fn bad_settings_are_named_with_exit_code_2() {
     let cases: &[(Env, &str, &str)] = &[
         (
+            &[("PAGOS__LOG__FORMAT", "yaml")],
+            "PAGOS__LOG__FORMAT",
+            "json (one object a line) or text",
+        ),
+        (
             &[("PAGOS__RELAY__RETRY_SCHEDULE", "")],
             "PAGOS__RELAY__RETRY_SCHEDULE",
             "at least one delay",

@@ -110,7 +110,7 @@ on_both_stores!(
         app.wait_deliveries("delivered", 2).await;
         let metrics = app.get("/metrics").await.text;
         for line in [
-            "pagos_http_request_duration_seconds_count{method=\"POST\",route=\"/pagos\",status=\"200\",storefront=\"norte\"} 1",
+            "pagos_http_request_duration_seconds_count{action=\"create\",method=\"POST\",route=\"/pagos\",status=\"200\",storefront=\"norte\"} 1",
             "pagos_relay_attempts_total{outcome=\"delivered\",storefront=\"sur\"} 1",
         ] {
             assert!(metrics.contains(line), "{line} not in {metrics}");
