@@ -2,6 +2,8 @@
 //! and its `title`) and UTC as text; the page's script rewrites the text in the browser's own
 //! time zone and locale, so the server needs no time-zone database.
 
+use super::spanish_date::civil_date;
+
 /// `<time datetime="2026-11-23T22:55:12Z" data-unix="…" title="…">2026-11-23 22:55:12 UTC</time>`
 pub fn time_element(unix_s: i64) -> String {
     let (date, clock) = utc(unix_s);
@@ -10,19 +12,10 @@ pub fn time_element(unix_s: i64) -> String {
     )
 }
 
-/// `("YYYY-MM-DD", "HH:MM:SS")` in UTC (days to civil date: Howard Hinnant's algorithm).
+/// `("YYYY-MM-DD", "HH:MM:SS")` in UTC.
 fn utc(unix_s: i64) -> (String, String) {
-    let days = unix_s.div_euclid(86_400);
+    let (year, month, day) = civil_date(unix_s.div_euclid(86_400));
     let seconds = unix_s.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     (
         format!("{year:04}-{month:02}-{day:02}"),
         format!(

@@ -33,7 +33,7 @@ pub fn central_mexico(unix_s: i64) -> String {
 }
 
 /// Days since 1970-01-01 to (year, month, day): Howard Hinnant's `civil_from_days`.
-fn civil_date(days: i64) -> (i64, i64, i64) {
+pub(super) fn civil_date(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
