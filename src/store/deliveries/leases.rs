@@ -176,8 +176,8 @@ impl Write for RecordBatch {
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
             if self.postgres && self.records.len() > 1 {
-                // Two statements for the whole batch: each statement is a round trip and a
-                // plan to run on the server, where on SQLite it is a call on the writer thread.
+                // One statement for the whole batch: each statement is a round trip and a plan
+                // to run on the server, where on SQLite it is a call on the writer thread.
                 record_together(tx, &self.records, now).await?;
             } else {
                 for record in &self.records {
@@ -192,70 +192,57 @@ impl Write for RecordBatch {
     }
 }
 
-/// Columns of one record in `record_together`'s statements.
-const ATTEMPT_COLUMNS: usize = 6;
-const OUTCOME_COLUMNS: usize = 7;
+/// Columns of one record in `record_together`'s `VALUES` list.
+const RECORD_COLUMNS: usize = 9;
 
-/// `records` in one multi-row insert and one update joined to a `VALUES` list (whose columns
-/// are `column1`, `column2`, …), with the same effect as `AttemptRecord::run` on each.
+/// The PostgreSQL statement of `record_together`: the records as one `VALUES` list (whose
+/// columns are `column1`, `column2`, …), inserted into the attempt log and joined to their
+/// deliveries, in one round trip. `{rows}`: the list.
+const RECORD_TOGETHER: &str = "WITH v AS (SELECT * FROM (VALUES {rows}) AS t), \
+     logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
+       status_code, error) SELECT column1, column3, column8, column9, column5, column6 FROM v \
+       ON CONFLICT (delivery_id, attempt) DO NOTHING) \
+     UPDATE deliveries SET status = v.column2, attempts = v.column3, \
+     next_attempt_at_ms = v.column4, lease_until_ms = 0, lease_owner = NULL, \
+     last_status_code = v.column5, last_error = v.column6, updated_at_ms = $1, \
+     finished_at_ms = v.column7 FROM v \
+     WHERE deliveries.id = v.column1 AND deliveries.status = 'pending'";
+
+/// `records` in one statement, with the same effect as `AttemptRecord::run` on each.
 async fn record_together(
     tx: &mut dyn Tx,
     records: &[AttemptRecord],
     now: i64,
 ) -> Result<(), StoreError> {
-    let rows = |first: usize, width: usize| -> String {
-        (0..records.len())
-            .map(|r| {
-                let cells: Vec<String> = (0..width)
-                    .map(|c| format!("${}", first + r * width + c))
-                    .collect();
-                format!("({})", cells.join(", "))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut attempts = Vec::with_capacity(records.len() * ATTEMPT_COLUMNS);
-    let mut outcomes = Vec::with_capacity(1 + records.len() * OUTCOME_COLUMNS);
-    outcomes.push(Arg::Int(now));
+    let rows: Vec<String> = (0..records.len())
+        .map(|r| {
+            let cells: Vec<String> = (0..RECORD_COLUMNS)
+                .map(|c| format!("${}", 2 + r * RECORD_COLUMNS + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    let mut values = Vec::with_capacity(1 + records.len() * RECORD_COLUMNS);
+    values.push(Arg::Int(now));
     for record in records {
-        let status_code = record.status_code.map(i64::from);
         let (next_at, finished) = match record.next {
             AttemptNext::RetryAt(at) => (at, None),
             AttemptNext::Delivered | AttemptNext::Failed => (now, Some(now)),
         };
-        attempts.extend(args![
-            &record.delivery_id,
-            i64::from(record.attempt),
-            record.started_at_ms,
-            record.duration_ms,
-            status_code,
-            record.error.as_deref(),
-        ]);
-        outcomes.extend(args![
+        values.extend(args![
             &record.delivery_id,
             record.next.status(),
             i64::from(record.attempt),
             next_at,
-            status_code,
+            record.status_code.map(i64::from),
             record.error.as_deref(),
             finished,
+            record.started_at_ms,
+            record.duration_ms,
         ]);
     }
-    let insert = format!(
-        "INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
-         status_code, error) VALUES {} ON CONFLICT (delivery_id, attempt) DO NOTHING",
-        rows(1, ATTEMPT_COLUMNS)
-    );
-    tx.execute(&insert, &attempts).await?;
-    let update = format!(
-        "UPDATE deliveries SET status = v.column2, attempts = v.column3, \
-         next_attempt_at_ms = v.column4, lease_until_ms = 0, lease_owner = NULL, \
-         last_status_code = v.column5, last_error = v.column6, updated_at_ms = $1, \
-         finished_at_ms = v.column7 FROM (VALUES {}) AS v \
-         WHERE deliveries.id = v.column1 AND deliveries.status = 'pending'",
-        rows(2, OUTCOME_COLUMNS)
-    );
-    tx.execute(&update, &outcomes).await?;
+    let sql = RECORD_TOGETHER.replace("{rows}", &rows.join(", "));
+    tx.execute(&sql, &values).await?;
     Ok(())
 }
 
