@@ -32,7 +32,7 @@ TAKEOVER=64; TAKEOVER_DELAY_MS=2000
 RECEIVERS=10
 
 # Loopback ports.
-P_PAGOS=18080; P_FAKE=18081; P_NGINX=18082; P_SLOW=18083
+P_PAGOS=18080; P_PAGOS2=18090; P_FAKE=18081; P_NGINX=18082; P_SLOW=18083
 P_RECV=18100; P_CTL=18099
 NICE=(nice -n 10)
 PG_ADMIN="postgres://postgres@127.0.0.1:5432/postgres"
@@ -49,7 +49,9 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ -n "${PG_CREATED:-}" ]; then
-    psql "$PG_ADMIN" -qc "drop database if exists $PG_DB" >/dev/null 2>&1 || true
+    for db in $PG_DB ${PG_DB}_two ${PG_DB}_d1 ${PG_DB}_d10 ${PG_DB}_run; do
+      psql "$PG_ADMIN" -qc "drop database if exists $db" >/dev/null 2>&1 || true
+    done
   fi
   if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
     say "logs kept in $WORK"
@@ -117,11 +119,33 @@ status_kb() { # pid field (VmRSS | VmHWM)
 
 mb() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb / 1024}'; }
 
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { # pid...: user + system CPU ticks used so far by these processes
+  local pid sum=0
+  for pid in "$@"; do
+    sum=$((sum + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$sum"
+}
+pg_ticks() { # CPU ticks of every PostgreSQL server process so far (shared: others' use counts too)
+  local pids
+  pids=$(pgrep -x postgres || true)
+  # shellcheck disable=SC2086
+  cpu_ticks $pids
+}
+pg_xacts() { # database -> transactions it committed or rolled back so far (autocommit reads count)
+  psql "$PG_ADMIN" -Atc "select xact_commit + xact_rollback from pg_stat_database where datname = '$1'"
+}
+per() { awk -v a="$1" -v n="$2" 'BEGIN {printf "%.2f", (n > 0 ? a / n : 0)}'; }
+us_per() { # ticks count -> CPU microseconds per item
+  awk -v t="$1" -v n="$2" -v hz="$TICK" 'BEGIN {printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0)}'
+}
+
 # start_pagos name db_url conekta_port [relay=on]: sets PAGOS_PID and READY_MS
-start_pagos() {
-  local name=$1 db=$2 conekta=$3 relay=${4:-off}
+start_pagos() { # PAGOS_PORT=… start_pagos …: on another port (a second replica)
+  local name=$1 db=$2 conekta=$3 relay=${4:-off} port=${PAGOS_PORT:-$P_PAGOS}
   local -a env=(
-    PAGOS__SERVER__HOST=127.0.0.1 PAGOS__SERVER__PORT=$P_PAGOS
+    PAGOS__SERVER__HOST=127.0.0.1 PAGOS__SERVER__PORT=$port
     PAGOS__DATABASE__URL="$db"
     PAGOS__CONEKTA__API_URL="http://127.0.0.1:$conekta"
     PAGOS__CONEKTA__WEBHOOK_PUBLIC_KEY="$(cat "$ROOT/tests/data/keys/webhook_public.pem")"
@@ -135,7 +159,7 @@ start_pagos() {
   since=$(date +%s%N)
   start_bg "$name" env "${env[@]}" "$PAGOS_BIN"
   PAGOS_PID=$LAST_PID
-  READY_MS=$("$BT" wait-ready --url "http://127.0.0.1:$P_PAGOS/readyz" --since-ns "$since" --timeout 60 --threads 1) ||
+  READY_MS=$("$BT" wait-ready --url "http://127.0.0.1:$port/readyz" --since-ns "$since" --timeout 60 --threads 1) ||
     die "pagos ($name) did not become ready"
 }
 
@@ -206,9 +230,13 @@ for line in a:fake:"http://127.0.0.1:$P_FAKE/orders" b:nginx:"http://127.0.0.1:$
   key=${line%%:*}; rest=${line#*:}; name=${rest%%:*}; url=${rest#*:}
   load "warm-$name" "$url" --template "$(create_body "w$key-")" --rports $P_RECV:$RECEIVERS \
     --conns "$SAT_CONNS" --duration "$WARM_SECS" >/dev/null
+  ticks=$(cpu_ticks "$PAGOS_PID")
   out=$(load "sat-$name" "$url" --template "$(create_body "s$key-")" --rports $P_RECV:$RECEIVERS \
     --conns "$SAT_CONNS" --duration "$SAT_SECS")
   SAT[$key]=$(field "$out" rps)
+  if [ "$key" = c ]; then
+    CPU_CREATE_SAT=$(us_per $(( $(cpu_ticks "$PAGOS_PID") - ticks )) "$(field "$out" ok)")
+  fi
   out=$(load "rate-$name" "$url" --template "$(create_body "r$key-")" --rports $P_RECV:$RECEIVERS \
     --conns 64 --rate "$RATE" --duration "$RATE_SECS")
   P50[$key]=$(field "$out" p50_ms); P99[$key]=$(field "$out" p99_ms)
@@ -254,25 +282,61 @@ say "3. webhook ingest: sign $EVENTS order.paid events (untimed)"
 "${NICE[@]}" "$BT" sign --key "$ROOT/tests/data/keys/webhook_private.pem" --prefix "e-" \
   --count "$EVENTS" --out "$WORK/events.tsv" --threads 2
 
-ingest() { # name db_url -> sets INGEST_RPS; leaves pagos stopped
+ingest() { # name db_url -> sets INGEST_RPS, CPU_CREATE, CPU_EVENT (pagos), PG_CPU_* (server); leaves pagos stopped
   start_pagos "ingest-$1" "$2" $P_FAKE
-  load "seed-$1" "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "e-")" \
-    --rports $P_RECV:$RECEIVERS --conns 32 --requests "$EVENTS" --duration 600 >/dev/null
-  local out queued
+  local out queued ticks pg xacts=0
+  ticks=$(cpu_ticks "$PAGOS_PID"); pg=$(pg_ticks)
+  out=$(load "seed-$1" "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "e-")" \
+    --rports $P_RECV:$RECEIVERS --conns 32 --requests "$EVENTS" --duration 600)
+  CPU_CREATE=$(us_per $(( $(cpu_ticks "$PAGOS_PID") - ticks )) "$(field "$out" ok)")
+  PG_CPU_CREATE=$(us_per $(( $(pg_ticks) - pg )) "$(field "$out" ok)")
+  sleep 1.5  # the seed's transaction counts reach pg_stat_database
+  [ "$1" = postgres ] && xacts=$(pg_xacts "$PG_DB")
+  ticks=$(cpu_ticks "$PAGOS_PID"); pg=$(pg_ticks)
   out=$(load "ingest-$1" "http://127.0.0.1:$P_PAGOS/webhooks/conekta" --signed "$WORK/events.tsv" \
     --conns 64 --duration 600)
   INGEST_RPS=$(field "$out" rps)
+  CPU_EVENT=$(us_per $(( $(cpu_ticks "$PAGOS_PID") - ticks )) "$(field "$out" ok)")
+  PG_CPU_EVENT=$(us_per $(( $(pg_ticks) - pg )) "$(field "$out" ok)")
   queued=$(curl -fsS "http://127.0.0.1:$P_PAGOS/metrics" |
     awk '/^pagos_webhooks_total/ && /outcome="queued"/ {print $2}')
   [ "${queued:-0}" = "$EVENTS" ] || die "ingest $1: $EVENTS events sent, ${queued:-0} queued"
   stop_pagos
+  INGEST_XACTS=-
+  [ "$1" = postgres ] && INGEST_XACTS=$(per $(( $(pg_xacts "$PG_DB") - xacts )) "$EVENTS")
+  return 0
 }
 ingest sqlite "sqlite://$WORK/ingest.db?mode=rwc"
-INGEST_SQLITE=$INGEST_RPS
+INGEST_SQLITE=$INGEST_RPS; CPU_CREATE_SQLITE=$CPU_CREATE; CPU_EVENT_SQLITE=$CPU_EVENT
 psql "$PG_ADMIN" -qc "create database $PG_DB" >/dev/null || die "cannot create PostgreSQL database $PG_DB"
 PG_CREATED=1
 ingest postgres "postgres://postgres@127.0.0.1:5432/$PG_DB"
-INGEST_PG=$INGEST_RPS
+INGEST_PG=$INGEST_RPS; CPU_CREATE_PG=$CPU_CREATE; CPU_EVENT_PG=$CPU_EVENT
+PGSERVER_CREATE=$PG_CPU_CREATE; PGSERVER_EVENT=$PG_CPU_EVENT; PG_INGEST_XACTS=$INGEST_XACTS
+
+# Two replicas on one PostgreSQL, each taking half of the same number of events (orders created
+# through either): events/s over both, against the one replica above.
+psql "$PG_ADMIN" -qc "create database ${PG_DB}_two" >/dev/null || die "cannot create ${PG_DB}_two"
+PG_TWO_URL="postgres://postgres@127.0.0.1:5432/${PG_DB}_two"
+head -n $((EVENTS / 2)) "$WORK/events.tsv" >"$WORK/events-a.tsv"
+tail -n +$((EVENTS / 2 + 1)) "$WORK/events.tsv" >"$WORK/events-b.tsv"
+start_pagos ingest-two-a "$PG_TWO_URL" $P_FAKE
+TWO_A=$PAGOS_PID
+PAGOS_PORT=$P_PAGOS2 start_pagos ingest-two-b "$PG_TWO_URL" $P_FAKE
+TWO_B=$PAGOS_PID
+load seed-two "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "e-")" \
+  --rports $P_RECV:$RECEIVERS --conns 32 --requests "$EVENTS" --duration 600 >/dev/null
+t0=$(date +%s%3N)
+load ingest-two-a "http://127.0.0.1:$P_PAGOS/webhooks/conekta" --signed "$WORK/events-a.tsv" \
+  --conns 32 --duration 600 >/dev/null &
+LOAD_A=$!
+load ingest-two-b "http://127.0.0.1:$P_PAGOS2/webhooks/conekta" --signed "$WORK/events-b.tsv" \
+  --conns 32 --duration 600 >/dev/null || die "two replicas: replica b's load failed"
+wait "$LOAD_A" || die "two replicas: replica a's load failed"
+INGEST_TWO=$(awk -v n="$EVENTS" -v ms=$(( $(date +%s%3N) - t0 )) 'BEGIN {printf "%.1f", n * 1000 / ms}')
+queued=$(psql "$PG_TWO_URL" -Atc "select count(*) from deliveries where status = 'pending'")
+[ "$queued" = "$EVENTS" ] || die "two replicas: $EVENTS events sent, $queued notifications queued"
+stop_pid "$TWO_A"; stop_pid "$TWO_B"
 
 # ------------------------------------------------------------------ 4. relay drain
 say "4. relay drain: $DRAIN queued notifications"
@@ -302,17 +366,39 @@ con.commit()
 con.close()
 EOF
 
-# drain name db expected hang_port(or none): sets DRAIN_MS (all healthy delivered), NINE_RATE
+# run_store template_name store -> a fresh copy of the trimmed store to drain, as a database URL
+run_store() {
+  case $2 in
+    sqlite)
+      rm -f "$WORK/run.db" "$WORK/run.db-wal" "$WORK/run.db-shm"  # a previous run's WAL is not this copy's
+      cp "$WORK/$1.db" "$WORK/run.db"
+      echo "sqlite://$WORK/run.db?mode=rwc" ;;
+    postgres)
+      psql "$PG_ADMIN" -qc "drop database if exists ${PG_DB}_run" >/dev/null
+      psql "$PG_ADMIN" -qc "create database ${PG_DB}_run template ${PG_DB}_$1" >/dev/null ||
+        die "cannot copy ${PG_DB}_$1"
+      echo "postgres://postgres@127.0.0.1:5432/${PG_DB}_run" ;;
+  esac
+}
+
+# drain name db_url expected hang_port(or none) [replicas]: sets DRAIN_MS (all healthy
+# delivered), NINE_RATE, DRAIN_CPU_US (pagos CPU per delivery, all replicas), DRAIN_PG_US
+# (PostgreSQL server CPU per delivery); checks that no notification arrived twice.
 drain() {
-  local name=$1 db=$2 expected=$3 hang=$4
-  cp "$WORK/$db" "$WORK/run-$name.db"
+  local name=$1 url=$2 expected=$3 hang=$4 replicas=${5:-1}
   start_bg "recv-$name" "$BT" receivers --base $P_RECV --count $RECEIVERS --control $P_CTL \
     --hang "$hang" --threads 1
   local recv_pid=$LAST_PID
   wait_port $P_CTL
-  local t0 deadline report got
+  local t0 deadline report got pids pg
+  pg=$(pg_ticks)
   t0=$(date +%s%3N)
-  start_pagos "drain-$name" "sqlite://$WORK/run-$name.db?mode=rwc" $P_FAKE on
+  start_pagos "drain-$name" "$url" $P_FAKE on
+  pids=("$PAGOS_PID")
+  if [ "$replicas" = 2 ]; then
+    PAGOS_PORT=$P_PAGOS2 start_pagos "drain-$name-b" "$url" $P_FAKE on
+    pids+=("$PAGOS_PID")
+  fi
   deadline=$(( $(date +%s) + 120 ))
   while :; do
     report=$(curl -fsS "http://127.0.0.1:$P_CTL/")
@@ -325,24 +411,62 @@ drain() {
   # The nine receivers other than the last port: notifications/s from pagos's start.
   NINE_RATE=$(awk -v t0="$t0" -v last=$((P_RECV + RECEIVERS - 1)) \
     '$1 != "hanging" && $1 != last {n += $2; if ($4 > m) m = $4} END {printf "%.0f", n * 1000 / (m - t0)}' <<<"$report")
-  stop_pagos
+  DRAIN_CPU_US=$(us_per "$(cpu_ticks "${pids[@]}")" "$expected")
+  DRAIN_PG_US=$(us_per $(( $(pg_ticks) - pg )) "$expected")
+  # Anything sent twice would show up here, a moment after the last first delivery.
+  sleep 0.5
+  got=$(curl -fsS "http://127.0.0.1:$P_CTL/" | awk '$1 != "hanging" {s += $2} END {print s + 0}')
+  [ "$got" = "$expected" ] || die "drain $name: $got notifications arrived for $expected queued"
+  for pid in "${pids[@]}"; do stop_pid "$pid"; done
   stop_pid "$recv_pid"
+  # PostgreSQL: transactions per delivery (a fresh copy, so all of them are this drain's and
+  # its start's; a stopped process has flushed its counts).
+  DRAIN_XACTS=-
+  case $url in postgres*) DRAIN_XACTS=$(per "$(pg_xacts "${PG_DB}_run")" "$expected") ;; esac
 }
-drain one drain1.db "$DRAIN" none
+drain one "$(run_store drain1 sqlite)" "$DRAIN" none
 DRAIN1_MS=$DRAIN_MS
 # A drain lasts about a second, so one pair of runs is mostly start-up and noise: the healthy
 # and the hanging run alternate $HANG_PAIRS times, and the medians are compared.
 HEALTHY_RATES=(); HANG_RATES=(); DRAIN10_ALL=()
 for pair in $(seq 1 "$HANG_PAIRS"); do
-  drain "ten-$pair" drain10.db "$DRAIN" none
+  drain "ten-$pair" "$(run_store drain10 sqlite)" "$DRAIN" none
   DRAIN10_ALL+=("$DRAIN_MS"); HEALTHY_RATES+=("$NINE_RATE")
-  drain "hang-$pair" drain10.db $((DRAIN / RECEIVERS * (RECEIVERS - 1))) $((P_RECV + RECEIVERS - 1))
+  drain "hang-$pair" "$(run_store drain10 sqlite)" $((DRAIN / RECEIVERS * (RECEIVERS - 1))) $((P_RECV + RECEIVERS - 1))
   HANG_RATES+=("$NINE_RATE")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 DRAIN10_MS=$(median "${DRAIN10_ALL[@]}")
 NINE_HEALTHY=$(median "${HEALTHY_RATES[@]}")
 NINE_HANG=$(median "${HANG_RATES[@]}")
+
+# The same drains on PostgreSQL: the store of (3), trimmed the same way; then two replicas.
+psql "$PG_ADMIN" -qc "create database ${PG_DB}_d10 template $PG_DB" >/dev/null || die "cannot copy $PG_DB"
+psql "postgres://postgres@127.0.0.1:5432/${PG_DB}_d10" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL ||
+DELETE FROM deliveries WHERE id IN (SELECT id FROM (SELECT id, row_number()
+  OVER (PARTITION BY target_key ORDER BY id) AS n FROM deliveries) r WHERE n > $((DRAIN / RECEIVERS)));
+SQL
+  die "cannot trim ${PG_DB}_d10"
+psql "$PG_ADMIN" -qc "create database ${PG_DB}_d1 template ${PG_DB}_d10" >/dev/null || die "cannot copy ${PG_DB}_d10"
+psql "postgres://postgres@127.0.0.1:5432/${PG_DB}_d1" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL ||
+UPDATE deliveries SET target_url = 'http://127.0.0.1:$P_RECV/notify', target_key = 'http://127.0.0.1:$P_RECV';
+SQL
+  die "cannot point ${PG_DB}_d1 at one receiver"
+PG1_ALL=(); PG2_ALL=(); PG10_ALL=()
+for pair in $(seq 1 "$HANG_PAIRS"); do
+  drain "pg-one-$pair" "$(run_store d1 postgres)" "$DRAIN" none
+  PG1_ALL+=("$DRAIN_MS"); PG_DRAIN_CPU=$DRAIN_CPU_US; PG_DRAIN_SERVER=$DRAIN_PG_US
+  PG_DRAIN_XACTS=$DRAIN_XACTS
+  drain "pg-two-$pair" "$(run_store d1 postgres)" "$DRAIN" none 2
+  PG2_ALL+=("$DRAIN_MS"); PG2_DRAIN_CPU=$DRAIN_CPU_US
+  drain "pg-ten-$pair" "$(run_store d10 postgres)" "$DRAIN" none
+  PG10_ALL+=("$DRAIN_MS")
+done
+PG_DRAIN1_MS=$(median "${PG1_ALL[@]}")
+PG_DRAIN2_MS=$(median "${PG2_ALL[@]}")
+PG_DRAIN10_MS=$(median "${PG10_ALL[@]}")
+drain sqlite-cpu "$(run_store drain1 sqlite)" "$DRAIN" none
+SQLITE_DRAIN_CPU=$DRAIN_CPU_US
 
 # ------------------------------------------------------------------ 6. crash takeover
 say "6. crash takeover: kill -9 with 16 deliveries in flight, restart on PostgreSQL"
@@ -415,6 +539,13 @@ pagos benchmark ($MODE, $PROFILE build) on $(nproc) cores, $(free -g | awk '/^Me
 | 3 webhook ingest, durable, PostgreSQL | $INGEST_PG events/s | |
 | 4 drain $DRAIN to one receiver | $DRAIN1_MS ms | <= 5000 |
 | 4 drain $DRAIN to ten receivers (median of $HANG_PAIRS) | $DRAIN10_MS ms | |
+| 4 drain $DRAIN on PostgreSQL: to one receiver / to ten (medians of $HANG_PAIRS) | $PG_DRAIN1_MS / $PG_DRAIN10_MS ms (one: ${PG1_ALL[*]}; ten: ${PG10_ALL[*]}) | <= 2000 each |
+| 3/4 two replicas on one PostgreSQL vs one: ingest events/s / drain $DRAIN to one receiver (ms, medians) | $INGEST_TWO vs $INGEST_PG = $(r "$INGEST_TWO / $INGEST_PG") / $PG_DRAIN2_MS vs $PG_DRAIN1_MS ms = $(r "$PG_DRAIN1_MS / $PG_DRAIN2_MS") (two: ${PG2_ALL[*]}) | >= 1.0, every notification once |
+| 3 PostgreSQL ingest / SQLite's | $(r "$INGEST_PG / $INGEST_SQLITE") | >= 0.8 |
+| PostgreSQL transactions (autocommit reads count) per event taken in / per delivery to one receiver | $PG_INGEST_XACTS / $PG_DRAIN_XACTS | |
+| CPU per create / event / delivery, pagos on SQLite | $CPU_CREATE_SQLITE / $CPU_EVENT_SQLITE / $SQLITE_DRAIN_CPU us (create at saturation, $SAT_CONNS conns: $CPU_CREATE_SAT us) | |
+| CPU per create / event / delivery, pagos on PostgreSQL (two replicas' drain, both) | $CPU_CREATE_PG / $CPU_EVENT_PG / $PG_DRAIN_CPU us ($PG2_DRAIN_CPU us) | |
+| CPU per create / event / delivery, the PostgreSQL server (every backend: other users count too) | $PGSERVER_CREATE / $PGSERVER_EVENT / $PG_DRAIN_SERVER us | |
 | 4 nine receivers' rate, one of ten hanging vs all healthy (medians of $HANG_PAIRS pairs) | $NINE_HANG / $NINE_HEALTHY per s = $(r "$NINE_HANG / $NINE_HEALTHY") (pairs: $(for i in "${!HANG_RATES[@]}"; do printf '%s/%s ' "${HANG_RATES[$i]}" "${HEALTHY_RATES[$i]}"; done)) | >= 0.9 |
 | 5 idle RSS | $(mb "$IDLE_KB") MB | <= 20 |
 | 5 peak RSS during 1 / during 2 | $(mb "$PEAK1_KB") / $(mb "$PEAK2_KB") MB | |

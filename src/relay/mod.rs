@@ -4,6 +4,7 @@
 
 pub mod notification;
 mod post;
+mod recorder;
 mod schedule;
 mod worker;
 

@@ -3,6 +3,7 @@
 //! memory only holds what is in flight.
 
 use super::post::{http_client, post};
+use super::recorder::Recorder;
 use super::schedule::RetrySchedule;
 use crate::clock;
 use crate::metrics::Metrics;
@@ -93,6 +94,8 @@ pub struct Relay {
     wake: Arc<Notify>,
     news: Arc<AtomicBool>,
     in_flight: Cell<usize>,
+    /// Writes the records of attempts that finish together in one go.
+    recorder: Rc<Recorder>,
     /// The queue read ahead, between claims.
     window: Cell<DueWindow>,
     /// Set once stop was asked for: deliveries in flight finish, none is started.
@@ -113,6 +116,7 @@ impl Relay {
         let (stop_tx, stop_rx) = watch::channel(false);
         let relay = Rc::new(Self {
             http: http_client(&config),
+            recorder: Recorder::new(store.clone(), config.lease_ms()),
             store,
             config,
             metrics,
@@ -304,11 +308,7 @@ impl Relay {
             next,
         };
         let hand_over = self.hand_over_to(&delivery.target_key);
-        match self
-            .store
-            .record_attempt(record, hand_over, self.config.lease_ms())
-            .await
-        {
+        match self.recorder.record(record, hand_over).await {
             Ok(next) => next,
             Err(error) => {
                 // The lease lapses and the notification is attempted again: at-least-once.

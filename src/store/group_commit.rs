@@ -7,12 +7,12 @@
 //!
 //! Each write keeps its own semantics inside the group. If the group's transaction fails, each
 //! write is run again in a transaction of its own, so one bad write cannot fail the others.
-//! PostgreSQL has no single writer: there every write commits on its own connection.
+//! PostgreSQL has no single writer; its own group commit (`pg_group_commit.rs`) runs the same
+//! `Write`s on a few connections at once.
 
 use super::tx::{SqliteTx, Tx, TxFuture};
 use super::StoreError;
 use crate::clock;
-use sqlx::AnyPool;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub(super) type WriteFuture<'c, T> = TxFuture<'c, T>;
 /// The writer takes its turn here for each group: whoever holds it holds the writer between
 /// groups. Every write goes through the writer, so nothing else in the store takes it; tests
 /// hold it to make writes queue up.
-type WriteTurns = Arc<tokio::sync::Mutex<()>>;
+pub(super) type WriteTurns = Arc<tokio::sync::Mutex<()>>;
 
 /// One caller's statements, run inside a transaction the writer owns. May run twice (the second
 /// time alone, after the group's transaction was rolled back), so it must not act outside it,
@@ -149,22 +149,6 @@ impl GroupWriter {
             .await
             .unwrap_or(Err(StoreError::Database(sqlx::Error::PoolClosed)))
     }
-}
-
-/// Runs one write in a transaction of its own, through the pool (PostgreSQL).
-pub(super) async fn write_alone<W: Write>(
-    pool: &AnyPool,
-    write: &W,
-) -> Result<W::Output, StoreError> {
-    let mut tx = pool.begin().await?;
-    if !write.durable() {
-        // PostgreSQL's own form of the same promise: visible at once, flushed shortly after.
-        tx.execute("SET LOCAL synchronous_commit TO OFF", &[])
-            .await?;
-    }
-    let output = write.run(&mut *tx, clock::unix_ms()).await?;
-    tx.commit().await?;
-    Ok(output)
 }
 
 fn commit_groups(

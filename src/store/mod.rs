@@ -2,7 +2,7 @@
 //! one interface. It holds every table pagos keeps (claims, the order map, events taken in and
 //! held, the relay's outbox, running processes) and the SQL that reads and writes them: reads run
 //! on sqlx's `Any` pool, and every write is a `Write` committed by `Store::write`, group-committed
-//! on SQLite and in a transaction of its own on PostgreSQL. Migrations run at start. It speaks
+//! on both (one writer thread on SQLite, a few writer connections on PostgreSQL). Migrations run at start. It speaks
 //! in its own types and depends only on `crate::clock` and `crate::domain`, never on
 //! `providers`, `relay`, `http` or `sandbox`, which depend on it.
 
@@ -14,6 +14,7 @@ mod group_commit;
 mod held;
 mod instances;
 mod orders;
+mod pg_group_commit;
 mod references;
 mod tx;
 
@@ -30,6 +31,7 @@ pub use orders::OrderRecord;
 pub use references::{NewReference, StoredReference};
 
 use group_commit::{GroupWriter, Write};
+use pg_group_commit::PgGroupWriter;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Connection, Executor};
@@ -69,10 +71,19 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite: the group-commit writer every write goes through (see `group_commit.rs`).
-    writer: Option<GroupWriter>,
+    /// The group-commit writer every write goes through.
+    writer: Writer,
     /// This process, as claims name their owner (`instances.rs`).
     instance: std::sync::Arc<str>,
+}
+
+/// Group commit, per backend.
+#[derive(Clone)]
+enum Writer {
+    /// One thread with its own connection (`group_commit.rs`).
+    Sqlite(GroupWriter),
+    /// A few tasks with connections of their own (`pg_group_commit.rs`).
+    Postgres(PgGroupWriter),
 }
 
 /// How long the first connection may take before the start gives up on the database.
@@ -80,9 +91,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Store {
     /// Connects, tunes SQLite for durability (WAL, full sync) and applies pending migrations.
-    pub async fn connect(url: &SecretString) -> Result<Self, StoreError> {
+    pub async fn connect(secret_url: &SecretString) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let url = url.expose_secret();
+        let url = secret_url.expose_secret();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -132,8 +143,8 @@ impl Store {
         let mut migrator = sqlx::migrate!("./migrations");
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await?;
-        // SQLite has one writer and fsyncs every commit: writes share commits, made by a
-        // writer thread with a connection of its own.
+        // Writes share commits (and their fsync): on SQLite, made by a writer thread with a
+        // connection of its own; on PostgreSQL, by a few writers with connections of their own.
         let writer = match backend {
             Backend::Sqlite => {
                 let file = database_file(&pool).await?;
@@ -141,9 +152,9 @@ impl Store {
                     GroupWriter::start(open_writer(&file)?).map_err(StoreError::WriterThread)?;
                 checkpoint::start(open_writer(&file)?, writer.liveness())
                     .map_err(StoreError::WriterThread)?;
-                Some(writer)
+                Writer::Sqlite(writer)
             }
-            Backend::Postgres => None,
+            Backend::Postgres => Writer::Postgres(PgGroupWriter::start(secret_url)?),
         };
         let store = Self {
             pool,
@@ -176,8 +187,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        if let Some(writer) = &self.writer {
-            writer.close();
+        match &self.writer {
+            Writer::Sqlite(writer) => writer.close(),
+            Writer::Postgres(writer) => writer.close().await,
         }
         self.pool.close().await;
     }
@@ -186,12 +198,12 @@ impl Store {
         &self.pool
     }
 
-    /// Commits `write`, the one way the store writes: group-committed on SQLite (one writer
-    /// fsyncs for many), in a transaction of its own on PostgreSQL.
+    /// Commits `write`, the one way the store writes: group-committed, so one commit (and one
+    /// flush to disk) serves the writes that arrive together.
     async fn write<W: Write>(&self, write: W) -> Result<W::Output, StoreError> {
         match &self.writer {
-            Some(writer) => writer.write(write).await,
-            None => group_commit::write_alone(self.pool(), &write).await,
+            Writer::Sqlite(writer) => writer.write(write).await,
+            Writer::Postgres(writer) => writer.write(write).await,
         }
     }
 }

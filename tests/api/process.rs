@@ -191,6 +191,60 @@ async fn two_processes_on_one_postgres_deliver_500_once_each() {
     );
 }
 
+/// A backlog queued while no relay ran, then drained by two processes at once, both claiming
+/// from the same queue for the same target: every notification arrives once (the receiver
+/// counts webhook-ids). Which replica sends how many is not fixed: the target's in-flight
+/// limit is shared, so the first replica may hold every slot of a lone target.
+#[actix_web::test]
+async fn two_processes_on_one_postgres_drain_a_backlog_once_each() {
+    const BACKLOG: usize = 300;
+    let conekta = FakeConekta::start();
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(Db::Postgres, &dir).await;
+    // No signing secret: this process takes events and runs no relay.
+    let no_relay = [("PAGOS__RELAY__SIGNING_SECRET", "")];
+    let mut intake = Pagos::start_with(
+        &database_url,
+        &conekta,
+        dir.path().join("in.log"),
+        &no_relay,
+    )
+    .await;
+    let mut events = Vec::new();
+    for i in 0..BACKLOG {
+        let order_id = intake.create(&format!("backlog-{i}"), &receiver.url).await;
+        events.push(order_event("order.paid", &order_id, Some("paid"), 100000));
+    }
+    let answers = futures_util::future::join_all(events.iter().map(|e| intake.webhook(e))).await;
+    assert!(answers.iter().all(|&status| status == 200), "{answers:?}");
+    intake.signal("-TERM");
+    let _ = intake.child.wait();
+    assert!(
+        receiver.received().is_empty(),
+        "nothing sent without a relay"
+    );
+
+    let a = Pagos::start(&database_url, &conekta, dir.path().join("a.log")).await;
+    let b = Pagos::start(&database_url, &conekta, dir.path().join("b.log")).await;
+    receiver.wait_for(BACKLOG, Duration::from_secs(120)).await;
+    actix_web::rt::time::sleep(Duration::from_millis(1_000)).await;
+    let received = receiver.received();
+    let ids: HashSet<&str> = received.iter().map(|d| d.header("webhook-id")).collect();
+    assert_eq!(ids.len(), BACKLOG, "every notification arrived");
+    assert_eq!(received.len(), BACKLOG, "none was sent twice");
+    assert_eq!(delivered_ids(&database_url).await.len(), BACKLOG);
+    let (by_a, by_b) = (
+        a.log_lines_with("notification delivered"),
+        b.log_lines_with("notification delivered"),
+    );
+    assert_eq!(
+        by_a + by_b,
+        BACKLOG,
+        "each delivery logged once, by one replica"
+    );
+}
+
 /// The ids of the notifications recorded as delivered, read straight from the store.
 async fn delivered_ids(database_url: &str) -> HashSet<String> {
     use sqlx::{Connection, Row};

@@ -6,7 +6,9 @@ use crate::conekta_events::order_event;
 use crate::helpers::{spawn_app_with, Db};
 use crate::on_both_stores;
 use crate::receiver::Receiver;
-use pagos::store::{DueWindow, Store};
+use pagos::store::{
+    AttemptNext, AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryStatus, DueWindow, Store,
+};
 use sqlx::Connection;
 
 /// Long enough that no lease in this test lapses: only its owner's death frees it.
@@ -69,3 +71,106 @@ on_both_stores!(
         );
     }
 );
+
+on_both_stores!(
+    attempts_recorded_together_each_move_their_own_delivery_on,
+    |db: Db| async move {
+        let app = spawn_app_with(db, |s| s.relay.signing_secret = None).await;
+        let receiver = Receiver::start();
+        for reference in ["batch-1", "batch-2", "batch-3", "batch-4"] {
+            let order_id = app.create_order(reference, &receiver.url).await;
+            let paid = order_event("order.paid", &order_id, Some("paid"), 100000);
+            assert_eq!(app.post_webhook(&paid).await.status, 200);
+        }
+        let store = &app.app_store;
+        let mut window = DueWindow::default();
+        let mut claimed = store
+            .claim_deliveries(&mut window, 3, 16, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 3);
+        claimed.sort_by(|a, b| a.id.cmp(&b.id));
+        let fourth = window_rest(store, &claimed).await;
+        let retry_at = pagos::clock::unix_ms() + 3_600_000;
+        let record = |delivery: &ClaimedDelivery, code, error: Option<&str>, next| AttemptRecord {
+            delivery_id: delivery.id.clone(),
+            attempt: 1,
+            started_at_ms: 1_000,
+            duration_ms: 7,
+            status_code: code,
+            error: error.map(str::to_owned),
+            next,
+        };
+        // Three outcomes in one write; the delivered one hands its slot to the fourth.
+        let next = store
+            .record_attempts(
+                vec![
+                    (
+                        record(&claimed[0], Some(200), None, AttemptNext::Delivered),
+                        Some(fourth.clone()),
+                    ),
+                    (
+                        record(
+                            &claimed[1],
+                            Some(503),
+                            Some("HTTP 503"),
+                            AttemptNext::RetryAt(retry_at),
+                        ),
+                        None,
+                    ),
+                    (
+                        record(&claimed[2], None, Some("refused"), AttemptNext::Failed),
+                        None,
+                    ),
+                ],
+                LEASE_MS,
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.len(), 3, "one answer per attempt, in order");
+        assert_eq!(
+            next[0].as_ref().map(|d| d.id.as_str()),
+            Some(fourth.as_str())
+        );
+        assert!(next[1].is_none() && next[2].is_none());
+
+        let view = |id: String| async move { store.delivery(&id, None).await.unwrap().unwrap() };
+        let delivered = view(claimed[0].id.clone()).await;
+        assert_eq!(delivered.status, DeliveryStatus::Delivered);
+        assert_eq!(delivered.last_response_code, Some(200));
+        assert_eq!(delivered.attempt_log.len(), 1);
+        assert_eq!(delivered.attempt_log[0].duration_ms, 7);
+        let retried = view(claimed[1].id.clone()).await;
+        assert_eq!(retried.status, DeliveryStatus::Pending);
+        assert_eq!(retried.next_attempt_at, Some(retry_at / 1000));
+        assert_eq!(retried.last_error.as_deref(), Some("HTTP 503"));
+        assert_eq!(retried.attempt_log[0].response_code, Some(503));
+        let failed = view(claimed[2].id.clone()).await;
+        assert_eq!(failed.status, DeliveryStatus::Failed);
+        assert_eq!(failed.last_response_code, None);
+        assert_eq!(failed.attempt_log[0].error.as_deref(), Some("refused"));
+        assert!(
+            claim(store, 16).await.is_empty(),
+            "the handed-over one is leased, the retry not due, the others done"
+        );
+    }
+);
+
+/// The one pending notification not among `claimed`.
+async fn window_rest(store: &Store, claimed: &[ClaimedDelivery]) -> String {
+    let pending = store
+        .list_deliveries(&DeliveryFilter {
+            status: Some(DeliveryStatus::Pending),
+            limit: 10,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .unwrap();
+    let rest: Vec<String> = pending
+        .into_iter()
+        .map(|view| view.id)
+        .filter(|id| claimed.iter().all(|c| &c.id != id))
+        .collect();
+    assert_eq!(rest.len(), 1);
+    rest[0].clone()
+}

@@ -162,24 +162,88 @@ impl Write for LeaseClaim {
     }
 }
 
-/// An attempt's record and, optionally, the next lease for the same target.
-pub(super) struct RecordAndHandOver {
-    pub(super) record: AttemptRecord,
+/// Attempts that finished together, recorded in one write, and the leases their slots are
+/// handed to, taken in the same transaction (so a target's count never rises).
+pub(super) struct RecordBatch {
+    pub(super) records: Vec<AttemptRecord>,
     pub(super) next: Option<LeaseClaim>,
+    pub(super) postgres: bool,
 }
 
-impl Write for RecordAndHandOver {
-    type Output = Option<ClaimedDelivery>;
+impl Write for RecordBatch {
+    type Output = Vec<ClaimedDelivery>;
 
-    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Option<ClaimedDelivery>> {
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
-            self.record.run(tx, now).await?;
+            if self.postgres && self.records.len() > 1 {
+                // One statement for the whole batch: each statement is a round trip and a plan
+                // to run on the server, where on SQLite it is a call on the writer thread.
+                record_together(tx, &self.records, now).await?;
+            } else {
+                for record in &self.records {
+                    record.run(tx, now).await?;
+                }
+            }
             match &self.next {
-                Some(claim) => Ok(claim.run(tx, now).await?.pop()),
-                None => Ok(None),
+                Some(claim) => claim.run(tx, now).await,
+                None => Ok(Vec::new()),
             }
         })
     }
+}
+
+/// Columns of one record in `record_together`'s `VALUES` list.
+const RECORD_COLUMNS: usize = 9;
+
+/// The PostgreSQL statement of `record_together`: the records as one `VALUES` list (whose
+/// columns are `column1`, `column2`, …), inserted into the attempt log and joined to their
+/// deliveries, in one round trip. `{rows}`: the list.
+const RECORD_TOGETHER: &str = "WITH v AS (SELECT * FROM (VALUES {rows}) AS t), \
+     logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
+       status_code, error) SELECT column1, column3, column8, column9, column5, column6 FROM v \
+       ON CONFLICT (delivery_id, attempt) DO NOTHING) \
+     UPDATE deliveries SET status = v.column2, attempts = v.column3, \
+     next_attempt_at_ms = v.column4, lease_until_ms = 0, lease_owner = NULL, \
+     last_status_code = v.column5, last_error = v.column6, updated_at_ms = $1, \
+     finished_at_ms = v.column7 FROM v \
+     WHERE deliveries.id = v.column1 AND deliveries.status = 'pending'";
+
+/// `records` in one statement, with the same effect as `AttemptRecord::run` on each.
+async fn record_together(
+    tx: &mut dyn Tx,
+    records: &[AttemptRecord],
+    now: i64,
+) -> Result<(), StoreError> {
+    let rows: Vec<String> = (0..records.len())
+        .map(|r| {
+            let cells: Vec<String> = (0..RECORD_COLUMNS)
+                .map(|c| format!("${}", 2 + r * RECORD_COLUMNS + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    let mut values = Vec::with_capacity(1 + records.len() * RECORD_COLUMNS);
+    values.push(Arg::Int(now));
+    for record in records {
+        let (next_at, finished) = match record.next {
+            AttemptNext::RetryAt(at) => (at, None),
+            AttemptNext::Delivered | AttemptNext::Failed => (now, Some(now)),
+        };
+        values.extend(args![
+            &record.delivery_id,
+            record.next.status(),
+            i64::from(record.attempt),
+            next_at,
+            record.status_code.map(i64::from),
+            record.error.as_deref(),
+            finished,
+            record.started_at_ms,
+            record.duration_ms,
+        ]);
+    }
+    let sql = RECORD_TOGETHER.replace("{rows}", &rows.join(", "));
+    tx.execute(&sql, &values).await?;
+    Ok(())
 }
 
 /// Every lease on a pending notification, handed back.

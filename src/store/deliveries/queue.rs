@@ -2,7 +2,7 @@
 //! queue, then a lease compare-and-set), recording attempts, handing leases back. The lease
 //! statements themselves are in `leases.rs`.
 
-use super::leases::{live_owners, LeaseClaim, LeasesRelease, RecordAndHandOver, HELD};
+use super::leases::{live_owners, LeaseClaim, LeasesRelease, RecordBatch, HELD};
 use super::DeliveryStatus;
 use crate::clock;
 use crate::store::instances::OWNER_SILENCE_MS;
@@ -225,27 +225,39 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Stores one attempt and moves the delivery on, in one transaction (group-committed on
-    /// SQLite: a burst of finished deliveries shares one fsync). With `hand_over`, the same
-    /// transaction also takes that notification's lease (if it is still free, due and first of
-    /// its subject) and returns it to be delivered next: the slot passes on without a claim.
-    pub async fn record_attempt(
+    /// Stores attempts that finished together and moves each delivery on, in one transaction
+    /// (group-committed: bursts share one commit). An attempt may name the notification its
+    /// slot is handed to: the same transaction takes that one's lease (if it is still free, due
+    /// and first of its subject), and it comes back, in the attempt's place, to be delivered
+    /// next: the slot passes on without a claim.
+    pub async fn record_attempts(
         &self,
-        record: AttemptRecord,
-        hand_over: Option<String>,
+        finished: Vec<(AttemptRecord, Option<String>)>,
         lease_ms: i64,
-    ) -> Result<Option<ClaimedDelivery>, StoreError> {
+    ) -> Result<Vec<Option<ClaimedDelivery>>, StoreError> {
         let postgres = self.backend() == Backend::Postgres;
-        self.write(RecordAndHandOver {
-            record,
-            next: hand_over.map(|id| LeaseClaim {
-                ids: vec![id],
-                lease_ms,
-                owner: self.instance().to_owned(),
+        let (records, hand_overs): (Vec<_>, Vec<_>) = finished.into_iter().unzip();
+        let ids: Vec<String> = hand_overs.iter().flatten().cloned().collect();
+        let claimed = self
+            .write(RecordBatch {
+                records,
+                next: (!ids.is_empty()).then(|| LeaseClaim {
+                    ids,
+                    lease_ms,
+                    owner: self.instance().to_owned(),
+                    postgres,
+                }),
                 postgres,
-            }),
-        })
-        .await
+            })
+            .await?;
+        let mut by_id: HashMap<String, ClaimedDelivery> = claimed
+            .into_iter()
+            .map(|delivery| (delivery.id.clone(), delivery))
+            .collect();
+        Ok(hand_overs
+            .into_iter()
+            .map(|id| id.and_then(|id| by_id.remove(&id)))
+            .collect())
     }
 
     /// Hands back leases this process held (a single SQLite replica restarting after a crash).
