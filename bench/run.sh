@@ -35,7 +35,7 @@ RECEIVERS=10
 P_PAGOS=18080; P_PAGOS2=18090; P_FAKE=18081; P_NGINX=18082; P_SLOW=18083
 P_RECV=18100; P_CTL=18099
 NICE=(nice -n 10)
-PG_ADMIN="postgres://postgres@127.0.0.1:5432/postgres"
+P_PG=18432
 PG_DB="pagos_bench_$$"
 
 WORK=$(mktemp -d /tmp/pagos-bench.XXXXXX)
@@ -48,7 +48,9 @@ cleanup() {
   local rc=$?
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "${PG_CREATED:-}" ]; then
+  if [ -n "${PG_OWN:-}" ]; then
+    "${PG_AS[@]}" "$PG_OWN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
+  elif [ -n "${PG_CREATED:-}" ]; then
     for db in $PG_DB ${PG_DB}_two ${PG_DB}_d1 ${PG_DB}_d10 ${PG_DB}_run; do
       psql "$PG_ADMIN" -qc "drop database if exists $db" >/dev/null 2>&1 || true
     done
@@ -77,6 +79,27 @@ if ! command -v nginx >/dev/null 2>&1; then
 fi
 command -v nginx >/dev/null || die "nginx could not be installed"
 command -v python3 >/dev/null || die "python3 is needed (sqlite copies)"
+
+# PostgreSQL: in full mode a server of the harness's own (initdb in $WORK, default durability,
+# pg_stat_statements loaded), so its CPU and statement counts are this run's alone; otherwise,
+# or when no server binaries are found, the machine's server on 127.0.0.1:5432.
+PG_HOST=127.0.0.1:5432; PG_KIND="the machine's server, 127.0.0.1:5432 (other users' work counts)"
+PG_OWN=; PG_AS=()
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ "$MODE" = full ] && [ -x "$pg_bin/initdb" ]; then
+  if [ "$(id -u)" = 0 ]; then PG_AS=(runuser -u postgres --); chown postgres "$WORK"; fi
+  if "${PG_AS[@]}" "$pg_bin/initdb" -D "$WORK/pg" -A trust -U postgres >"$WORK/initdb.log" 2>&1; then
+    printf '%s\n' "port = $P_PG" "listen_addresses = '127.0.0.1'" \
+      "unix_socket_directories = '$WORK/pg'" "shared_preload_libraries = 'pg_stat_statements'" \
+      "max_connections = 200" | "${PG_AS[@]}" tee -a "$WORK/pg/postgresql.conf" >/dev/null
+    "${PG_AS[@]}" "$pg_bin/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/server.log" -w start >/dev/null ||
+      die "the harness's PostgreSQL did not start"
+    PG_OWN=$pg_bin; PG_HOST=127.0.0.1:$P_PG
+    PG_KIND="the harness's own server (initdb, default durability, pg_stat_statements)"
+  fi
+fi
+PG_ADMIN="postgres://postgres@$PG_HOST/postgres"
+[ -z "$PG_OWN" ] || psql "$PG_ADMIN" -qc "create extension pg_stat_statements" >/dev/null
 
 say "build pagos ($PROFILE) and bench/tools (release)"
 if [ "$PROFILE" = release ]; then
@@ -127,14 +150,31 @@ cpu_ticks() { # pid...: user + system CPU ticks used so far by these processes
   done
   echo "$sum"
 }
-pg_ticks() { # CPU ticks of every PostgreSQL server process so far (shared: others' use counts too)
-  local pids
-  pids=$(pgrep -x postgres || true)
+pg_ticks() { # CPU ticks of the PostgreSQL server's processes so far (the machine's: everyone's)
+  local pids postmaster
+  if [ -n "$PG_OWN" ]; then
+    postmaster=$(head -n 1 "$WORK/pg/postmaster.pid")
+    pids="$postmaster $(pgrep -P "$postmaster" || true)"
+  else
+    pids=$(pgrep -x postgres || true)
+  fi
   # shellcheck disable=SC2086
   cpu_ticks $pids
 }
 pg_xacts() { # database -> transactions it committed or rolled back so far (autocommit reads count)
   psql "$PG_ADMIN" -Atc "select xact_commit + xact_rollback from pg_stat_database where datname = '$1'"
+}
+statements_reset() { [ -z "$PG_OWN" ] || psql "$PG_ADMIN" -qAtc "select pg_stat_statements_reset()" >/dev/null; }
+statements_per() { # database count -> statements and execution time per item since the reset, and the top three
+  if [ -z "$PG_OWN" ]; then echo "-"; return; fi
+  psql "$PG_ADMIN" -qAt -v n="$2" -v db="$1" <<'SQL'
+with s as (select calls, total_exec_time as ms, left(regexp_replace(query, '\s+', ' ', 'g'), 24) as q
+  from pg_stat_statements where dbid = (select oid from pg_database where datname = :'db')),
+top as (select sum(calls) as calls, sum(ms) as ms, q from s group by q order by 2 desc limit 3)
+select round(sum(calls) / :n, 2) || ' statements, ' || round((sum(ms) * 1000 / :n)::numeric, 0)
+  || ' us executing; most: ' || (select string_agg('`' || q || '...` ' || round(calls / :n, 2)
+  || ' x, ' || round((ms * 1000 / :n)::numeric, 0) || ' us', '; ') from top) from s
+SQL
 }
 per() { awk -v a="$1" -v n="$2" 'BEGIN {printf "%.2f", (n > 0 ? a / n : 0)}'; }
 us_per() { # ticks count -> CPU microseconds per item
@@ -291,7 +331,7 @@ ingest() { # name db_url -> sets INGEST_RPS, CPU_CREATE, CPU_EVENT (pagos), PG_C
   CPU_CREATE=$(us_per $(( $(cpu_ticks "$PAGOS_PID") - ticks )) "$(field "$out" ok)")
   PG_CPU_CREATE=$(us_per $(( $(pg_ticks) - pg )) "$(field "$out" ok)")
   sleep 1.5  # the seed's transaction counts reach pg_stat_database
-  [ "$1" = postgres ] && xacts=$(pg_xacts "$PG_DB")
+  [ "$1" = postgres ] && xacts=$(pg_xacts "$PG_DB") && statements_reset
   ticks=$(cpu_ticks "$PAGOS_PID"); pg=$(pg_ticks)
   out=$(load "ingest-$1" "http://127.0.0.1:$P_PAGOS/webhooks/conekta" --signed "$WORK/events.tsv" \
     --conns 64 --duration 600)
@@ -301,6 +341,7 @@ ingest() { # name db_url -> sets INGEST_RPS, CPU_CREATE, CPU_EVENT (pagos), PG_C
   queued=$(curl -fsS "http://127.0.0.1:$P_PAGOS/metrics" |
     awk '/^pagos_webhooks_total/ && /outcome="queued"/ {print $2}')
   [ "${queued:-0}" = "$EVENTS" ] || die "ingest $1: $EVENTS events sent, ${queued:-0} queued"
+  [ "$1" = postgres ] && INGEST_STMTS=$(statements_per "$PG_DB" "$EVENTS")
   stop_pagos
   INGEST_XACTS=-
   [ "$1" = postgres ] && INGEST_XACTS=$(per $(( $(pg_xacts "$PG_DB") - xacts )) "$EVENTS")
@@ -310,14 +351,23 @@ ingest sqlite "sqlite://$WORK/ingest.db?mode=rwc"
 INGEST_SQLITE=$INGEST_RPS; CPU_CREATE_SQLITE=$CPU_CREATE; CPU_EVENT_SQLITE=$CPU_EVENT
 psql "$PG_ADMIN" -qc "create database $PG_DB" >/dev/null || die "cannot create PostgreSQL database $PG_DB"
 PG_CREATED=1
-ingest postgres "postgres://postgres@127.0.0.1:5432/$PG_DB"
+ingest postgres "postgres://postgres@$PG_HOST/$PG_DB"
 INGEST_PG=$INGEST_RPS; CPU_CREATE_PG=$CPU_CREATE; CPU_EVENT_PG=$CPU_EVENT
 PGSERVER_CREATE=$PG_CPU_CREATE; PGSERVER_EVENT=$PG_CPU_EVENT; PG_INGEST_XACTS=$INGEST_XACTS
+PG_INGEST_STMTS=$INGEST_STMTS
+# Added latency on PostgreSQL: creates at the same fixed rate as (1), against the same fake.
+start_pagos rate-pg "postgres://postgres@$PG_HOST/$PG_DB" $P_FAKE
+load warm-pg "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "wpg-")" \
+  --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" --duration "$WARM_SECS" >/dev/null
+out=$(load "rate-pg" "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "rpg-")" \
+  --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" --duration "$RATE_SECS")
+P50_PG=$(field "$out" p50_ms); P99_PG=$(field "$out" p99_ms)
+stop_pagos
 
 # Two replicas on one PostgreSQL, each taking half of the same number of events (orders created
 # through either): events/s over both, against the one replica above.
 psql "$PG_ADMIN" -qc "create database ${PG_DB}_two" >/dev/null || die "cannot create ${PG_DB}_two"
-PG_TWO_URL="postgres://postgres@127.0.0.1:5432/${PG_DB}_two"
+PG_TWO_URL="postgres://postgres@$PG_HOST/${PG_DB}_two"
 head -n $((EVENTS / 2)) "$WORK/events.tsv" >"$WORK/events-a.tsv"
 tail -n +$((EVENTS / 2 + 1)) "$WORK/events.tsv" >"$WORK/events-b.tsv"
 start_pagos ingest-two-a "$PG_TWO_URL" $P_FAKE
@@ -377,7 +427,7 @@ run_store() {
       psql "$PG_ADMIN" -qc "drop database if exists ${PG_DB}_run" >/dev/null
       psql "$PG_ADMIN" -qc "create database ${PG_DB}_run template ${PG_DB}_$1" >/dev/null ||
         die "cannot copy ${PG_DB}_$1"
-      echo "postgres://postgres@127.0.0.1:5432/${PG_DB}_run" ;;
+      echo "postgres://postgres@$PG_HOST/${PG_DB}_run" ;;
   esac
 }
 
@@ -391,6 +441,7 @@ drain() {
   local recv_pid=$LAST_PID
   wait_port $P_CTL
   local t0 deadline report got pids pg
+  case $url in postgres*) statements_reset ;; esac
   pg=$(pg_ticks)
   t0=$(date +%s%3N)
   start_pagos "drain-$name" "$url" $P_FAKE on
@@ -422,7 +473,12 @@ drain() {
   # PostgreSQL: transactions per delivery (a fresh copy, so all of them are this drain's and
   # its start's; a stopped process has flushed its counts).
   DRAIN_XACTS=-
-  case $url in postgres*) DRAIN_XACTS=$(per "$(pg_xacts "${PG_DB}_run")" "$expected") ;; esac
+  DRAIN_STMTS=-
+  case $url in
+    postgres*)
+      DRAIN_XACTS=$(per "$(pg_xacts "${PG_DB}_run")" "$expected")
+      DRAIN_STMTS=$(statements_per "${PG_DB}_run" "$expected") ;;
+  esac
 }
 drain one "$(run_store drain1 sqlite)" "$DRAIN" none
 DRAIN1_MS=$DRAIN_MS
@@ -442,21 +498,23 @@ NINE_HANG=$(median "${HANG_RATES[@]}")
 
 # The same drains on PostgreSQL: the store of (3), trimmed the same way; then two replicas.
 psql "$PG_ADMIN" -qc "create database ${PG_DB}_d10 template $PG_DB" >/dev/null || die "cannot copy $PG_DB"
-psql "postgres://postgres@127.0.0.1:5432/${PG_DB}_d10" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL ||
+psql "postgres://postgres@$PG_HOST/${PG_DB}_d10" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL ||
 DELETE FROM deliveries WHERE id IN (SELECT id FROM (SELECT id, row_number()
   OVER (PARTITION BY target_key ORDER BY id) AS n FROM deliveries) r WHERE n > $((DRAIN / RECEIVERS)));
+ANALYZE;
 SQL
   die "cannot trim ${PG_DB}_d10"
 psql "$PG_ADMIN" -qc "create database ${PG_DB}_d1 template ${PG_DB}_d10" >/dev/null || die "cannot copy ${PG_DB}_d10"
-psql "postgres://postgres@127.0.0.1:5432/${PG_DB}_d1" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL ||
+psql "postgres://postgres@$PG_HOST/${PG_DB}_d1" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL ||
 UPDATE deliveries SET target_url = 'http://127.0.0.1:$P_RECV/notify', target_key = 'http://127.0.0.1:$P_RECV';
+ANALYZE;
 SQL
   die "cannot point ${PG_DB}_d1 at one receiver"
 PG1_ALL=(); PG2_ALL=(); PG10_ALL=()
 for pair in $(seq 1 "$HANG_PAIRS"); do
   drain "pg-one-$pair" "$(run_store d1 postgres)" "$DRAIN" none
   PG1_ALL+=("$DRAIN_MS"); PG_DRAIN_CPU=$DRAIN_CPU_US; PG_DRAIN_SERVER=$DRAIN_PG_US
-  PG_DRAIN_XACTS=$DRAIN_XACTS
+  PG_DRAIN_XACTS=$DRAIN_XACTS; PG_DRAIN_STMTS=$DRAIN_STMTS
   drain "pg-two-$pair" "$(run_store d1 postgres)" "$DRAIN" none 2
   PG2_ALL+=("$DRAIN_MS"); PG2_DRAIN_CPU=$DRAIN_CPU_US
   drain "pg-ten-$pair" "$(run_store d10 postgres)" "$DRAIN" none
@@ -473,7 +531,7 @@ say "6. crash takeover: kill -9 with 16 deliveries in flight, restart on Postgre
 # Of the PostgreSQL store of (3), keep $TAKEOVER notifications (one per order), all pointed at
 # one receiver that answers after ${TAKEOVER_DELAY_MS} ms: 16 (the per-target limit) are in flight
 # when pagos is killed, and their leases (15 s timeout + 10 s) would stall the restart.
-PG_URL="postgres://postgres@127.0.0.1:5432/$PG_DB"
+PG_URL="postgres://postgres@$PG_HOST/$PG_DB"
 psql "$PG_URL" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL || die "cannot trim the PostgreSQL store"
 DELETE FROM deliveries WHERE id NOT IN (SELECT id FROM deliveries ORDER BY id LIMIT $TAKEOVER);
 UPDATE deliveries SET target_url = 'http://127.0.0.1:$P_RECV/notify',
@@ -523,6 +581,7 @@ r() { awk "BEGIN {printf \"%.2f\", $*}"; }
 cat <<EOF
 
 pagos benchmark ($MODE, $PROFILE build) on $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GB, $(date -u +%Y-%m-%dT%H:%MZ)
+PostgreSQL: $PG_KIND
 
 | measurement | figure | target |
 |---|---|---|
@@ -530,7 +589,8 @@ pagos benchmark ($MODE, $PROFILE build) on $(nproc) cores, $(free -g | awk '/^Me
 | 1 create throughput ratio c/b | $(r "${SAT[c]} / ${SAT[b]}") | >= 0.5 |
 | 1 create at $RATE req/s, p50: (a) / (b) / (c) | ${P50[a]} / ${P50[b]} / ${P50[c]} ms | |
 | 1 create at $RATE req/s, p99: (a) / (b) / (c) | ${P99[a]} / ${P99[b]} / ${P99[c]} ms | |
-| 1 added latency c-a, p50 / p99 | $(r "${P50[c]} - ${P50[a]}") / $(r "${P99[c]} - ${P99[a]}") ms | p99 <= 2 |
+| 1 added latency c-a, p50 / p99 | $(r "${P50[c]} - ${P50[a]}") / $(r "${P99[c]} - ${P99[a]}") ms | p99 <= 1 |
+| 1 pagos on PostgreSQL at $RATE req/s, p50 / p99; added (minus the fake's) p99 | ${P50_PG} / ${P99_PG} ms; $(r "${P99_PG} - ${P99[a]}") ms | added p99 <= 3 |
 | 1b create saturation, checkout answered expired vs live (medians of $HANG_PAIRS pairs) | $(median "${EXPIRED_RATES[@]}") / $(median "${LIVE_RATES[@]}") req/s = $(r "$(median "${EXPIRED_RATES[@]}") / $(median "${LIVE_RATES[@]}")") (pairs: $(for i in "${!LIVE_RATES[@]}"; do printf '%s/%s ' "${EXPIRED_RATES[$i]}" "${LIVE_RATES[$i]}"; done)) | >= 0.9 |
 | 2 slow provider ($SLOW_CONC conc, ${SLOW_DELAY_MS} ms): throughput | $SLOW_RPS req/s ($SLOW_OK ok, $SLOW_ERR errors; p50 $SLOW_P50 ms, p99 $SLOW_P99 ms) | |
 | 2 vs Little's-law bound $(r "$SLOW_CONC * 1000 / $SLOW_DELAY_MS") req/s | $(r "$SLOW_RPS / ($SLOW_CONC * 1000 / $SLOW_DELAY_MS)") | >= 0.8, 0 errors |
@@ -543,9 +603,11 @@ pagos benchmark ($MODE, $PROFILE build) on $(nproc) cores, $(free -g | awk '/^Me
 | 3/4 two replicas on one PostgreSQL vs one: ingest events/s / drain $DRAIN to one receiver (ms, medians) | $INGEST_TWO vs $INGEST_PG = $(r "$INGEST_TWO / $INGEST_PG") / $PG_DRAIN2_MS vs $PG_DRAIN1_MS ms = $(r "$PG_DRAIN1_MS / $PG_DRAIN2_MS") (two: ${PG2_ALL[*]}) | >= 1.0, every notification once |
 | 3 PostgreSQL ingest / SQLite's | $(r "$INGEST_PG / $INGEST_SQLITE") | >= 0.8 |
 | PostgreSQL transactions (autocommit reads count) per event taken in / per delivery to one receiver | $PG_INGEST_XACTS / $PG_DRAIN_XACTS | |
+| PostgreSQL statements per event taken in (pg_stat_statements) | $PG_INGEST_STMTS | |
+| PostgreSQL statements per delivery to one receiver (pg_stat_statements) | $PG_DRAIN_STMTS | |
 | CPU per create / event / delivery, pagos on SQLite | $CPU_CREATE_SQLITE / $CPU_EVENT_SQLITE / $SQLITE_DRAIN_CPU us (create at saturation, $SAT_CONNS conns: $CPU_CREATE_SAT us) | |
 | CPU per create / event / delivery, pagos on PostgreSQL (two replicas' drain, both) | $CPU_CREATE_PG / $CPU_EVENT_PG / $PG_DRAIN_CPU us ($PG2_DRAIN_CPU us) | |
-| CPU per create / event / delivery, the PostgreSQL server (every backend: other users count too) | $PGSERVER_CREATE / $PGSERVER_EVENT / $PG_DRAIN_SERVER us | |
+| CPU per create / event / delivery, the PostgreSQL server (its processes) | $PGSERVER_CREATE / $PGSERVER_EVENT / $PG_DRAIN_SERVER us | |
 | 4 nine receivers' rate, one of ten hanging vs all healthy (medians of $HANG_PAIRS pairs) | $NINE_HANG / $NINE_HEALTHY per s = $(r "$NINE_HANG / $NINE_HEALTHY") (pairs: $(for i in "${!HANG_RATES[@]}"; do printf '%s/%s ' "${HANG_RATES[$i]}" "${HEALTHY_RATES[$i]}"; done)) | >= 0.9 |
 | 5 idle RSS | $(mb "$IDLE_KB") MB | <= 20 |
 | 5 peak RSS during 1 / during 2 | $(mb "$PEAK1_KB") / $(mb "$PEAK2_KB") MB | |

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// Writer tasks (and connections): enough that a commit's flush overlaps the next group's
 /// statements, few enough that groups stay large under load.
-const WRITERS: u32 = 4;
+pub(crate) const WRITERS: u32 = 4;
 /// Most writes one group commit takes in: a group's transaction holds its row locks until it
 /// commits, so it stays short.
 const MAX_GROUP: usize = 256;
@@ -159,7 +159,9 @@ async fn commit_groups(pool: AnyPool, turns: WriteTurns, queue: Queue) {
                 }
             }
         }
-        let _turn = turns.lock().await;
+        // A turn is only a gate (tests close it to make writes queue): held through the group,
+        // it would run the writers one at a time, and no flush would overlap the next group.
+        drop(turns.lock().await);
         match in_transaction(&pool, &mut group, clock::unix_ms()).await {
             Ok(()) => group.drain(..).for_each(|job| job.answer(None)),
             Err(error) if group.len() == 1 => {
