@@ -8,6 +8,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tokio::sync::oneshot;
 
+/// Batches in commit at once: one gathers while another commits.
+const MAX_FLUSHES: usize = 2;
 /// Most attempts one write records.
 const MAX_BATCH: usize = 128;
 
@@ -26,16 +28,11 @@ pub(super) struct Recorder {
     lease_ms: i64,
     queued: RefCell<Vec<Queued>>,
     flushing: Cell<usize>,
-    /// Batches in commit at once: one more than the store commits at once, so one gathers
-    /// while the others commit (on PostgreSQL, where groups commit side by side, a finished
-    /// delivery then waits for one commit, not for two in a row).
-    max_flushes: usize,
 }
 
 impl Recorder {
     pub fn new(store: Store, lease_ms: i64) -> Rc<Self> {
         Rc::new(Self {
-            max_flushes: store.concurrent_commits() + 1,
             store,
             lease_ms,
             queued: RefCell::default(),
@@ -56,7 +53,7 @@ impl Recorder {
             hand_over,
             reply,
         });
-        if self.flushing.get() < self.max_flushes {
+        if self.flushing.get() < MAX_FLUSHES {
             self.flushing.set(self.flushing.get() + 1);
             actix_web::rt::spawn(self.clone().flush());
         }

@@ -179,14 +179,6 @@ impl Store {
         self.backend
     }
 
-    /// How many groups of writes commit at once: SQLite has one writer, PostgreSQL several.
-    pub fn concurrent_commits(&self) -> usize {
-        match self.backend {
-            Backend::Sqlite => 1,
-            Backend::Postgres => pg_group_commit::WRITERS as usize,
-        }
-    }
-
     /// True when the store answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;

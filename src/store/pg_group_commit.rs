@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// Writer tasks (and connections): enough that a commit's flush overlaps the next group's
 /// statements, few enough that groups stay large under load.
-pub(crate) const WRITERS: u32 = 4;
+const WRITERS: u32 = 4;
 /// Most writes one group commit takes in: a group's transaction holds its row locks until it
 /// commits, so it stays short.
 const MAX_GROUP: usize = 256;
