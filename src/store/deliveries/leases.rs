@@ -138,6 +138,25 @@ static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+impl LeaseClaim {
+    /// The ids as the statements take them: one JSON array.
+    fn ids_json(&self) -> String {
+        serde_json::Value::from(self.ids.clone()).to_string()
+    }
+
+    /// The statement's first five parameters (`$1`-`$5` of the claim statements); `ids` is
+    /// `ids_json`.
+    fn args<'a>(&'a self, now: i64, ids: &'a str) -> Vec<Arg<'a>> {
+        vec![
+            Arg::Int(now + self.lease_ms),
+            Arg::Int(now),
+            Arg::Int(now - OWNER_SILENCE_MS),
+            Arg::from(self.owner.as_str()),
+            Arg::from(ids),
+        ]
+    }
+}
+
 impl Write for LeaseClaim {
     type Output = Vec<ClaimedDelivery>;
 
@@ -149,20 +168,13 @@ impl Write for LeaseClaim {
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
-            let ids = serde_json::Value::from(self.ids.clone()).to_string();
-            let args = [
-                Arg::Int(now + self.lease_ms),
-                Arg::Int(now),
-                Arg::Int(now - OWNER_SILENCE_MS),
-                Arg::from(&self.owner),
-                Arg::from(ids.as_str()),
-            ];
             let sql = if self.postgres {
                 PG_LEASE_CLAIM.as_str()
             } else {
                 SQLITE_LEASE_CLAIM.as_str()
             };
-            let rows = tx.fetch_all(sql, &args).await?;
+            let ids = self.ids_json();
+            let rows = tx.fetch_all(sql, &self.args(now, &ids)).await?;
             rows.iter().map(claimed).collect()
         })
     }
@@ -181,14 +193,14 @@ impl Write for RecordBatch {
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
-            if self.postgres && self.records.len() > 1 {
-                // One statement for the whole batch: each statement is a round trip and a plan
-                // to run on the server, where on SQLite it is a call on the writer thread.
-                record_together(tx, &self.records, now).await?;
-            } else {
-                for record in &self.records {
-                    record.run(tx, now).await?;
-                }
+            if self.postgres && !self.records.is_empty() {
+                // One statement for the whole batch and its hand-overs: each statement is a
+                // round trip and a plan to run on the server, where on SQLite it is a call on
+                // the writer thread.
+                return record_together(tx, &self.records, self.next.as_ref(), now).await;
+            }
+            for record in &self.records {
+                record.run(tx, now).await?;
             }
             match &self.next {
                 Some(claim) => claim.run(tx, now).await,
@@ -201,35 +213,50 @@ impl Write for RecordBatch {
 /// Columns of one record in `record_together`'s `VALUES` list.
 const RECORD_COLUMNS: usize = 9;
 
-/// The PostgreSQL statement of `record_together`: the records as one `VALUES` list (whose
-/// columns are `column1`, `column2`, …), inserted into the attempt log and joined to their
-/// deliveries, in one round trip. `{rows}`: the list.
+/// The records as one `VALUES` list (whose columns are `column1`, `column2`, …), inserted into
+/// the attempt log and joined to their deliveries (`$2`: now). `{rows}`: the list.
 const RECORD_TOGETHER: &str = "WITH v AS (SELECT * FROM (VALUES {rows}) AS t), \
      logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
        status_code, error) SELECT column1, column3, column8, column9, column5, column6 FROM v \
-       ON CONFLICT (delivery_id, attempt) DO NOTHING) \
-     UPDATE deliveries SET status = v.column2, attempts = v.column3, \
-     next_attempt_at_ms = v.column4, lease_until_ms = 0, lease_owner = NULL, \
-     last_status_code = v.column5, last_error = v.column6, updated_at_ms = $1, \
-     finished_at_ms = v.column7 FROM v \
-     WHERE deliveries.id = v.column1 AND deliveries.status = 'pending'";
+       ON CONFLICT (delivery_id, attempt) DO NOTHING), \
+     recorded AS (UPDATE deliveries SET status = v.column2, attempts = v.column3, \
+       next_attempt_at_ms = v.column4, lease_until_ms = 0, lease_owner = NULL, \
+       last_status_code = v.column5, last_error = v.column6, updated_at_ms = $2, \
+       finished_at_ms = v.column7 FROM v \
+       WHERE deliveries.id = v.column1 AND deliveries.status = 'pending' RETURNING 1)";
 
-/// `records` in one statement, with the same effect as `AttemptRecord::run` on each.
+/// PostgreSQL: `records`, with the same effect as `AttemptRecord::run` on each, and `claim`'s
+/// hand-overs, in one round trip. The claim runs in the statement's snapshot, where the
+/// deliveries being recorded are still pending; a notification handed over is never the next
+/// of one of them (it would not have been first of its subject when the window was read), so
+/// that changes nothing, and the compare-and-set stays as strict as alone.
 async fn record_together(
     tx: &mut dyn Tx,
     records: &[AttemptRecord],
+    claim: Option<&LeaseClaim>,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    // `$1`-`$5`: the claim's parameters (with no claim, its ids are an empty list); then the
+    // records' cells.
+    let first = 6;
     let rows: Vec<String> = (0..records.len())
         .map(|r| {
             let cells: Vec<String> = (0..RECORD_COLUMNS)
-                .map(|c| format!("${}", 2 + r * RECORD_COLUMNS + c))
+                .map(|c| format!("${}", first + r * RECORD_COLUMNS + c))
                 .collect();
             format!("({})", cells.join(", "))
         })
         .collect();
-    let mut values = Vec::with_capacity(1 + records.len() * RECORD_COLUMNS);
-    values.push(Arg::Int(now));
+    let none = LeaseClaim {
+        ids: Vec::new(),
+        lease_ms: 0,
+        owner: String::new(),
+        postgres: true,
+    };
+    let claim = claim.unwrap_or(&none);
+    let ids = claim.ids_json();
+    let mut values = claim.args(now, &ids);
+    values.reserve(records.len() * RECORD_COLUMNS);
     for record in records {
         let (next_at, finished) = match record.next {
             AttemptNext::RetryAt(at) => (at, None),
@@ -247,9 +274,14 @@ async fn record_together(
             record.duration_ms,
         ]);
     }
-    let sql = RECORD_TOGETHER.replace("{rows}", &rows.join(", "));
-    tx.execute(&sql, &values).await?;
-    Ok(())
+    let recorded = RECORD_TOGETHER.replace("{rows}", &rows.join(", "));
+    // The claim's own `WITH` list continues the records'.
+    let claim_sql = PG_LEASE_CLAIM
+        .strip_prefix("WITH ")
+        .unwrap_or(PG_LEASE_CLAIM.as_str());
+    let sql = format!("{recorded}, {claim_sql}");
+    let rows = tx.fetch_all(&sql, &values).await?;
+    rows.iter().map(claimed).collect()
 }
 
 /// Every lease on a pending notification, handed back.
