@@ -6,8 +6,9 @@
 //! write waits for nothing but its own commit.
 //!
 //! As on SQLite (`group_commit.rs`), each write keeps its own semantics: if the group's
-//! transaction fails (a bad write, a deadlock between replicas' groups), it is rolled back and
-//! each write runs again in a transaction of its own, so one write cannot fail its neighbours.
+//! transaction fails (a bad write, a deadlock between two groups, this replica's or another's,
+//! that lock the same rows in opposite orders), it is rolled back and each write runs again in
+//! a transaction of its own, so one write cannot fail its neighbours.
 //! The writers run on a thread of their own with a pool of their own, so the write path never
 //! waits for a request worker's turn, and request workers never wait for a writer's.
 
@@ -293,6 +294,64 @@ mod tests {
             "every good write committed once, the bad one not"
         );
         assert_eq!(sum, (0..300).sum::<i64>() - 157);
+    }
+
+    /// Runs one statement.
+    struct Statement(String);
+
+    impl Write for Statement {
+        type Output = u64;
+
+        fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, u64> {
+            Box::pin(async move { tx.execute(&self.0, &[]).await })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_group_waiting_on_a_row_lock_does_not_hold_up_the_other_writers() {
+        sqlx::any::install_default_drivers();
+        let url = admin_url();
+        let table = format!("group_overlap_{}", uuid::Uuid::new_v4().simple());
+        let admin = AnyPool::connect(url.expose_secret()).await.unwrap();
+        let sql = |text: String| sqlx::query(sqlx::AssertSqlSafe(text));
+        sql(format!("CREATE TABLE {table} (v BIGINT NOT NULL)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        sql(format!("INSERT INTO {table} (v) VALUES (1)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        // Another session holds the row, as another replica's group would.
+        let mut holder = admin.begin().await.unwrap();
+        sql(format!("SELECT v FROM {table} WHERE v = 1 FOR UPDATE"))
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let writer = PgGroupWriter::start(&url).unwrap();
+        let blocked = tokio::spawn({
+            let writer = writer.clone();
+            let update = format!("UPDATE {table} SET v = 10 WHERE v = 1");
+            async move { writer.write(Statement(update)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // While that group waits for the lock, another writer commits the next one.
+        let other = writer.write(Statement(format!("INSERT INTO {table} (v) VALUES (2)")));
+        let inserted = tokio::time::timeout(Duration::from_secs(10), other).await;
+        assert!(!blocked.is_finished(), "the first group still waits");
+        holder.rollback().await.unwrap();
+        assert_eq!(blocked.await.unwrap().unwrap(), 1);
+        writer.close().await;
+        sql(format!("DROP TABLE {table}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        assert_eq!(
+            inserted
+                .expect("one waiting group held up every writer")
+                .unwrap(),
+            1
+        );
     }
 
     /// Reads the commit's durability; durable or not as told.
