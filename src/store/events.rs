@@ -226,6 +226,11 @@ async fn ingest_in(tx: &mut dyn Tx, ingest: &Ingest, now: i64) -> Result<Ingeste
 const ORDER_COLUMNS: &str =
     "reference_id, notification_url, amount_cents, currency, payment_status, storefront";
 
+/// Reads the order (`$1`, `$2`: provider and order id).
+static READ_ORDER: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE provider = $1 AND order_id = $2")
+});
+
 /// Moves the order's status forward if the event's (`$7`, ranked `$8`) ranks higher. `$1`, `$2`:
 /// provider and order id; the caller adds its own conditions and what it returns.
 const MOVE_ORDER: &str = "UPDATE orders SET \
@@ -247,16 +252,13 @@ async fn order_row(
         let sql = MOVE_ORDER.replace("$7", "$3").replace("$8", "$4");
         format!("{sql} RETURNING {ORDER_COLUMNS}")
     });
-    static READ: LazyLock<String> = LazyLock::new(|| {
-        format!("SELECT {ORDER_COLUMNS} FROM orders WHERE provider = $1 AND order_id = $2")
-    });
     match event.status {
         Some((status, rank)) => {
             tx.fetch_optional(&MOVE, &args![event.provider, order_id, status, rank])
                 .await
         }
         None => {
-            tx.fetch_optional(&READ, &args![event.provider, order_id])
+            tx.fetch_optional(&READ_ORDER, &args![event.provider, order_id])
                 .await
         }
     }
@@ -295,10 +297,8 @@ async fn record_with_order(
             .replace("{returning}", &format!("RETURNING {ORDER_COLUMNS}"))
     });
     static READ: LazyLock<String> = LazyLock::new(|| {
-        let read =
-            format!("SELECT {ORDER_COLUMNS} FROM orders WHERE provider = $1 AND order_id = $2");
         PG_RECORD_AND_ORDER
-            .replace("{order}", &read)
+            .replace("{order}", &READ_ORDER)
             .replace("{returning}", "")
     });
     let record = args![

@@ -218,6 +218,23 @@ mod tests {
             .into()
     }
 
+    /// Runs one statement outside the writer.
+    async fn run_sql(pool: &AnyPool, text: String) {
+        sqlx::query(sqlx::AssertSqlSafe(text))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+
+    /// A connection outside the writer and a fresh table `{prefix}_…` of one column `v`.
+    async fn scratch_table(prefix: &str) -> (AnyPool, String) {
+        sqlx::any::install_default_drivers();
+        let table = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let admin = AnyPool::connect(admin_url().expose_secret()).await.unwrap();
+        run_sql(&admin, format!("CREATE TABLE {table} (v BIGINT NOT NULL)")).await;
+        (admin, table)
+    }
+
     /// Inserts `value` into `table`, or into a table that does not exist when `fail` is set.
     struct Insert {
         table: String,
@@ -240,18 +257,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_commits_in_groups_and_one_bad_write_fails_alone() {
-        sqlx::any::install_default_drivers();
-        let url = admin_url();
-        let table = format!("group_commit_{}", uuid::Uuid::new_v4().simple());
-        let admin = AnyPool::connect(url.expose_secret()).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE TABLE {table} (v BIGINT NOT NULL)"
-        )))
-        .execute(&admin)
-        .await
-        .unwrap();
+        let (admin, table) = scratch_table("group_commit").await;
         let turns = WriteTurns::default();
-        let writer = PgGroupWriter::start_taking(&url, turns.clone()).unwrap();
+        let writer = PgGroupWriter::start_taking(&admin_url(), turns.clone()).unwrap();
         // While the turn is held, the burst queues up: every writer forms a group and waits,
         // the rest of the burst lands in the groups after them, the bad write among the others.
         let held = turns.lock().await;
@@ -285,10 +293,7 @@ mod tests {
         .await
         .unwrap();
         writer.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
-            .execute(&admin)
-            .await
-            .unwrap();
+        run_sql(&admin, format!("DROP TABLE {table}")).await;
         assert_eq!(
             rows, 299,
             "every good write committed once, the bad one not"
@@ -309,26 +314,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_group_waiting_on_a_row_lock_does_not_hold_up_the_other_writers() {
-        sqlx::any::install_default_drivers();
-        let url = admin_url();
-        let table = format!("group_overlap_{}", uuid::Uuid::new_v4().simple());
-        let admin = AnyPool::connect(url.expose_secret()).await.unwrap();
-        let sql = |text: String| sqlx::query(sqlx::AssertSqlSafe(text));
-        sql(format!("CREATE TABLE {table} (v BIGINT NOT NULL)"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        sql(format!("INSERT INTO {table} (v) VALUES (1)"))
-            .execute(&admin)
-            .await
-            .unwrap();
+        let (admin, table) = scratch_table("group_overlap").await;
+        run_sql(&admin, format!("INSERT INTO {table} (v) VALUES (1)")).await;
         // Another session holds the row, as another replica's group would.
         let mut holder = admin.begin().await.unwrap();
-        sql(format!("SELECT v FROM {table} WHERE v = 1 FOR UPDATE"))
-            .execute(&mut *holder)
-            .await
-            .unwrap();
-        let writer = PgGroupWriter::start(&url).unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT v FROM {table} WHERE v = 1 FOR UPDATE"
+        )))
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+        let writer = PgGroupWriter::start(&admin_url()).unwrap();
         let blocked = tokio::spawn({
             let writer = writer.clone();
             let update = format!("UPDATE {table} SET v = 10 WHERE v = 1");
@@ -342,10 +338,7 @@ mod tests {
         holder.rollback().await.unwrap();
         assert_eq!(blocked.await.unwrap().unwrap(), 1);
         writer.close().await;
-        sql(format!("DROP TABLE {table}"))
-            .execute(&admin)
-            .await
-            .unwrap();
+        run_sql(&admin, format!("DROP TABLE {table}")).await;
         assert_eq!(
             inserted
                 .expect("one waiting group held up every writer")
