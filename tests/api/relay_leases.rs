@@ -174,3 +174,157 @@ async fn window_rest(store: &Store, claimed: &[ClaimedDelivery]) -> String {
     assert_eq!(rest.len(), 1);
     rest[0].clone()
 }
+
+on_both_stores!(
+    a_lease_leaves_its_notifications_row_alone_and_an_older_releases_lease_still_holds,
+    |db: Db| async move {
+        let app = spawn_app_with(db, |s| s.relay.signing_secret = None).await;
+        let receiver = Receiver::start();
+        let order_id = app.create_order("own-row", &receiver.url).await;
+        let paid = order_event("order.paid", &order_id, Some("paid"), 100000);
+        assert_eq!(app.post_webhook(&paid).await.status, 200);
+        let store = &app.app_store;
+        let mut conn = sqlx::AnyConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        let postgres = app.database_url.starts_with("postgres");
+        // The row as it stands; on PostgreSQL also its version (`xmin`: a new one per update).
+        let row_sql = if postgres {
+            "SELECT id, updated_at_ms, xmin::text AS version FROM deliveries"
+        } else {
+            "SELECT id, updated_at_ms, '' AS version FROM deliveries"
+        };
+        let before = row(&mut conn, row_sql).await;
+        let id = before.0.clone();
+
+        // An older release's lease, in the row's own columns (no owner: it holds until it
+        // lapses), is respected; so is one whose owner is alive.
+        let set_old_lease = |owner: Option<String>| {
+            sqlx::query("UPDATE deliveries SET lease_until_ms = $1, lease_owner = $2")
+                .bind(pagos::clock::unix_ms() + LEASE_MS)
+                .bind(owner)
+        };
+        set_old_lease(None).execute(&mut conn).await.unwrap();
+        assert!(
+            claim(store, 16).await.is_empty(),
+            "an older pod's lease holds"
+        );
+        set_old_lease(Some(store.instance().to_owned()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert!(claim(store, 16).await.is_empty());
+        // Its owner gone, the notification is free.
+        set_old_lease(Some("gone".to_owned()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let marked = row(&mut conn, row_sql).await;
+        assert_eq!(claim(store, 16).await, vec![id.clone()]);
+
+        // Taking the lease wrote a row of its own and left the notification's row as it was.
+        assert_eq!(
+            row(&mut conn, row_sql).await,
+            marked,
+            "the notification's row is untouched"
+        );
+        let leases: Vec<(String, String)> =
+            sqlx::query_as("SELECT delivery_id, lease_owner FROM delivery_leases")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(leases, vec![(id.clone(), store.instance().to_owned())]);
+        assert!(claim(store, 16).await.is_empty(), "the new lease holds");
+
+        // Recording the attempt ends the lease.
+        store
+            .record_attempts(
+                vec![(
+                    AttemptRecord {
+                        delivery_id: id.clone(),
+                        attempt: 1,
+                        started_at_ms: 1_000,
+                        duration_ms: 3,
+                        status_code: Some(200),
+                        error: None,
+                        next: AttemptNext::Delivered,
+                    },
+                    None,
+                )],
+                LEASE_MS,
+            )
+            .await
+            .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_leases")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        assert_ne!(
+            before,
+            row(&mut conn, row_sql).await,
+            "the record moved the row on"
+        );
+    }
+);
+
+on_both_stores!(
+    two_replicas_never_lease_one_notification_at_once,
+    |db: Db| async move {
+        let app = spawn_app_with(db, |s| s.relay.signing_secret = None).await;
+        let receiver = Receiver::start();
+        for n in 0..20 {
+            let order_id = app.create_order(&format!("race-{n}"), &receiver.url).await;
+            let paid = order_event("order.paid", &order_id, Some("paid"), 100000);
+            assert_eq!(app.post_webhook(&paid).await.status, 200);
+        }
+        let one = &app.app_store;
+        let other = Store::connect(&app.database_url.clone().into())
+            .await
+            .unwrap();
+        // Both read the same window before either claims: every id is contested.
+        let (a, b) = tokio::join!(claim(one, 32), claim(&other, 32));
+        let mut taken = a.clone();
+        taken.extend(b.iter().cloned());
+        let count = taken.len();
+        taken.sort();
+        taken.dedup();
+        assert_eq!(
+            taken.len(),
+            count,
+            "no notification leased twice: {a:?} {b:?}"
+        );
+        assert!(count >= 16, "the claims took what was free ({count})");
+
+        // A slot handed over by id (no read of the queue first) to a notification another
+        // live replica holds does not take it: `recorder` records one of its own and hands
+        // its slot to one `holder` leased.
+        let (holder_took, recorder, recorder_took) = if a.is_empty() {
+            (&b, one, claim(one, 32).await)
+        } else if b.is_empty() {
+            (&a, &other, claim(&other, 32).await)
+        } else {
+            (&a, &other, b.clone())
+        };
+        let held = holder_took[0].clone();
+        let record = AttemptRecord {
+            delivery_id: recorder_took[0].clone(),
+            attempt: 1,
+            started_at_ms: 1_000,
+            duration_ms: 3,
+            status_code: Some(200),
+            error: None,
+            next: AttemptNext::Delivered,
+        };
+        let handed = recorder
+            .record_attempts(vec![(record, Some(held))], LEASE_MS)
+            .await
+            .unwrap();
+        assert!(handed[0].is_none(), "a live replica's lease is not taken");
+    }
+);
+
+/// The only notification's id, `updated_at_ms` and version, read with `sql`.
+async fn row(conn: &mut sqlx::AnyConnection, sql: &'static str) -> (String, i64, String) {
+    sqlx::query_as(sql).fetch_one(conn).await.unwrap()
+}

@@ -1,7 +1,7 @@
-//! Relay leases: who holds one, and the writes that take, end and hand back leases. A lease
-//! names its owner process (`instances.id`), so a lease whose owner stopped beating is free at
-//! once instead of when it lapses: a crashed replica's deliveries in flight do not stall its
-//! targets.
+//! Relay leases: who holds one, and the writes that take, end and hand back leases. A lease is a
+//! row of `delivery_leases`, so taking one leaves the notification's row as it is. A lease names
+//! its owner process (`instances.id`), so a lease whose owner stopped beating is free at once
+//! instead of when it lapses: a crashed replica's deliveries in flight do not stall its targets.
 
 use super::queue::{AttemptNext, AttemptRecord, ClaimedDelivery};
 use crate::store::group_commit::{Write, WriteFuture};
@@ -18,14 +18,36 @@ pub(super) fn live_owners(silent: &str, me: &str) -> String {
     format!("SELECT id FROM instances WHERE heartbeat_ms > {silent} OR id = {me}")
 }
 
-/// A lease that holds: not lapsed at `$1`, and its owner alive (no owner: leases taken before
-/// owners were recorded, where the lease alone decides). `$2`, `$3`: see `live_owners`.
-pub(super) static HELD: LazyLock<String> = LazyLock::new(|| {
+/// A lease of `delivery_leases l` that holds at `{now}`: not lapsed, and its owner alive
+/// (`{silent}`, `{me}`: see `live_owners`).
+pub(super) fn held(now: &str, silent: &str, me: &str) -> String {
     format!(
-        "lease_until_ms > $1 AND (lease_owner IS NULL OR lease_owner IN ({}))",
-        live_owners("$2", "$3")
+        "l.lease_until_ms > {now} AND l.lease_owner IN ({})",
+        live_owners(silent, me)
     )
-});
+}
+
+/// No lease of an older release holds on `{d}`'s row at `{now}`: those took leases in the
+/// notification's own columns (no owner: the lease alone decides). This release never writes
+/// them; while a rollout lasts, an older pod's deliveries in flight are left to it.
+pub(super) fn free_of_old_lease(d: &str, now: &str, silent: &str, me: &str) -> String {
+    format!(
+        "({d}.lease_until_ms <= {now} OR {d}.lease_owner NOT IN ({}))",
+        live_owners(silent, me)
+    )
+}
+
+/// `{d}` is the oldest pending notification of its subject (one order's news goes out in order).
+pub(super) fn first_of_subject(d: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
+         AND e.subject_key = {d}.subject_key AND e.id < {d}.id)"
+    )
+}
+
+/// The columns of a claimed row, from `deliveries d`.
+const CLAIMED_COLUMNS: &str = "d.id, d.target_url, d.target_key, d.body, d.attempts, \
+     d.round_base, d.created_at_ms, d.trace_context, d.storefront";
 
 /// A claimed row as the worker gets it.
 fn claimed(row: &Row) -> Result<ClaimedDelivery, StoreError> {
@@ -41,6 +63,11 @@ fn claimed(row: &Row) -> Result<ClaimedDelivery, StoreError> {
         storefront: row.get("storefront")?,
     })
 }
+
+/// A delivery's row after an attempt, and where it goes next; `$1`: the delivery.
+const RECORD_UPDATE: &str = "UPDATE deliveries SET status = $2, attempts = $3, \
+     next_attempt_at_ms = $4, last_status_code = $5, last_error = $6, updated_at_ms = $7, \
+     finished_at_ms = $8 WHERE id = $1 AND status = 'pending'";
 
 impl Write for AttemptRecord {
     type Output = ();
@@ -62,28 +89,41 @@ impl Write for AttemptRecord {
                 ],
             )
             .await?;
-            let (next_at, finished) = match self.next {
-                AttemptNext::RetryAt(at) => (at, None),
-                AttemptNext::Delivered | AttemptNext::Failed => (now, Some(now)),
-            };
-            tx.execute(
-                "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at_ms = $4, \
-                 lease_until_ms = 0, lease_owner = NULL, last_status_code = $5, last_error = $6, updated_at_ms = $7, \
-                 finished_at_ms = $8 WHERE id = $1 AND status = 'pending'",
-                &args![
-                    &self.delivery_id,
-                    self.next.status(),
-                    i64::from(self.attempt),
-                    next_at,
-                    status_code,
-                    self.error.as_deref(),
-                    now,
-                    finished,
-                ],
-            )
-            .await?;
+            let (next_at, finished) = self.next.due_and_finished(now);
+            let moved = tx
+                .execute(
+                    RECORD_UPDATE,
+                    &args![
+                        &self.delivery_id,
+                        self.next.status(),
+                        i64::from(self.attempt),
+                        next_at,
+                        status_code,
+                        self.error.as_deref(),
+                        now,
+                        finished,
+                    ],
+                )
+                .await?;
+            if moved > 0 {
+                tx.execute(
+                    "DELETE FROM delivery_leases WHERE delivery_id = $1",
+                    &args![&self.delivery_id],
+                )
+                .await?;
+            }
             Ok(())
         })
+    }
+}
+
+impl AttemptNext {
+    /// When the delivery is due next, and when it finished (`None` while it is pending).
+    fn due_and_finished(&self, now: i64) -> (i64, Option<i64>) {
+        match self {
+            AttemptNext::RetryAt(at) => (*at, None),
+            AttemptNext::Delivered | AttemptNext::Failed => (now, Some(now)),
+        }
     }
 }
 
@@ -95,46 +135,59 @@ pub(super) struct LeaseClaim {
     pub(super) postgres: bool,
 }
 
-/// The lease compare-and-set on SQLite: free means lapsed, or held by a dead owner (`$3`, `$4`:
-/// see `live_owners`). The ids arrive as one JSON array, so every claim is the same prepared
-/// statement, and a unary `+` keeps the other columns' indexes out of the plan, so the rows are
-/// found by id, not by walking every pending row on the status index.
-static SQLITE_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
+/// Inserting a lease, or taking over one that no longer holds (lapsed, or its owner dead): the
+/// compare-and-set itself. `{rows}`: the `delivery_id, target_key` pairs to lease; `$1`: until,
+/// `$2`: now, `$3`, `$4`: see `live_owners` (`$4` is also the new owner).
+static UPSERT_LEASES: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE deliveries SET lease_until_ms = $1, lease_owner = $4, updated_at_ms = $2 \
-         WHERE +status = 'pending' \
-         AND (+lease_until_ms <= $2 OR lease_owner NOT IN ({live})) \
-         AND +next_attempt_at_ms <= $2 AND id IN (SELECT value FROM json_each($5)) \
-         AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
-           AND e.subject_key = deliveries.subject_key AND e.id < deliveries.id) \
-         RETURNING id, target_url, target_key, body, attempts, round_base, created_at_ms, \
-         trace_context, storefront",
+        "INSERT INTO delivery_leases (delivery_id, target_key, lease_until_ms, lease_owner) \
+         {{rows}} ON CONFLICT (delivery_id) DO UPDATE SET \
+         lease_until_ms = excluded.lease_until_ms, lease_owner = excluded.lease_owner \
+         WHERE delivery_leases.lease_until_ms <= $2 \
+         OR delivery_leases.lease_owner NOT IN ({live}) RETURNING delivery_id",
         live = live_owners("$3", "$4")
     )
 });
 
-/// PostgreSQL: the same compare-and-set, on the rows the ids name and no others. The rows are
-/// locked first, skipping those another replica is claiming (it waits for no one's commit),
-/// and every condition is checked on them in the same step; `0 +` and `|| ''` keep the status
-/// and due indexes out of the plan, whose generic form otherwise walked every pending row
-/// (those indexes hold an entry per lease ever taken until a vacuum) to meet the few ids: 1-4 ms
-/// a claim in the drain's profile. The ids arrive as one JSON array, so every claim is one
-/// prepared statement.
+/// The lease compare-and-set on SQLite, on the rows the ids name (one JSON array, so every
+/// claim is the same prepared statement): pending, due, first of their subject. A unary `+`
+/// keeps the other columns' indexes out of the plan, so the rows are found by id, not by
+/// walking every pending row on the status index. `$5`: the ids; `$1`-`$4` as in
+/// `UPSERT_LEASES`. The claimed rows are read afterwards (`CLAIMED_BY_ID`).
+static SQLITE_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
+    let rows = format!(
+        "SELECT d.id, d.target_key, $1, $4 FROM deliveries d \
+         WHERE d.id IN (SELECT value FROM json_each($5)) \
+         AND +d.status = 'pending' AND +d.next_attempt_at_ms <= $2 AND {old} AND {first}",
+        old = free_of_old_lease("d", "$2", "$3", "$4"),
+        first = first_of_subject("d"),
+    );
+    UPSERT_LEASES.replace("{rows}", &rows)
+});
+
+/// The notifications a JSON array (`$1`) names, as the worker gets them.
+static CLAIMED_BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {CLAIMED_COLUMNS} FROM deliveries d WHERE d.id IN (SELECT value FROM json_each($1))")
+});
+
+/// PostgreSQL: the same compare-and-set in one statement. The named rows are locked first,
+/// skipping those another replica is claiming or recording (it waits for no one's commit), and
+/// every condition is checked on them in the same step, so a notification recorded meanwhile
+/// is seen as it is now; `0 +` and `|| ''` keep the status and due indexes out of the plan,
+/// whose generic form otherwise walked every pending row to meet the few ids. A lease is only
+/// written by a transaction holding its notification's row, which keeps lease writes from
+/// waiting on each other.
 static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH chosen AS MATERIALIZED (SELECT id FROM deliveries \
-           WHERE id = ANY(ARRAY(SELECT json_array_elements_text(CAST($5 AS json)))) \
-           AND status || '' = 'pending' \
-           AND (0 + lease_until_ms <= $2 OR lease_owner NOT IN ({live})) \
-           AND 0 + next_attempt_at_ms <= $2 \
-           AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
-             AND e.subject_key = deliveries.subject_key AND e.id < deliveries.id) \
-           FOR UPDATE SKIP LOCKED) \
-         UPDATE deliveries SET lease_until_ms = $1, lease_owner = $4, updated_at_ms = $2 \
-         FROM chosen WHERE deliveries.id = chosen.id \
-         RETURNING deliveries.id, target_url, target_key, body, attempts, round_base, \
-         created_at_ms, trace_context, storefront",
-        live = live_owners("$3", "$4")
+        "WITH chosen AS MATERIALIZED (SELECT d.id, d.target_key FROM deliveries d \
+           WHERE d.id = ANY(ARRAY(SELECT json_array_elements_text(CAST($5 AS json)))) \
+           AND d.status || '' = 'pending' AND 0 + d.next_attempt_at_ms <= $2 AND {old} \
+           AND {first} FOR UPDATE SKIP LOCKED), \
+         taken AS ({upsert}) \
+         SELECT {CLAIMED_COLUMNS} FROM deliveries d JOIN taken ON d.id = taken.delivery_id",
+        old = free_of_old_lease("d", "$2", "$3", "$4"),
+        first = first_of_subject("d"),
+        upsert = UPSERT_LEASES.replace("{rows}", "SELECT id, target_key, $1, $4 FROM chosen"),
     )
 });
 
@@ -168,13 +221,22 @@ impl Write for LeaseClaim {
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
-            let sql = if self.postgres {
-                PG_LEASE_CLAIM.as_str()
-            } else {
-                SQLITE_LEASE_CLAIM.as_str()
-            };
             let ids = self.ids_json();
-            let rows = tx.fetch_all(sql, &self.args(now, &ids)).await?;
+            let rows = if self.postgres {
+                tx.fetch_all(&PG_LEASE_CLAIM, &self.args(now, &ids)).await?
+            } else {
+                let leased = tx
+                    .fetch_all(&SQLITE_LEASE_CLAIM, &self.args(now, &ids))
+                    .await?
+                    .iter()
+                    .map(|row| row.get::<String>("delivery_id"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if leased.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let leased = serde_json::Value::from(leased).to_string();
+                tx.fetch_all(&CLAIMED_BY_ID, &args![&leased]).await?
+            };
             rows.iter().map(claimed).collect()
         })
     }
@@ -214,16 +276,19 @@ impl Write for RecordBatch {
 const RECORD_COLUMNS: usize = 9;
 
 /// The records as one `VALUES` list (whose columns are `column1`, `column2`, …), inserted into
-/// the attempt log and joined to their deliveries (`$2`: now). `{rows}`: the list.
+/// the attempt log and joined to their deliveries (`$2`: now), whose leases end. A lease is
+/// deleted after its notification's row is updated (the row's lock first, as a claim takes
+/// them). `{rows}`: the list.
 const RECORD_TOGETHER: &str = "WITH v AS (SELECT * FROM (VALUES {rows}) AS t), \
      logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
        status_code, error) SELECT column1, column3, column8, column9, column5, column6 FROM v \
        ON CONFLICT (delivery_id, attempt) DO NOTHING), \
      recorded AS (UPDATE deliveries SET status = v.column2, attempts = v.column3, \
-       next_attempt_at_ms = v.column4, lease_until_ms = 0, lease_owner = NULL, \
-       last_status_code = v.column5, last_error = v.column6, updated_at_ms = $2, \
-       finished_at_ms = v.column7 FROM v \
-       WHERE deliveries.id = v.column1 AND deliveries.status = 'pending' RETURNING 1)";
+       next_attempt_at_ms = v.column4, last_status_code = v.column5, last_error = v.column6, \
+       updated_at_ms = $2, finished_at_ms = v.column7 FROM v \
+       WHERE deliveries.id = v.column1 AND deliveries.status = 'pending' \
+       RETURNING deliveries.id), \
+     ended AS (DELETE FROM delivery_leases WHERE delivery_id IN (SELECT id FROM recorded))";
 
 /// PostgreSQL: `records`, with the same effect as `AttemptRecord::run` on each, and `claim`'s
 /// hand-overs, in one round trip. The claim runs in the statement's snapshot, where the
@@ -258,10 +323,7 @@ async fn record_together(
     let mut values = claim.args(now, &ids);
     values.reserve(records.len() * RECORD_COLUMNS);
     for record in records {
-        let (next_at, finished) = match record.next {
-            AttemptNext::RetryAt(at) => (at, None),
-            AttemptNext::Delivered | AttemptNext::Failed => (now, Some(now)),
-        };
+        let (next_at, finished) = record.next.due_and_finished(now);
         values.extend(args![
             &record.delivery_id,
             record.next.status(),
@@ -284,7 +346,7 @@ async fn record_together(
     rows.iter().map(claimed).collect()
 }
 
-/// Every lease on a pending notification, handed back.
+/// Every relay lease handed back: a single SQLite replica starting again after a stop or crash.
 pub(super) struct LeasesRelease;
 
 impl Write for LeasesRelease {
@@ -292,12 +354,16 @@ impl Write for LeasesRelease {
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, u64> {
         Box::pin(async move {
-            tx.execute(
-                "UPDATE deliveries SET lease_until_ms = 0, lease_owner = NULL \
-                 WHERE status = 'pending' AND lease_until_ms > 0",
-                &[],
-            )
-            .await
+            let leases = tx.execute("DELETE FROM delivery_leases", &[]).await?;
+            // Those an older release took in the notifications' own columns.
+            let old = tx
+                .execute(
+                    "UPDATE deliveries SET lease_until_ms = 0, lease_owner = NULL \
+                     WHERE status = 'pending' AND lease_until_ms > 0",
+                    &[],
+                )
+                .await?;
+            Ok(leases + old)
         })
     }
 }

@@ -2,7 +2,9 @@
 //! queue, then a lease compare-and-set), recording attempts, handing leases back. The lease
 //! statements themselves are in `leases.rs`.
 
-use super::leases::{live_owners, LeaseClaim, LeasesRelease, RecordBatch, HELD};
+use super::leases::{
+    first_of_subject, free_of_old_lease, held, LeaseClaim, LeasesRelease, RecordBatch,
+};
 use super::DeliveryStatus;
 use crate::clock;
 use crate::store::instances::OWNER_SILENCE_MS;
@@ -59,35 +61,33 @@ pub struct AttemptRecord {
 }
 
 /// Due notifications that head their subject (a later one never overtakes an earlier one still
-/// pending, so a storefront sees one order's news in order), oldest first, of targets below
-/// their in-flight limit `$5`, whose lease lapsed or whose lease owner is dead. Reading stops
-/// after `$4` rows: the cost follows the window, not the size of the queue.
+/// pending, so a storefront sees one order's news in order), oldest first, not leased, of
+/// targets below their in-flight limit `$5`. Reading stops after `$4` rows: the cost follows the
+/// window, not the size of the queue. `$1`: now; `$2`, `$3`: see `live_owners`.
 static DUE_HEADS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "
 SELECT d.id, d.target_key FROM deliveries d
-WHERE d.status = 'pending' AND d.next_attempt_at_ms <= $1
-  AND (d.lease_until_ms <= $1 OR d.lease_owner NOT IN ({live}))
+WHERE d.status = 'pending' AND d.next_attempt_at_ms <= $1 AND {old}
+  AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = d.id AND {held})
   AND d.target_key NOT IN (
-    SELECT target_key FROM deliveries
-    WHERE status = 'pending' AND {held}
-    GROUP BY target_key HAVING COUNT(*) >= $5)
-  AND NOT EXISTS (
-    SELECT 1 FROM deliveries e
-    WHERE e.status = 'pending' AND e.subject_key = d.subject_key AND e.id < d.id)
+    SELECT l.target_key FROM delivery_leases l WHERE {held}
+    GROUP BY l.target_key HAVING COUNT(*) >= $5)
+  AND {first}
 ORDER BY d.next_attempt_at_ms, d.id
 LIMIT $4",
-        live = live_owners("$2", "$3"),
-        held = HELD.as_str(),
+        old = free_of_old_lease("d", "$1", "$2", "$3"),
+        held = held("$1", "$2", "$3"),
+        first = first_of_subject("d"),
     )
 });
 
 /// Deliveries in flight per target, across every worker and replica (their leases hold).
 static IN_FLIGHT_BY_TARGET: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT target_key, COUNT(*) AS busy FROM deliveries \
-         WHERE status = 'pending' AND {} GROUP BY target_key",
-        HELD.as_str()
+        "SELECT l.target_key, COUNT(*) AS busy FROM delivery_leases l WHERE {} \
+         GROUP BY l.target_key",
+        held("$1", "$2", "$3")
     )
 });
 

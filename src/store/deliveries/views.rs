@@ -297,7 +297,7 @@ impl Write for Requeue {
             let requeued = tx
                 .execute(
                     "UPDATE deliveries SET status = 'pending', round_base = attempts, \
-                     next_attempt_at_ms = $2, lease_until_ms = 0, finished_at_ms = NULL, \
+                     next_attempt_at_ms = $2, finished_at_ms = NULL, \
                      updated_at_ms = $2 WHERE id = $1 AND status IN ('failed', 'delivered') \
                      AND ($3 = '' OR storefront = $3)",
                     &args![&self.id, now, scope],
@@ -333,7 +333,7 @@ impl Write for Recover {
         Box::pin(async move {
             tx.execute(
                 "UPDATE deliveries SET status = 'pending', round_base = attempts, \
-                 next_attempt_at_ms = $2, lease_until_ms = 0, finished_at_ms = NULL, \
+                 next_attempt_at_ms = $2, finished_at_ms = NULL, \
                  updated_at_ms = $2 WHERE status = 'failed' AND finished_at_ms >= $1",
                 &args![self.since_ms, now],
             )
