@@ -9,20 +9,20 @@
 //! transaction fails (a bad write, a deadlock between two groups, this replica's or another's,
 //! that lock the same rows in opposite orders), it is rolled back and each write runs again in
 //! a transaction of its own, so one write cannot fail its neighbours.
-//! The writers run on a thread of their own with a pool of their own, so the write path never
-//! waits for a request worker's turn, and request workers never wait for a writer's.
+//! The writers run on a thread of their own, each with a connection of its own kept from one
+//! group to the next, so the write path never waits for a request worker's turn, and request
+//! workers never wait for a writer's.
 
 use super::group_commit::{Write, WriteTurns};
 use super::tx::TxFuture;
 use super::StoreError;
 use crate::clock;
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{AnyConnection, Connection, Executor};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 /// Writer tasks (and connections): enough that a commit's flush overlaps the next group's
 /// statements, few enough that groups stay large under load.
@@ -32,6 +32,8 @@ const WRITERS: u32 = 4;
 const MAX_GROUP: usize = 256;
 /// Writes waiting for a writer before callers wait to hand theirs over.
 const QUEUE: usize = 4096;
+/// How long a writer waits for the server to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A write with its caller's reply, its output type erased so writes of every kind share groups.
 trait Job: Send {
@@ -76,9 +78,9 @@ type Queue = Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>;
 #[derive(Clone)]
 pub(super) struct PgGroupWriter {
     jobs: mpsc::Sender<Box<dyn Job>>,
-    /// The writers' own connections.
-    pool: AnyPool,
-    /// Set when the store closes: later writes are refused, as the pool refuses them.
+    /// Tells the writers to close their connections and end; closed once every writer has.
+    closing: Arc<watch::Sender<bool>>,
+    /// Set when the store closes: later writes are refused.
     closed: Arc<AtomicBool>,
 }
 
@@ -90,36 +92,38 @@ impl PgGroupWriter {
 
     /// The same, taking `turns` for each group.
     fn start_taking(url: &SecretString, turns: WriteTurns) -> Result<Self, StoreError> {
-        let pool = AnyPoolOptions::new()
-            .max_connections(WRITERS)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy(url.expose_secret())?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue: Queue = Arc::new(Mutex::new(queue));
+        let (closing, told) = watch::channel(false);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(StoreError::WriterThread)?;
-        let writers_pool = pool.clone();
+        let url = url.clone();
         std::thread::Builder::new()
             .name("pagos-pg-writer".into())
             .spawn(move || {
                 runtime.block_on(futures_util::future::join_all((0..WRITERS).map(|_| {
-                    commit_groups(writers_pool.clone(), turns.clone(), queue.clone())
+                    let conn = WriterConnection {
+                        url: url.clone(),
+                        open: None,
+                    };
+                    commit_groups(conn, turns.clone(), queue.clone(), told.clone())
                 })))
             })
             .map_err(StoreError::WriterThread)?;
         Ok(Self {
             jobs,
-            pool,
+            closing: Arc::new(closing),
             closed: Arc::default(),
         })
     }
 
-    /// Refuses writes from now on and closes the writers' connections once they are back.
+    /// Refuses writes from now on, and waits until the writers have closed their connections.
     pub async fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.pool.close().await;
+        let _ = self.closing.send(true);
+        self.closing.closed().await;
     }
 
     /// Queues `write` and waits until the group that holds it has committed.
@@ -143,27 +147,28 @@ impl PgGroupWriter {
 }
 
 /// One writer: takes what queued (one writer at a time takes from the queue), commits it as a
-/// group, answers each caller after the commit.
-async fn commit_groups(pool: AnyPool, turns: WriteTurns, queue: Queue) {
+/// group, answers each caller after the commit. Ends, closing its connection, when told to or
+/// when every handle is gone.
+async fn commit_groups(
+    mut conn: WriterConnection,
+    turns: WriteTurns,
+    queue: Queue,
+    mut closing: watch::Receiver<bool>,
+) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     loop {
-        {
-            let mut queue = queue.lock().await;
-            match queue.recv().await {
-                Some(job) => group.push(job),
-                None => return,
-            }
-            while group.len() < MAX_GROUP {
-                match queue.try_recv() {
-                    Ok(job) => group.push(job),
-                    Err(_) => break,
-                }
-            }
+        let took = tokio::select! {
+            biased;
+            _ = closing.wait_for(|closing| *closing) => false,
+            took = take_group(&queue, &mut group) => took,
+        };
+        if !took {
+            break;
         }
         // A turn is only a gate (tests close it to make writes queue): held through the group,
         // it would run the writers one at a time, and no flush would overlap the next group.
         drop(turns.lock().await);
-        match in_transaction(&pool, &mut group, clock::unix_ms()).await {
+        match in_transaction(&mut conn, &mut group, clock::unix_ms()).await {
             Ok(()) => group.drain(..).for_each(|job| job.answer(None)),
             Err(error) if group.len() == 1 => {
                 if let Some(job) = group.pop() {
@@ -174,11 +179,78 @@ async fn commit_groups(pool: AnyPool, turns: WriteTurns, queue: Queue) {
                 tracing::warn!(%error, writes = group.len(), "group commit failed; committing each write alone");
                 for mut job in group.drain(..) {
                     let alone =
-                        in_transaction(&pool, std::slice::from_mut(&mut job), clock::unix_ms())
+                        in_transaction(&mut conn, std::slice::from_mut(&mut job), clock::unix_ms())
                             .await;
                     job.answer(alone.err());
                 }
             }
+        }
+    }
+    conn.close().await;
+}
+
+/// Waits for a write, then takes whatever else queued behind it into `group`; false once every
+/// handle is gone. Cancel-safe: a write is only taken in the step that completes.
+async fn take_group(queue: &Queue, group: &mut Vec<Box<dyn Job>>) -> bool {
+    let mut queue = queue.lock().await;
+    match queue.recv().await {
+        Some(job) => group.push(job),
+        None => return false,
+    }
+    while group.len() < MAX_GROUP {
+        match queue.try_recv() {
+            Ok(job) => group.push(job),
+            Err(_) => break,
+        }
+    }
+    true
+}
+
+/// A writer's connection, kept from one group to the next: a pooled one cost a round trip to
+/// check it out (sqlx pings it) and another to check it back in (pinged again), two of the five
+/// round trips of a one-statement group. Opened again after a failure.
+struct WriterConnection {
+    url: SecretString,
+    open: Option<AnyConnection>,
+}
+
+impl WriterConnection {
+    async fn get(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        let conn = match self.open.take() {
+            Some(conn) => conn,
+            None => tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                AnyConnection::connect(self.url.expose_secret()),
+            )
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))??,
+        };
+        Ok(self.open.insert(conn))
+    }
+
+    /// `BEGIN` on the kept connection; if the server dropped it meanwhile (a restart, an idle
+    /// timeout), on a new one: nothing has run yet, so trying again is safe.
+    async fn begin(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        if self.get().await?.execute("BEGIN").await.is_err() {
+            self.open = None;
+            self.get().await?.execute("BEGIN").await?;
+        }
+        self.get().await
+    }
+
+    /// Ends the open transaction; a connection that cannot is dropped (its transaction ends
+    /// with it).
+    async fn roll_back(&mut self) {
+        if let Some(conn) = self.open.as_mut() {
+            if conn.execute("ROLLBACK").await.is_err() {
+                self.open = None;
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Some(conn) = self.open.take() {
+            let _ = conn.close().await;
         }
     }
 }
@@ -186,23 +258,31 @@ async fn commit_groups(pool: AnyPool, turns: WriteTurns, queue: Queue) {
 /// Runs `jobs` in one transaction, committed if every one succeeds and rolled back otherwise.
 /// Durable unless no write in it needs to be.
 async fn in_transaction(
-    pool: &AnyPool,
+    conn: &mut WriterConnection,
     jobs: &mut [Box<dyn Job>],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+    let result = run_jobs(conn.begin().await?, jobs, now_ms).await;
+    if result.is_err() {
+        // Whatever failed (a write, the commit), the transaction does not stay open.
+        conn.roll_back().await;
+    }
+    result
+}
+
+async fn run_jobs(
+    conn: &mut AnyConnection,
+    jobs: &mut [Box<dyn Job>],
+    now_ms: i64,
+) -> Result<(), StoreError> {
     if !jobs.iter().any(|job| job.durable()) {
         // Visible at once, flushed shortly after: the promise such writes make (see `Write`).
-        tx.execute("SET LOCAL synchronous_commit TO OFF").await?;
+        conn.execute("SET LOCAL synchronous_commit TO OFF").await?;
     }
     for job in jobs.iter_mut() {
-        if let Err(error) = job.run(&mut tx, now_ms).await {
-            // Best effort: a transaction not committed leaves nothing behind either.
-            let _ = tx.rollback().await;
-            return Err(error);
-        }
+        job.run(conn, now_ms).await?;
     }
-    tx.commit().await?;
+    conn.execute("COMMIT").await?;
     Ok(())
 }
 
@@ -211,6 +291,7 @@ mod tests {
     use super::*;
     use crate::store::group_commit::WriteFuture;
     use crate::store::tx::{args, Tx};
+    use sqlx::AnyPool;
 
     fn admin_url() -> SecretString {
         std::env::var("PAGOS_TEST_POSTGRES_URL")
@@ -407,5 +488,44 @@ mod tests {
         assert_eq!(claim.await.unwrap().unwrap(), "on");
         assert_eq!(record.await.unwrap().unwrap(), "on");
         writer.close().await;
+    }
+
+    /// The server process of the connection the write ran on.
+    struct BackendPid;
+
+    impl Write for BackendPid {
+        type Output = i64;
+
+        fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, i64> {
+            Box::pin(async move {
+                let rows = tx
+                    .fetch_all("SELECT CAST(pg_backend_pid() AS BIGINT) AS pid", &[])
+                    .await?;
+                rows[0].get("pid")
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_dropped_is_replaced_without_failing_a_write() {
+        let (admin, table) = scratch_table("writer_conn").await;
+        let writer = PgGroupWriter::start(&admin_url()).unwrap();
+        // One write after another goes round the writers: each opens and keeps a connection.
+        let mut kept = std::collections::BTreeSet::new();
+        for _ in 0..2 * WRITERS {
+            kept.insert(writer.write(BackendPid).await.unwrap());
+        }
+        for pid in &kept {
+            run_sql(&admin, format!("SELECT pg_terminate_backend({pid})")).await;
+        }
+        for _ in 0..2 * WRITERS {
+            let pid = writer
+                .write(BackendPid)
+                .await
+                .expect("written on a new connection");
+            assert!(!kept.contains(&pid), "a dropped connection was used again");
+        }
+        writer.close().await;
+        run_sql(&admin, format!("DROP TABLE {table}")).await;
     }
 }
