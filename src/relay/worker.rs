@@ -7,9 +7,9 @@ use super::recorder::Recorder;
 use super::schedule::RetrySchedule;
 use crate::clock;
 use crate::metrics::Metrics;
-use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, Store};
+use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, Store, StoreError};
 use crate::storefronts::Storefronts;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -96,8 +96,9 @@ pub struct Relay {
     in_flight: Cell<usize>,
     /// Writes the records of attempts that finish together in one go.
     recorder: Rc<Recorder>,
-    /// The queue read ahead, between claims.
-    window: Cell<DueWindow>,
+    /// The queue read ahead: claims take from it, and finished deliveries hand their slots on
+    /// from it, also while a claim waits on the store.
+    window: RefCell<DueWindow>,
     /// Set once stop was asked for: deliveries in flight finish, none is started.
     stopping: Cell<bool>,
 }
@@ -123,7 +124,7 @@ impl Relay {
             wake: wake.clone(),
             news: news.clone(),
             in_flight: Cell::new(0),
-            window: Cell::new(DueWindow::default()),
+            window: RefCell::new(DueWindow::default()),
             stopping: Cell::new(false),
         });
         let done = actix_web::rt::spawn(relay.run(stop_rx));
@@ -194,21 +195,7 @@ impl Relay {
                 return;
             }
             let wanted = room.min(CLAIM_BATCH);
-            let mut window = self.window.take();
-            if self.news.swap(false, Ordering::Relaxed) {
-                window.mark_stale();
-            }
-            let claim = self
-                .store
-                .claim_deliveries(
-                    &mut window,
-                    wanted,
-                    self.config.max_per_target,
-                    self.config.lease_ms(),
-                )
-                .await;
-            self.window.set(window);
-            let claimed = match claim {
+            let claimed = match self.claim(wanted).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(%error, "could not claim deliveries; will retry");
@@ -325,10 +312,33 @@ impl Relay {
         if self.stopping.get() {
             return None;
         }
-        let mut window = self.window.take();
-        let next = window.take_next_of(target, clock::unix_ms());
-        self.window.set(window);
-        next
+        self.window
+            .borrow_mut()
+            .take_next_of(target, clock::unix_ms())
+    }
+
+    /// Claims up to `wanted` due notifications (see `Store::claim_deliveries`), reading the
+    /// queue again when the window needs it. The window is only borrowed between awaits, so
+    /// deliveries finishing meanwhile still hand their slots on.
+    async fn claim(&self, wanted: usize) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let per_target = self.config.max_per_target;
+        if self.news.swap(false, Ordering::Relaxed) {
+            self.window.borrow_mut().mark_stale();
+        }
+        let now = clock::unix_ms();
+        let mut busy = self.store.leases_by_target().await?;
+        if self.window.borrow().needs_read(now, &busy, per_target) {
+            let start = self.window.borrow().read_begins(now);
+            let due = self
+                .store
+                .due_heads(DueWindow::read_size(wanted), per_target)
+                .await?;
+            self.window.borrow_mut().refill(due, start);
+        }
+        let chosen = self.window.borrow_mut().take(&mut busy, per_target, wanted);
+        self.store
+            .lease_deliveries(chosen, self.config.lease_ms())
+            .await
     }
 }
 

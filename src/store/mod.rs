@@ -23,7 +23,7 @@ pub use claims::{
 };
 pub use deliveries::{
     AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryFilter, DeliveryStatus,
-    DeliveryView, DueWindow, QueueStats, RetryRequest, UnknownStatus,
+    DeliveryView, DueWindow, QueueStats, ReadStart, RetryRequest, UnknownStatus,
 };
 pub use events::{IncomingEvent, Ingested, NewDelivery, OrderContext};
 pub use held::{BuildHeld, HeldEvent};

@@ -99,6 +99,13 @@ const MIN_WINDOW: usize = 512;
 /// notifications (retries coming due, other targets) wait at most this long behind it.
 const WINDOW_MAX_AGE_MS: i64 = 200;
 
+/// When a read of the queue began, and what news the window had seen then.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadStart {
+    at_ms: i64,
+    marks: u64,
+}
+
 /// Due notifications read ahead of the claims that take them: one read of the queue serves many
 /// claims, so a claim's cost does not grow with the backlog (one busy target with thousands
 /// queued would otherwise be read again for every slot that frees up). Only a hint: the lease
@@ -109,15 +116,28 @@ pub struct DueWindow {
     candidates: std::collections::VecDeque<(String, String)>,
     read_at_ms: i64,
     stale: bool,
+    /// How many times news was marked: a read that began before the last mark is stale.
+    marks: u64,
 }
 
 impl DueWindow {
     /// New work was queued: read the queue again at the next claim.
     pub fn mark_stale(&mut self) {
         self.stale = true;
+        self.marks += 1;
     }
 
-    fn needs_read(&self, now: i64, busy: &HashMap<String, usize>, per_target: usize) -> bool {
+    /// Where a read of the queue that begins now stands: hand it back to `refill`.
+    pub fn read_begins(&self, now: i64) -> ReadStart {
+        ReadStart {
+            at_ms: now,
+            marks: self.marks,
+        }
+    }
+
+    /// Whether the queue must be read again before a claim: news, an old read, or nothing left
+    /// in it for a target below its limit.
+    pub fn needs_read(&self, now: i64, busy: &HashMap<String, usize>, per_target: usize) -> bool {
         self.stale
             || now - self.read_at_ms > WINDOW_MAX_AGE_MS
             || !self
@@ -137,8 +157,21 @@ impl DueWindow {
         }
     }
 
+    /// How many due notifications a read for claims of `batch` takes in.
+    pub fn read_size(batch: usize) -> usize {
+        (batch * WINDOW_PER_SLOT).max(MIN_WINDOW)
+    }
+
+    /// The queue as read from `start` on (`Store::due_heads`), in place of what was left. News
+    /// marked since the read began keeps the window stale.
+    pub fn refill(&mut self, due: Vec<(String, String)>, start: ReadStart) {
+        self.candidates = due.into();
+        self.read_at_ms = start.at_ms;
+        self.stale = self.marks != start.marks;
+    }
+
     /// Takes up to `batch` candidates of targets below `per_target`, counting them as busy.
-    fn take(
+    pub fn take(
         &mut self,
         busy: &mut HashMap<String, usize>,
         per_target: usize,
@@ -165,7 +198,8 @@ impl Store {
     /// Claims up to `batch` due notifications, at most `per_target` in flight per target
     /// (counting other workers' and replicas' leases), fairly across targets: a target at its
     /// limit is skipped and the next ones are served. `window` carries the read-ahead from one
-    /// claim to the next.
+    /// claim to the next. (The relay makes the same steps itself, so that its window serves
+    /// hand-overs while a claim waits on the store.)
     pub async fn claim_deliveries(
         &self,
         window: &mut DueWindow,
@@ -174,11 +208,26 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = clock::unix_ms();
-        let silent = now - OWNER_SILENCE_MS;
-        // Reads first, on the pool (readers never block the writer under WAL).
-        let mut busy: HashMap<String, usize> = sqlx::query(IN_FLIGHT_BY_TARGET.as_str())
+        let mut busy = self.leases_by_target().await?;
+        if window.needs_read(now, &busy, per_target) {
+            let start = window.read_begins(now);
+            window.refill(
+                self.due_heads(DueWindow::read_size(batch), per_target)
+                    .await?,
+                start,
+            );
+        }
+        let chosen = window.take(&mut busy, per_target, batch);
+        self.lease_deliveries(chosen, lease_ms).await
+    }
+
+    /// Deliveries in flight per target, across every worker and replica (their leases hold).
+    pub async fn leases_by_target(&self) -> Result<HashMap<String, usize>, StoreError> {
+        let now = clock::unix_ms();
+        // Reads are on the pool (readers never block the writer under WAL).
+        sqlx::query(IN_FLIGHT_BY_TARGET.as_str())
             .bind(now)
-            .bind(silent)
+            .bind(now - OWNER_SILENCE_MS)
             .bind(self.instance())
             .fetch_all(self.pool())
             .await?
@@ -189,32 +238,44 @@ impl Store {
                     column::<i64>(row, "busy")?.max(0) as usize,
                 ))
             })
-            .collect::<Result<_, StoreError>>()?;
-        if window.needs_read(now, &busy, per_target) {
-            let rows = sqlx::query(DUE_HEADS.as_str())
-                .bind(now)
-                .bind(silent)
-                .bind(self.instance())
-                .bind((batch * WINDOW_PER_SLOT).max(MIN_WINDOW) as i64)
-                .bind(per_target as i64)
-                .fetch_all(self.pool())
-                .await?;
-            window.candidates = rows
-                .iter()
-                .map(|row| Ok((column(row, "id")?, column(row, "target_key")?)))
-                .collect::<Result<_, StoreError>>()?;
-            window.read_at_ms = now;
-            window.stale = false;
-        }
-        let chosen = window.take(&mut busy, per_target, batch);
-        if chosen.is_empty() {
+            .collect()
+    }
+
+    /// Up to `limit` due notifications, oldest first, that a claim may take (see `DUE_HEADS`),
+    /// as `(id, target_key)`.
+    pub async fn due_heads(
+        &self,
+        limit: usize,
+        per_target: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let now = clock::unix_ms();
+        sqlx::query(DUE_HEADS.as_str())
+            .bind(now)
+            .bind(now - OWNER_SILENCE_MS)
+            .bind(self.instance())
+            .bind(limit as i64)
+            .bind(i64::try_from(per_target).unwrap_or(i64::MAX))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| Ok((column(row, "id")?, column(row, "target_key")?)))
+            .collect()
+    }
+
+    /// Takes the leases of `ids` (a compare-and-set: a notification another worker claimed
+    /// meanwhile, or no longer due or no longer first of its subject, is not taken); the
+    /// notifications leased, oldest first.
+    pub async fn lease_deliveries(
+        &self,
+        ids: Vec<String>,
+        lease_ms: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
-        // Compare-and-set on the lease: a row another worker claimed meanwhile, or one no
-        // longer due or no longer first of its subject, is not taken.
         let mut claimed = self
             .write(LeaseClaim {
-                ids: chosen,
+                ids,
                 lease_ms,
                 owner: self.instance().to_owned(),
                 postgres: self.backend() == Backend::Postgres,
@@ -293,6 +354,7 @@ mod tests {
                 .collect(),
             read_at_ms,
             stale: false,
+            marks: 0,
         }
     }
 
@@ -321,5 +383,17 @@ mod tests {
             w.needs_read(0, &busy, 2),
             "only a target at its limit is left"
         );
+    }
+
+    #[test]
+    fn news_that_arrives_while_the_queue_is_read_keeps_the_window_stale() {
+        let mut w = window(&[], 0);
+        let start = w.read_begins(1_000);
+        w.mark_stale();
+        w.refill(vec![("1".into(), "a".into())], start);
+        assert_eq!(w.take_next_of("a", 1_000), None, "read before the news");
+        let start = w.read_begins(1_010);
+        w.refill(vec![("1".into(), "a".into())], start);
+        assert_eq!(w.take_next_of("a", 1_010).as_deref(), Some("1"));
     }
 }
