@@ -3,7 +3,7 @@
 //! its targets.
 
 use crate::conekta_events::order_event;
-use crate::helpers::{spawn_app_with, Db};
+use crate::helpers::{spawn_app_with, Db, TestApp};
 use crate::on_both_stores;
 use crate::receiver::Receiver;
 use pagos::store::{
@@ -23,17 +23,40 @@ async fn claim(store: &Store, per_target: usize) -> Vec<String> {
     claimed.into_iter().map(|d| d.id).collect()
 }
 
+/// An app whose relay stays idle (no signing secret: the tests claim by hand), with a paid
+/// order's notification queued for each reference, and the receiver they are addressed to.
+async fn app_with_paid_orders(
+    db: Db,
+    references: impl IntoIterator<Item = impl AsRef<str>>,
+) -> (TestApp, Receiver) {
+    let app = spawn_app_with(db, |s| s.relay.signing_secret = None).await;
+    let receiver = Receiver::start();
+    for reference in references {
+        let order_id = app.create_order(reference.as_ref(), &receiver.url).await;
+        let paid = order_event("order.paid", &order_id, Some("paid"), 100000);
+        assert_eq!(app.post_webhook(&paid).await.status, 200);
+    }
+    (app, receiver)
+}
+
+/// A first attempt that delivered `id`.
+fn delivered_at_once(id: &str) -> AttemptRecord {
+    AttemptRecord {
+        delivery_id: id.to_owned(),
+        attempt: 1,
+        started_at_ms: 1_000,
+        duration_ms: 3,
+        status_code: Some(200),
+        error: None,
+        next: AttemptNext::Delivered,
+    }
+}
+
 on_both_stores!(
     a_live_owners_lease_holds_and_a_dead_owners_is_free_at_once,
     |db: Db| async move {
         // No signing secret: the app's own relay stays idle and the test claims by hand.
-        let app = spawn_app_with(db, |s| s.relay.signing_secret = None).await;
-        let receiver = Receiver::start();
-        for reference in ["owner-1", "owner-2"] {
-            let order_id = app.create_order(reference, &receiver.url).await;
-            let paid = order_event("order.paid", &order_id, Some("paid"), 100000);
-            assert_eq!(app.post_webhook(&paid).await.status, 200);
-        }
+        let (app, _receiver) = app_with_paid_orders(db, ["owner-1", "owner-2"]).await;
         // Two replicas on one store: the app's (it beats every second) and another one.
         let live = &app.app_store;
         let other = Store::connect(&app.database_url.clone().into())
@@ -75,13 +98,8 @@ on_both_stores!(
 on_both_stores!(
     attempts_recorded_together_each_move_their_own_delivery_on,
     |db: Db| async move {
-        let app = spawn_app_with(db, |s| s.relay.signing_secret = None).await;
-        let receiver = Receiver::start();
-        for reference in ["batch-1", "batch-2", "batch-3", "batch-4"] {
-            let order_id = app.create_order(reference, &receiver.url).await;
-            let paid = order_event("order.paid", &order_id, Some("paid"), 100000);
-            assert_eq!(app.post_webhook(&paid).await.status, 200);
-        }
+        let (app, _receiver) =
+            app_with_paid_orders(db, ["batch-1", "batch-2", "batch-3", "batch-4"]).await;
         let store = &app.app_store;
         let mut window = DueWindow::default();
         let mut claimed = store
@@ -178,11 +196,7 @@ async fn window_rest(store: &Store, claimed: &[ClaimedDelivery]) -> String {
 on_both_stores!(
     a_lease_leaves_its_notifications_row_alone_and_an_older_releases_lease_still_holds,
     |db: Db| async move {
-        let app = spawn_app_with(db, |s| s.relay.signing_secret = None).await;
-        let receiver = Receiver::start();
-        let order_id = app.create_order("own-row", &receiver.url).await;
-        let paid = order_event("order.paid", &order_id, Some("paid"), 100000);
-        assert_eq!(app.post_webhook(&paid).await.status, 200);
+        let (app, _receiver) = app_with_paid_orders(db, ["own-row"]).await;
         let store = &app.app_store;
         let mut conn = sqlx::AnyConnection::connect(&app.database_url)
             .await
@@ -238,21 +252,7 @@ on_both_stores!(
 
         // Recording the attempt ends the lease.
         store
-            .record_attempts(
-                vec![(
-                    AttemptRecord {
-                        delivery_id: id.clone(),
-                        attempt: 1,
-                        started_at_ms: 1_000,
-                        duration_ms: 3,
-                        status_code: Some(200),
-                        error: None,
-                        next: AttemptNext::Delivered,
-                    },
-                    None,
-                )],
-                LEASE_MS,
-            )
+            .record_attempts(vec![(delivered_at_once(&id), None)], LEASE_MS)
             .await
             .unwrap();
         let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_leases")
@@ -271,13 +271,8 @@ on_both_stores!(
 on_both_stores!(
     two_replicas_never_lease_one_notification_at_once,
     |db: Db| async move {
-        let app = spawn_app_with(db, |s| s.relay.signing_secret = None).await;
-        let receiver = Receiver::start();
-        for n in 0..20 {
-            let order_id = app.create_order(&format!("race-{n}"), &receiver.url).await;
-            let paid = order_event("order.paid", &order_id, Some("paid"), 100000);
-            assert_eq!(app.post_webhook(&paid).await.status, 200);
-        }
+        let references: Vec<String> = (0..20).map(|n| format!("race-{n}")).collect();
+        let (app, _receiver) = app_with_paid_orders(db, references).await;
         let one = &app.app_store;
         let other = Store::connect(&app.database_url.clone().into())
             .await
@@ -307,15 +302,7 @@ on_both_stores!(
             (&a, &other, b.clone())
         };
         let held = holder_took[0].clone();
-        let record = AttemptRecord {
-            delivery_id: recorder_took[0].clone(),
-            attempt: 1,
-            started_at_ms: 1_000,
-            duration_ms: 3,
-            status_code: Some(200),
-            error: None,
-            next: AttemptNext::Delivered,
-        };
+        let record = delivered_at_once(&recorder_took[0]);
         let handed = recorder
             .record_attempts(vec![(record, Some(held))], LEASE_MS)
             .await
