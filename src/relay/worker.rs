@@ -318,26 +318,18 @@ impl Relay {
     }
 
     /// Claims up to `wanted` due notifications (see `Store::claim_deliveries`), reading the
-    /// queue again when the window needs it. The window is only borrowed between awaits, so
-    /// deliveries finishing meanwhile still hand their slots on.
+    /// queue afresh when news came.
     async fn claim(&self, wanted: usize) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let per_target = self.config.max_per_target;
         if self.news.swap(false, Ordering::Relaxed) {
             self.window.borrow_mut().mark_stale();
         }
-        let now = clock::unix_ms();
-        let mut busy = self.store.leases_by_target().await?;
-        if self.window.borrow().needs_read(now, &busy, per_target) {
-            let start = self.window.borrow().read_begins(now);
-            let due = self
-                .store
-                .due_heads(DueWindow::read_size(wanted), per_target)
-                .await?;
-            self.window.borrow_mut().refill(due, start);
-        }
-        let chosen = self.window.borrow_mut().take(&mut busy, per_target, wanted);
         self.store
-            .lease_deliveries(chosen, self.config.lease_ms())
+            .claim_deliveries(
+                &self.window,
+                wanted,
+                self.config.max_per_target,
+                self.config.lease_ms(),
+            )
             .await
     }
 }

@@ -10,14 +10,15 @@ use pagos::store::{
     AttemptNext, AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryStatus, DueWindow, Store,
 };
 use sqlx::Connection;
+use std::cell::RefCell;
 
 /// Long enough that no lease in this test lapses: only its owner's death frees it.
 const LEASE_MS: i64 = 60_000;
 
 async fn claim(store: &Store, per_target: usize) -> Vec<String> {
-    let mut window = DueWindow::default();
+    let window = RefCell::new(DueWindow::default());
     let claimed = store
-        .claim_deliveries(&mut window, 16, per_target, LEASE_MS)
+        .claim_deliveries(&window, 16, per_target, LEASE_MS)
         .await
         .unwrap();
     claimed.into_iter().map(|d| d.id).collect()
@@ -101,9 +102,9 @@ on_both_stores!(
         let (app, _receiver) =
             app_with_paid_orders(db, ["batch-1", "batch-2", "batch-3", "batch-4"]).await;
         let store = &app.app_store;
-        let mut window = DueWindow::default();
+        let window = RefCell::new(DueWindow::default());
         let mut claimed = store
-            .claim_deliveries(&mut window, 3, 16, LEASE_MS)
+            .claim_deliveries(&window, 3, 16, LEASE_MS)
             .await
             .unwrap();
         assert_eq!(claimed.len(), 3);

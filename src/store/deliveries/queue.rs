@@ -9,6 +9,7 @@ use super::DeliveryStatus;
 use crate::clock;
 use crate::store::instances::OWNER_SILENCE_MS;
 use crate::store::{column, Backend, Store, StoreError};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -198,31 +199,30 @@ impl Store {
     /// Claims up to `batch` due notifications, at most `per_target` in flight per target
     /// (counting other workers' and replicas' leases), fairly across targets: a target at its
     /// limit is skipped and the next ones are served. `window` carries the read-ahead from one
-    /// claim to the next. (The relay makes the same steps itself, so that its window serves
-    /// hand-overs while a claim waits on the store.)
+    /// claim to the next; it is only borrowed between awaits, so finished deliveries can keep
+    /// handing their slots on from it while the claim waits on the store.
     pub async fn claim_deliveries(
         &self,
-        window: &mut DueWindow,
+        window: &RefCell<DueWindow>,
         batch: usize,
         per_target: usize,
         lease_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = clock::unix_ms();
         let mut busy = self.leases_by_target().await?;
-        if window.needs_read(now, &busy, per_target) {
-            let start = window.read_begins(now);
-            window.refill(
-                self.due_heads(DueWindow::read_size(batch), per_target)
-                    .await?,
-                start,
-            );
+        if window.borrow().needs_read(now, &busy, per_target) {
+            let start = window.borrow().read_begins(now);
+            let due = self
+                .due_heads(DueWindow::read_size(batch), per_target)
+                .await?;
+            window.borrow_mut().refill(due, start);
         }
-        let chosen = window.take(&mut busy, per_target, batch);
+        let chosen = window.borrow_mut().take(&mut busy, per_target, batch);
         self.lease_deliveries(chosen, lease_ms).await
     }
 
     /// Deliveries in flight per target, across every worker and replica (their leases hold).
-    pub async fn leases_by_target(&self) -> Result<HashMap<String, usize>, StoreError> {
+    async fn leases_by_target(&self) -> Result<HashMap<String, usize>, StoreError> {
         let now = clock::unix_ms();
         // Reads are on the pool (readers never block the writer under WAL).
         sqlx::query(IN_FLIGHT_BY_TARGET.as_str())
@@ -243,7 +243,7 @@ impl Store {
 
     /// Up to `limit` due notifications, oldest first, that a claim may take (see `DUE_HEADS`),
     /// as `(id, target_key)`.
-    pub async fn due_heads(
+    async fn due_heads(
         &self,
         limit: usize,
         per_target: usize,
@@ -265,7 +265,7 @@ impl Store {
     /// Takes the leases of `ids` (a compare-and-set: a notification another worker claimed
     /// meanwhile, or no longer due or no longer first of its subject, is not taken); the
     /// notifications leased, oldest first.
-    pub async fn lease_deliveries(
+    async fn lease_deliveries(
         &self,
         ids: Vec<String>,
         lease_ms: i64,
