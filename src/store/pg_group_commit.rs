@@ -229,11 +229,18 @@ impl WriterConnection {
     }
 
     /// `BEGIN` on the kept connection; if the server dropped it meanwhile (a restart, an idle
-    /// timeout), on a new one: nothing has run yet, so trying again is safe.
-    async fn begin(&mut self) -> Result<&mut AnyConnection, StoreError> {
-        if self.get().await?.execute("BEGIN").await.is_err() {
+    /// timeout), on a new one: nothing has run yet, so trying again is safe. A transaction that
+    /// need not be durable says so in the same round trip (one simple query, two statements).
+    async fn begin(&mut self, durable: bool) -> Result<&mut AnyConnection, StoreError> {
+        // Visible at once, flushed shortly after: the promise such writes make (see `Write`).
+        let begin = if durable {
+            "BEGIN"
+        } else {
+            "BEGIN; SET LOCAL synchronous_commit TO OFF"
+        };
+        if self.get().await?.execute(begin).await.is_err() {
             self.open = None;
-            self.get().await?.execute("BEGIN").await?;
+            self.get().await?.execute(begin).await?;
         }
         self.get().await
     }
@@ -262,7 +269,8 @@ async fn in_transaction(
     jobs: &mut [Box<dyn Job>],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    let result = run_jobs(conn.begin().await?, jobs, now_ms).await;
+    let durable = jobs.iter().any(|job| job.durable());
+    let result = run_jobs(conn.begin(durable).await?, jobs, now_ms).await;
     if result.is_err() {
         // Whatever failed (a write, the commit), the transaction does not stay open.
         conn.roll_back().await;
@@ -275,10 +283,6 @@ async fn run_jobs(
     jobs: &mut [Box<dyn Job>],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    if !jobs.iter().any(|job| job.durable()) {
-        // Visible at once, flushed shortly after: the promise such writes make (see `Write`).
-        conn.execute("SET LOCAL synchronous_commit TO OFF").await?;
-    }
     for job in jobs.iter_mut() {
         job.run(conn, now_ms).await?;
     }

@@ -120,7 +120,10 @@ on_both_stores!(
             error: error.map(str::to_owned),
             next,
         };
-        // Three outcomes in one write; the delivered one hands its slot to the fourth.
+        // Three outcomes in one write; the delivered one hands its slot to the fourth. The
+        // error text travels as written, whatever it holds (on PostgreSQL the batch is one JSON
+        // parameter).
+        let refused = "refused: \"peer\" \\ reset, señal\n";
         let next = store
             .record_attempts(
                 vec![
@@ -138,7 +141,7 @@ on_both_stores!(
                         None,
                     ),
                     (
-                        record(&claimed[2], None, Some("refused"), AttemptNext::Failed),
+                        record(&claimed[2], None, Some(refused), AttemptNext::Failed),
                         None,
                     ),
                 ],
@@ -167,7 +170,8 @@ on_both_stores!(
         let failed = view(claimed[2].id.clone()).await;
         assert_eq!(failed.status, DeliveryStatus::Failed);
         assert_eq!(failed.last_response_code, None);
-        assert_eq!(failed.attempt_log[0].error.as_deref(), Some("refused"));
+        assert_eq!(failed.attempt_log[0].error.as_deref(), Some(refused));
+        assert_eq!(failed.last_error.as_deref(), Some(refused));
         assert!(
             claim(store, 16).await.is_empty(),
             "the handed-over one is leased, the retry not due, the others done"

@@ -272,23 +272,52 @@ impl Write for RecordBatch {
     }
 }
 
-/// Columns of one record in `record_together`'s `VALUES` list.
-const RECORD_COLUMNS: usize = 9;
-
-/// The records as one `VALUES` list (whose columns are `column1`, `column2`, …), inserted into
-/// the attempt log and joined to their deliveries (`$2`: now), whose leases end. A lease is
-/// deleted after its notification's row is updated (the row's lock first, as a claim takes
-/// them). `{rows}`: the list.
-const RECORD_TOGETHER: &str = "WITH v AS (SELECT * FROM (VALUES {rows}) AS t), \
+/// The records as rows (`$6`: one JSON array of objects, so every batch, whatever its size, is
+/// the same prepared statement with one plan), inserted into the attempt log and joined to
+/// their deliveries (`$2`: now), whose leases end. A lease is deleted after its notification's
+/// row is updated (the row's lock first, as a claim takes them).
+const RECORD_TOGETHER: &str = "WITH v AS (SELECT * FROM json_to_recordset(CAST($6 AS json)) \
+       AS t(id text, status text, attempt bigint, next_at bigint, status_code bigint, \
+       error text, finished_at bigint, started_at bigint, duration bigint)), \
      logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
-       status_code, error) SELECT column1, column3, column8, column9, column5, column6 FROM v \
+       status_code, error) SELECT id, attempt, started_at, duration, status_code, error FROM v \
        ON CONFLICT (delivery_id, attempt) DO NOTHING), \
-     recorded AS (UPDATE deliveries SET status = v.column2, attempts = v.column3, \
-       next_attempt_at_ms = v.column4, last_status_code = v.column5, last_error = v.column6, \
-       updated_at_ms = $2, finished_at_ms = v.column7 FROM v \
-       WHERE deliveries.id = v.column1 AND deliveries.status = 'pending' \
+     recorded AS (UPDATE deliveries SET status = v.status, attempts = v.attempt, \
+       next_attempt_at_ms = v.next_at, last_status_code = v.status_code, last_error = v.error, \
+       updated_at_ms = $2, finished_at_ms = v.finished_at FROM v \
+       WHERE deliveries.id = v.id AND deliveries.status = 'pending' \
        RETURNING deliveries.id), \
      ended AS (DELETE FROM delivery_leases WHERE delivery_id IN (SELECT id FROM recorded))";
+
+/// `RECORD_TOGETHER` followed by the claim's own `WITH` list: one statement.
+static RECORD_AND_CLAIM: LazyLock<String> = LazyLock::new(|| {
+    let claim = PG_LEASE_CLAIM
+        .strip_prefix("WITH ")
+        .unwrap_or(PG_LEASE_CLAIM.as_str());
+    format!("{RECORD_TOGETHER}, {claim}")
+});
+
+/// `records` as `RECORD_TOGETHER`'s `$6`.
+fn records_json(records: &[AttemptRecord], now: i64) -> String {
+    let rows: Vec<serde_json::Value> = records
+        .iter()
+        .map(|record| {
+            let (next_at, finished) = record.next.due_and_finished(now);
+            serde_json::json!({
+                "id": record.delivery_id,
+                "status": record.next.status().as_str(),
+                "attempt": record.attempt,
+                "next_at": next_at,
+                "status_code": record.status_code,
+                "error": record.error,
+                "finished_at": finished,
+                "started_at": record.started_at_ms,
+                "duration": record.duration_ms,
+            })
+        })
+        .collect();
+    serde_json::Value::from(rows).to_string()
+}
 
 /// PostgreSQL: `records`, with the same effect as `AttemptRecord::run` on each, and `claim`'s
 /// hand-overs, in one round trip. The claim runs in the statement's snapshot, where the
@@ -301,48 +330,19 @@ async fn record_together(
     claim: Option<&LeaseClaim>,
     now: i64,
 ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-    // `$1`-`$5`: the claim's parameters (with no claim, its ids are an empty list); then the
-    // records' cells.
-    let first = 6;
-    let rows: Vec<String> = (0..records.len())
-        .map(|r| {
-            let cells: Vec<String> = (0..RECORD_COLUMNS)
-                .map(|c| format!("${}", first + r * RECORD_COLUMNS + c))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect();
     let none = LeaseClaim {
         ids: Vec::new(),
         lease_ms: 0,
         owner: String::new(),
         postgres: true,
     };
+    // `$1`-`$5`: the claim's parameters (with no claim, its ids are an empty list).
     let claim = claim.unwrap_or(&none);
     let ids = claim.ids_json();
+    let rows = records_json(records, now);
     let mut values = claim.args(now, &ids);
-    values.reserve(records.len() * RECORD_COLUMNS);
-    for record in records {
-        let (next_at, finished) = record.next.due_and_finished(now);
-        values.extend(args![
-            &record.delivery_id,
-            record.next.status(),
-            i64::from(record.attempt),
-            next_at,
-            record.status_code.map(i64::from),
-            record.error.as_deref(),
-            finished,
-            record.started_at_ms,
-            record.duration_ms,
-        ]);
-    }
-    let recorded = RECORD_TOGETHER.replace("{rows}", &rows.join(", "));
-    // The claim's own `WITH` list continues the records'.
-    let claim_sql = PG_LEASE_CLAIM
-        .strip_prefix("WITH ")
-        .unwrap_or(PG_LEASE_CLAIM.as_str());
-    let sql = format!("{recorded}, {claim_sql}");
-    let rows = tx.fetch_all(&sql, &values).await?;
+    values.push(Arg::from(rows.as_str()));
+    let rows = tx.fetch_all(&RECORD_AND_CLAIM, &values).await?;
     rows.iter().map(claimed).collect()
 }
 
