@@ -3,7 +3,7 @@
 //! PostgreSQL, a handful of statements) instead of one per delivery. Each delivery still waits
 //! for its own record's commit before its slot passes on.
 
-use crate::store::{AttemptRecord, ClaimedDelivery, Store};
+use crate::store::{AttemptRecord, ClaimedDelivery, Slot, Store};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tokio::sync::oneshot;
@@ -18,7 +18,7 @@ type Recorded = Result<Option<ClaimedDelivery>, String>;
 
 struct Queued {
     record: AttemptRecord,
-    hand_over: Option<String>,
+    hand_over: Option<Slot>,
     reply: oneshot::Sender<Recorded>,
 }
 
@@ -40,12 +40,12 @@ impl Recorder {
         })
     }
 
-    /// Records `record` (and takes `hand_over`'s lease) with whatever finished alongside it;
-    /// returns once committed.
+    /// Records `record` (and leases the next notification of `hand_over`'s target from there) with
+    /// whatever finished alongside it; returns once committed.
     pub async fn record(
         self: &Rc<Self>,
         record: AttemptRecord,
-        hand_over: Option<String>,
+        hand_over: Option<Slot>,
     ) -> Recorded {
         let (reply, answer) = oneshot::channel();
         self.queued.borrow_mut().push(Queued {

@@ -7,7 +7,9 @@ use super::recorder::Recorder;
 use super::schedule::RetrySchedule;
 use crate::clock;
 use crate::metrics::Metrics;
-use crate::store::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, Store, StoreError};
+use crate::store::{
+    AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, Slot, Store, StoreError,
+};
 use crate::storefronts::Storefronts;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -305,10 +307,11 @@ impl Relay {
         }
     }
 
-    /// The next notification for `target` when it is also the next one due overall (so slots
-    /// still go oldest first across targets), unless the relay is stopping. Its lease is taken
-    /// in the same transaction that records this attempt, so the target's count never rises.
-    fn hand_over_to(&self, target: &str) -> Option<String> {
+    /// Where this slot passes on to: `target`'s next notification, when the window's next one
+    /// due overall is `target`'s (so slots still go oldest first across targets), unless the
+    /// relay is stopping. The store leases that target's oldest free notification from there in
+    /// the transaction that records this attempt, so the target's count never rises.
+    fn hand_over_to(&self, target: &str) -> Option<Slot> {
         if self.stopping.get() {
             return None;
         }

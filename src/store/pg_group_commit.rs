@@ -218,12 +218,16 @@ impl WriterConnection {
     async fn get(&mut self) -> Result<&mut AnyConnection, StoreError> {
         let conn = match self.open.take() {
             Some(conn) => conn,
-            None => tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                AnyConnection::connect(self.url.expose_secret()),
-            )
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))??,
+            None => {
+                let mut conn = tokio::time::timeout(
+                    CONNECT_TIMEOUT,
+                    AnyConnection::connect(self.url.expose_secret()),
+                )
+                .await
+                .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))??;
+                conn.execute(super::PG_SESSION_SETUP).await?;
+                conn
+            }
         };
         Ok(self.open.insert(conn))
     }

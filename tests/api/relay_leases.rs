@@ -7,7 +7,8 @@ use crate::helpers::{spawn_app_with, Db, TestApp};
 use crate::on_both_stores;
 use crate::receiver::Receiver;
 use pagos::store::{
-    AttemptNext, AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryStatus, DueWindow, Store,
+    AttemptNext, AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryStatus, DueWindow, Slot,
+    Store,
 };
 use sqlx::Connection;
 use std::cell::RefCell;
@@ -120,7 +121,8 @@ on_both_stores!(
             error: error.map(str::to_owned),
             next,
         };
-        // Three outcomes in one write; the delivered one hands its slot to the fourth. The
+        // Three outcomes in one write; the delivered one hands its slot on to its target's next
+        // free notification, the fourth. The
         // error text travels as written, whatever it holds (on PostgreSQL the batch is one JSON
         // parameter).
         let refused = "refused: \"peer\" \\ reset, señal\n";
@@ -129,7 +131,7 @@ on_both_stores!(
                 vec![
                     (
                         record(&claimed[0], Some(200), None, AttemptNext::Delivered),
-                        Some(fourth.clone()),
+                        Some(Slot::any_of(&claimed[0].target_key)),
                     ),
                     (
                         record(
@@ -296,25 +298,105 @@ on_both_stores!(
         );
         assert!(count >= 16, "the claims took what was free ({count})");
 
-        // A slot handed over by id (no read of the queue first) to a notification another
-        // live replica holds does not take it: `recorder` records one of its own and hands
-        // its slot to one `holder` leased.
-        let (holder_took, recorder, recorder_took) = if a.is_empty() {
-            (&b, one, claim(one, 32).await)
-        } else if b.is_empty() {
-            (&a, &other, claim(&other, 32).await)
-        } else {
-            (&a, &other, b.clone())
-        };
-        let held = holder_took[0].clone();
+        // A slot handed on while every other notification of the target is leased by a live
+        // replica takes none of them: `recorder` records one of its own.
+        let recorder_took = if a.is_empty() { &b } else { &a };
+        let recorder = if a.is_empty() { &other } else { one };
         let record = delivered_at_once(&recorder_took[0]);
         let handed = recorder
-            .record_attempts(vec![(record, Some(held))], LEASE_MS)
+            .record_attempts(
+                vec![(record, Some(Slot::any_of(&the_target(&app).await)))],
+                LEASE_MS,
+            )
             .await
             .unwrap();
+        assert_eq!(count, 20, "all twenty were leased between them");
         assert!(handed[0].is_none(), "a live replica's lease is not taken");
     }
 );
+
+on_both_stores!(
+    a_slot_handed_on_takes_the_next_free_notification_when_another_replica_took_the_oldest,
+    |db: Db| async move {
+        let (app, _receiver) = app_with_paid_orders(db, ["next-1", "next-2", "next-3"]).await;
+        let one = &app.app_store;
+        let other = Store::connect(&app.database_url.clone().into())
+            .await
+            .unwrap();
+        // `one` holds the oldest, the other replica the second (the oldest free when it
+        // claimed); `one`'s slot passes on past it, to the third.
+        let first = claim_one(one).await;
+        let second = claim_one(&other).await;
+        assert!(first.id < second.id);
+        let handed = one
+            .record_attempts(
+                vec![(
+                    delivered_at_once(&first.id),
+                    Some(Slot::any_of(&first.target_key)),
+                )],
+                LEASE_MS,
+            )
+            .await
+            .unwrap();
+        let third = handed[0].as_ref().expect("the next free notification");
+        assert!(third.id > second.id, "not the one the other replica holds");
+        // Nothing is left for anyone.
+        assert!(claim(one, 16).await.is_empty());
+        assert!(claim(&other, 16).await.is_empty());
+    }
+);
+
+on_both_stores!(
+    a_claim_whose_window_another_replica_overtook_takes_the_next_free_notification,
+    |db: Db| async move {
+        let (app, _receiver) = app_with_paid_orders(db, ["late-1", "late-2"]).await;
+        let one = &app.app_store;
+        let other = Store::connect(&app.database_url.clone().into())
+            .await
+            .unwrap();
+        // `other` read the queue (its window starts at the oldest notification); `one` then
+        // took that one before `other` claimed.
+        let oldest = claim_one(one).await;
+        let window = RefCell::new(DueWindow::default());
+        let read = window.borrow().read_begins(pagos::clock::unix_ms());
+        let slot = Slot {
+            id: oldest.id.clone(),
+            ..Slot::any_of(&oldest.target_key)
+        };
+        window.borrow_mut().refill(vec![slot], read);
+        let claimed = other
+            .claim_deliveries(&window, 1, 16, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "the slot is not lost");
+        assert!(
+            claimed[0].id > oldest.id,
+            "the next one, not the one `one` holds"
+        );
+    }
+);
+
+/// One claim of one slot: the oldest free notification.
+async fn claim_one(store: &Store) -> ClaimedDelivery {
+    let window = RefCell::new(DueWindow::default());
+    let claimed = store
+        .claim_deliveries(&window, 1, 16, LEASE_MS)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    claimed.into_iter().next().unwrap()
+}
+
+/// The target every notification of `app_with_paid_orders` goes to.
+async fn the_target(app: &TestApp) -> String {
+    let mut conn = sqlx::AnyConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT target_key FROM deliveries LIMIT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
 
 /// The only notification's id, `updated_at_ms` and version, read with `sql`.
 async fn row(conn: &mut sqlx::AnyConnection, sql: &'static str) -> (String, i64, String) {

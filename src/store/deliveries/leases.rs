@@ -3,7 +3,7 @@
 //! its owner process (`instances.id`), so a lease whose owner stopped beating is free at once
 //! instead of when it lapses: a crashed replica's deliveries in flight do not stall its targets.
 
-use super::queue::{AttemptNext, AttemptRecord, ClaimedDelivery};
+use super::queue::{AttemptNext, AttemptRecord, ClaimedDelivery, Slot};
 use crate::store::group_commit::{Write, WriteFuture};
 use crate::store::instances::OWNER_SILENCE_MS;
 use crate::store::tx::{args, Arg, Row, Tx};
@@ -127,9 +127,11 @@ impl AttemptNext {
     }
 }
 
-/// Takes the leases of the chosen notifications, those still free, in `owner`'s name.
+/// Takes leases in `owner`'s name on the oldest due notifications of each target, from where
+/// its first slot starts, that are first of their subject and free when the write runs: as
+/// many per target as it has slots.
 pub(super) struct LeaseClaim {
-    pub(super) ids: Vec<String>,
+    pub(super) slots: Vec<Slot>,
     pub(super) lease_ms: i64,
     pub(super) owner: String,
     pub(super) postgres: bool,
@@ -149,18 +151,29 @@ static UPSERT_LEASES: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The lease compare-and-set on SQLite, on the rows the ids name (one JSON array, so every
-/// claim is the same prepared statement): pending, due, first of their subject. A unary `+`
-/// keeps the other columns' indexes out of the plan, so the rows are found by id, not by
-/// walking every pending row on the status index. `$5`: the ids; `$1`-`$4` as in
-/// `UPSERT_LEASES`. The claimed rows are read afterwards (`CLAIMED_BY_ID`).
+/// `{columns}` of the notifications of `deliveries d` a claim may lease on target `{target}`: pending, due
+/// (`$2`) and at or after `({from_at}, {from_id})` in the queue's order, under no lease that
+/// holds (this release's or an older one's), first of their subject; oldest first, read from
+/// `deliveries_due_by_target` where the slot starts. `$2`-`$4` as in `UPSERT_LEASES`.
+fn free_heads_of(columns: &str, target: &str, from_at: &str, from_id: &str) -> String {
+    format!(
+        "SELECT {columns} FROM deliveries d \
+         WHERE d.target_key = {target} AND d.status = 'pending' \
+         AND (d.next_attempt_at_ms, d.id) >= ({from_at}, {from_id}) \
+         AND d.next_attempt_at_ms <= $2 AND {old} AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = d.id \
+         AND {held}) AND {first} ORDER BY d.next_attempt_at_ms, d.id",
+        old = free_of_old_lease("d", "$2", "$3", "$4"),
+        held = held("$2", "$3", "$4"),
+        first = first_of_subject("d"),
+    )
+}
+
+/// SQLite: the compare-and-set for one target (`$5`), `$6` leases at most, from `($7, $8)`.
+/// The claimed rows are read afterwards (`CLAIMED_BY_ID`).
 static SQLITE_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
     let rows = format!(
-        "SELECT d.id, d.target_key, $1, $4 FROM deliveries d \
-         WHERE d.id IN (SELECT value FROM json_each($5)) \
-         AND +d.status = 'pending' AND +d.next_attempt_at_ms <= $2 AND {old} AND {first}",
-        old = free_of_old_lease("d", "$2", "$3", "$4"),
-        first = first_of_subject("d"),
+        "SELECT id, target_key, $1, $4 FROM ({} LIMIT $6) WHERE true",
+        free_heads_of("d.id, d.target_key", "$5", "$7", "$8")
     );
     UPSERT_LEASES.replace("{rows}", &rows)
 });
@@ -170,43 +183,81 @@ static CLAIMED_BY_ID: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {CLAIMED_COLUMNS} FROM deliveries d WHERE d.id IN (SELECT value FROM json_each($1))")
 });
 
-/// PostgreSQL: the same compare-and-set in one statement. The named rows are locked first,
-/// skipping those another replica is claiming or recording (it waits for no one's commit), and
-/// every condition is checked on them in the same step, so a notification recorded meanwhile
-/// is seen as it is now; `0 +` and `|| ''` keep the status and due indexes out of the plan,
-/// whose generic form otherwise walked every pending row to meet the few ids. A lease is only
-/// written by a transaction holding its notification's row, which keeps lease writes from
-/// waiting on each other.
+/// PostgreSQL: the same compare-and-set for every target in one statement (`$5`: one JSON
+/// array, an object per target: its key, its slots' count and where they start). Each target's rows are locked as they are found, skipping
+/// those another replica is claiming or recording (no one waits for another's commit): two
+/// replicas serving one target take different notifications. A lease is only written by a
+/// transaction holding its notification's row, which keeps lease writes from waiting on each
+/// other; one committed after this statement's snapshot is caught by the upsert's conflict.
 static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH chosen AS MATERIALIZED (SELECT d.id, d.target_key FROM deliveries d \
-           WHERE d.id = ANY(ARRAY(SELECT json_array_elements_text(CAST($5 AS json)))) \
-           AND d.status || '' = 'pending' AND 0 + d.next_attempt_at_ms <= $2 AND {old} \
-           AND {first} FOR UPDATE SKIP LOCKED), \
+        "WITH wanted AS (SELECT * FROM json_to_recordset(CAST($5 AS json)) \
+           AS t(target_key text, n bigint, from_at bigint, from_id text)), \
+         chosen AS MATERIALIZED (SELECT f.* FROM wanted w CROSS JOIN LATERAL \
+           ({heads} LIMIT w.n FOR UPDATE OF d SKIP LOCKED) f), \
          taken AS ({upsert}) \
-         SELECT {CLAIMED_COLUMNS} FROM deliveries d JOIN taken ON d.id = taken.delivery_id",
-        old = free_of_old_lease("d", "$2", "$3", "$4"),
-        first = first_of_subject("d"),
+         SELECT c.* FROM chosen c JOIN taken ON c.id = taken.delivery_id",
+        heads = free_heads_of(CLAIMED_COLUMNS, "w.target_key", "w.from_at", "w.from_id"),
         upsert = UPSERT_LEASES.replace("{rows}", "SELECT id, target_key, $1, $4 FROM chosen"),
     )
 });
 
+/// One target's slots in a claim: how many, and where the first starts.
+struct TargetSlots<'a> {
+    target: &'a str,
+    n: i64,
+    from: &'a Slot,
+}
+
 impl LeaseClaim {
-    /// The ids as the statements take them: one JSON array.
-    fn ids_json(&self) -> String {
-        serde_json::Value::from(self.ids.clone()).to_string()
+    /// The slots by target, in their first slot's order; each target starts at its earliest.
+    fn per_target(&self) -> Vec<TargetSlots<'_>> {
+        let mut targets: Vec<TargetSlots<'_>> = Vec::new();
+        for slot in &self.slots {
+            match targets.iter_mut().find(|t| t.target == slot.target) {
+                Some(t) => {
+                    t.n += 1;
+                    if (slot.due_at_ms, &slot.id) < (t.from.due_at_ms, &t.from.id) {
+                        t.from = slot;
+                    }
+                }
+                None => targets.push(TargetSlots {
+                    target: &slot.target,
+                    n: 1,
+                    from: slot,
+                }),
+            }
+        }
+        targets
     }
 
-    /// The statement's first five parameters (`$1`-`$5` of the claim statements); `ids` is
-    /// `ids_json`.
-    fn args<'a>(&'a self, now: i64, ids: &'a str) -> Vec<Arg<'a>> {
-        vec![
+    /// The slots as PostgreSQL's statement takes them (`PG_LEASE_CLAIM`'s `$5`).
+    fn slots_json(&self) -> String {
+        let targets: Vec<serde_json::Value> = self
+            .per_target()
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "target_key": t.target,
+                    "n": t.n,
+                    "from_at": t.from.due_at_ms,
+                    "from_id": t.from.id,
+                })
+            })
+            .collect();
+        serde_json::Value::from(targets).to_string()
+    }
+
+    /// `$1`-`$4` of the claim statements, then `more`.
+    fn args<'a>(&'a self, now: i64, more: &[Arg<'a>]) -> Vec<Arg<'a>> {
+        let mut all = vec![
             Arg::Int(now + self.lease_ms),
             Arg::Int(now),
             Arg::Int(now - OWNER_SILENCE_MS),
             Arg::from(self.owner.as_str()),
-            Arg::from(ids),
-        ]
+        ];
+        all.extend_from_slice(more);
+        all
     }
 }
 
@@ -221,16 +272,21 @@ impl Write for LeaseClaim {
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
-            let ids = self.ids_json();
             let rows = if self.postgres {
-                tx.fetch_all(&PG_LEASE_CLAIM, &self.args(now, &ids)).await?
-            } else {
-                let leased = tx
-                    .fetch_all(&SQLITE_LEASE_CLAIM, &self.args(now, &ids))
+                let slots = self.slots_json();
+                tx.fetch_all(&PG_LEASE_CLAIM, &self.args(now, &args![&slots]))
                     .await?
-                    .iter()
-                    .map(|row| row.get::<String>("delivery_id"))
-                    .collect::<Result<Vec<_>, _>>()?;
+            } else {
+                let mut leased = Vec::new();
+                for t in self.per_target() {
+                    let more = args![t.target, t.n, t.from.due_at_ms, &t.from.id];
+                    for row in tx
+                        .fetch_all(&SQLITE_LEASE_CLAIM, &self.args(now, &more))
+                        .await?
+                    {
+                        leased.push(row.get::<String>("delivery_id")?);
+                    }
+                }
                 if leased.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -321,9 +377,9 @@ fn records_json(records: &[AttemptRecord], now: i64) -> String {
 
 /// PostgreSQL: `records`, with the same effect as `AttemptRecord::run` on each, and `claim`'s
 /// hand-overs, in one round trip. The claim runs in the statement's snapshot, where the
-/// deliveries being recorded are still pending; a notification handed over is never the next
-/// of one of them (it would not have been first of its subject when the window was read), so
-/// that changes nothing, and the compare-and-set stays as strict as alone.
+/// deliveries being recorded are still pending and leased: none of them is taken again, and the
+/// next of a subject among them is not yet first of its subject (a later claim takes it), so the
+/// compare-and-set stays as strict as alone.
 async fn record_together(
     tx: &mut dyn Tx,
     records: &[AttemptRecord],
@@ -331,17 +387,16 @@ async fn record_together(
     now: i64,
 ) -> Result<Vec<ClaimedDelivery>, StoreError> {
     let none = LeaseClaim {
-        ids: Vec::new(),
+        slots: Vec::new(),
         lease_ms: 0,
         owner: String::new(),
         postgres: true,
     };
-    // `$1`-`$5`: the claim's parameters (with no claim, its ids are an empty list).
+    // `$1`-`$5`: the claim's parameters (with no claim, its slots are an empty list).
     let claim = claim.unwrap_or(&none);
-    let ids = claim.ids_json();
+    let slots = claim.slots_json();
     let rows = records_json(records, now);
-    let mut values = claim.args(now, &ids);
-    values.push(Arg::from(rows.as_str()));
+    let values = claim.args(now, &args![&slots, &rows]);
     let rows = tx.fetch_all(&RECORD_AND_CLAIM, &values).await?;
     rows.iter().map(claimed).collect()
 }

@@ -7,7 +7,7 @@ mod leases;
 mod queue;
 mod views;
 
-pub use queue::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, ReadStart};
+pub use queue::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, ReadStart, Slot};
 pub use views::{AttemptView, DeliveryFilter, DeliveryView, QueueStats, RetryRequest};
 
 use super::tx::Arg;

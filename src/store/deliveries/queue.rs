@@ -10,7 +10,7 @@ use crate::clock;
 use crate::store::instances::OWNER_SILENCE_MS;
 use crate::store::{column, Backend, Store, StoreError};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::LazyLock;
 
 /// A notification claimed for one attempt.
@@ -68,7 +68,7 @@ pub struct AttemptRecord {
 static DUE_HEADS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "
-SELECT d.id, d.target_key FROM deliveries d
+SELECT d.id, d.target_key, d.next_attempt_at_ms FROM deliveries d
 WHERE d.status = 'pending' AND d.next_attempt_at_ms <= $1 AND {old}
   AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = d.id AND {held})
   AND d.target_key NOT IN (
@@ -100,6 +100,29 @@ const MIN_WINDOW: usize = 512;
 /// notifications (retries coming due, other targets) wait at most this long behind it.
 const WINDOW_MAX_AGE_MS: i64 = 200;
 
+/// A due notification as a read of the queue found it, standing for a slot on its target: a
+/// lease for the slot goes to the oldest free notification of `target` due at or after it (in
+/// the queue's order: due time, then id). Starting there, the store skips the notifications
+/// delivered since the read without visiting them; another replica may have taken this one,
+/// and then the slot gets the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub target: String,
+    pub due_at_ms: i64,
+    pub id: String,
+}
+
+impl Slot {
+    /// A slot on `target` for any of its due notifications, from the oldest.
+    pub fn any_of(target: &str) -> Self {
+        Self {
+            target: target.to_owned(),
+            due_at_ms: i64::MIN,
+            id: String::new(),
+        }
+    }
+}
+
 /// When a read of the queue began, and what news the window had seen then.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadStart {
@@ -113,8 +136,8 @@ pub struct ReadStart {
 /// compare-and-set checks every condition again.
 #[derive(Debug, Default)]
 pub struct DueWindow {
-    /// `(id, target_key)`, oldest due first.
-    candidates: std::collections::VecDeque<(String, String)>,
+    /// Oldest due first.
+    candidates: VecDeque<Slot>,
     read_at_ms: i64,
     stale: bool,
     /// How many times news was marked: a read that began before the last mark is stale.
@@ -144,16 +167,16 @@ impl DueWindow {
             || !self
                 .candidates
                 .iter()
-                .any(|(_, target)| busy.get(target).copied().unwrap_or(0) < per_target)
+                .any(|slot| busy.get(&slot.target).copied().unwrap_or(0) < per_target)
     }
 
     /// The oldest candidate, if it is `target`'s and the read is still fresh.
-    pub fn take_next_of(&mut self, target: &str, now: i64) -> Option<String> {
+    pub fn take_next_of(&mut self, target: &str, now: i64) -> Option<Slot> {
         if self.stale || now - self.read_at_ms > WINDOW_MAX_AGE_MS {
             return None;
         }
         match self.candidates.front() {
-            Some((_, next)) if next == target => self.candidates.pop_front().map(|(id, _)| id),
+            Some(next) if next.target == target => self.candidates.pop_front(),
             _ => None,
         }
     }
@@ -165,30 +188,32 @@ impl DueWindow {
 
     /// The queue as read from `start` on (`Store::due_heads`), in place of what was left. News
     /// marked since the read began keeps the window stale.
-    pub fn refill(&mut self, due: Vec<(String, String)>, start: ReadStart) {
+    pub fn refill(&mut self, due: Vec<Slot>, start: ReadStart) {
         self.candidates = due.into();
         self.read_at_ms = start.at_ms;
         self.stale = self.marks != start.marks;
     }
 
-    /// Takes up to `batch` candidates of targets below `per_target`, counting them as busy.
+    /// Takes up to `batch` candidates of targets below `per_target`, oldest first, counting
+    /// them as busy. Each is a slot (see `Slot`): the window says how many per target and where
+    /// to start, the store which notifications are still free when the claim runs.
     pub fn take(
         &mut self,
         busy: &mut HashMap<String, usize>,
         per_target: usize,
         batch: usize,
-    ) -> Vec<String> {
+    ) -> Vec<Slot> {
         let mut chosen = Vec::with_capacity(batch.min(self.candidates.len()));
-        self.candidates.retain(|(id, target)| {
+        self.candidates.retain(|slot| {
             if chosen.len() == batch {
                 return true;
             }
-            let in_flight = busy.entry(target.clone()).or_insert(0);
+            let in_flight = busy.entry(slot.target.clone()).or_insert(0);
             if *in_flight >= per_target {
                 return true;
             }
             *in_flight += 1;
-            chosen.push(id.clone());
+            chosen.push(slot.clone());
             false
         });
         chosen
@@ -217,8 +242,8 @@ impl Store {
                 .await?;
             window.borrow_mut().refill(due, start);
         }
-        let chosen = window.borrow_mut().take(&mut busy, per_target, batch);
-        self.lease_deliveries(chosen, lease_ms).await
+        let slots = window.borrow_mut().take(&mut busy, per_target, batch);
+        self.lease_deliveries(slots, lease_ms).await
     }
 
     /// Deliveries in flight per target, across every worker and replica (their leases hold).
@@ -241,13 +266,8 @@ impl Store {
             .collect()
     }
 
-    /// Up to `limit` due notifications, oldest first, that a claim may take (see `DUE_HEADS`),
-    /// as `(id, target_key)`.
-    async fn due_heads(
-        &self,
-        limit: usize,
-        per_target: usize,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    /// Up to `limit` due notifications, oldest first, that a claim may take (see `DUE_HEADS`).
+    async fn due_heads(&self, limit: usize, per_target: usize) -> Result<Vec<Slot>, StoreError> {
         let now = clock::unix_ms();
         sqlx::query(DUE_HEADS.as_str())
             .bind(now)
@@ -258,24 +278,31 @@ impl Store {
             .fetch_all(self.pool())
             .await?
             .iter()
-            .map(|row| Ok((column(row, "id")?, column(row, "target_key")?)))
+            .map(|row| {
+                Ok(Slot {
+                    target: column(row, "target_key")?,
+                    due_at_ms: column(row, "next_attempt_at_ms")?,
+                    id: column(row, "id")?,
+                })
+            })
             .collect()
     }
 
-    /// Takes the leases of `ids` (a compare-and-set: a notification another worker claimed
-    /// meanwhile, or no longer due or no longer first of its subject, is not taken); the
-    /// notifications leased, oldest first.
+    /// Takes a lease for each of `slots`: the oldest due notifications of each target, from
+    /// where its slots start, that are first of their subject and free when the write runs (a
+    /// compare-and-set: one another worker holds is not taken); the notifications leased,
+    /// oldest first.
     async fn lease_deliveries(
         &self,
-        ids: Vec<String>,
+        slots: Vec<Slot>,
         lease_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        if ids.is_empty() {
+        if slots.is_empty() {
             return Ok(Vec::new());
         }
         let mut claimed = self
             .write(LeaseClaim {
-                ids,
+                slots,
                 lease_ms,
                 owner: self.instance().to_owned(),
                 postgres: self.backend() == Backend::Postgres,
@@ -287,23 +314,24 @@ impl Store {
     }
 
     /// Stores attempts that finished together and moves each delivery on, in one transaction
-    /// (group-committed: bursts share one commit). An attempt may name the notification its
-    /// slot is handed to: the same transaction takes that one's lease (if it is still free, due
-    /// and first of its subject), and it comes back, in the attempt's place, to be delivered
-    /// next: the slot passes on without a claim.
+    /// (group-committed: bursts share one commit). An attempt may hand its slot on (a `Slot` of
+    /// its own target): the same transaction leases that target's oldest due notification from
+    /// the slot's start that is free and first of its subject, and it comes back, in the
+    /// attempt's place, to be delivered next: the slot passes on without a claim. `None` in its
+    /// place when none was.
     pub async fn record_attempts(
         &self,
-        finished: Vec<(AttemptRecord, Option<String>)>,
+        finished: Vec<(AttemptRecord, Option<Slot>)>,
         lease_ms: i64,
     ) -> Result<Vec<Option<ClaimedDelivery>>, StoreError> {
         let postgres = self.backend() == Backend::Postgres;
         let (records, hand_overs): (Vec<_>, Vec<_>) = finished.into_iter().unzip();
-        let ids: Vec<String> = hand_overs.iter().flatten().cloned().collect();
-        let claimed = self
+        let slots: Vec<Slot> = hand_overs.iter().flatten().cloned().collect();
+        let mut claimed = self
             .write(RecordBatch {
                 records,
-                next: (!ids.is_empty()).then(|| LeaseClaim {
-                    ids,
+                next: (!slots.is_empty()).then(|| LeaseClaim {
+                    slots,
                     lease_ms,
                     owner: self.instance().to_owned(),
                     postgres,
@@ -311,13 +339,24 @@ impl Store {
                 postgres,
             })
             .await?;
-        let mut by_id: HashMap<String, ClaimedDelivery> = claimed
-            .into_iter()
-            .map(|delivery| (delivery.id.clone(), delivery))
-            .collect();
+        // Each target's leased notifications, oldest first, to its slots in order.
+        claimed.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut by_target: HashMap<String, VecDeque<ClaimedDelivery>> = HashMap::new();
+        for delivery in claimed {
+            by_target
+                .entry(delivery.target_key.clone())
+                .or_default()
+                .push_back(delivery);
+        }
         Ok(hand_overs
             .into_iter()
-            .map(|id| id.and_then(|id| by_id.remove(&id)))
+            .map(|slot| {
+                slot.and_then(|slot| {
+                    by_target
+                        .get_mut(&slot.target)
+                        .and_then(VecDeque::pop_front)
+                })
+            })
             .collect())
     }
 
@@ -346,11 +385,19 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn slot(id: &str, target: &str) -> Slot {
+        Slot {
+            target: target.to_owned(),
+            due_at_ms: 0,
+            id: id.to_owned(),
+        }
+    }
+
     fn window(candidates: &[(&str, &str)], read_at_ms: i64) -> DueWindow {
         DueWindow {
             candidates: candidates
                 .iter()
-                .map(|(id, target)| (id.to_string(), target.to_string()))
+                .map(|(id, target)| slot(id, target))
                 .collect(),
             read_at_ms,
             stale: false,
@@ -363,8 +410,8 @@ mod tests {
         let mut w = window(&[("1", "a"), ("2", "b"), ("3", "a")], 1_000);
         // "b" is not next overall: its slot goes back to the claim.
         assert_eq!(w.take_next_of("b", 1_000), None);
-        assert_eq!(w.take_next_of("a", 1_000).as_deref(), Some("1"));
-        assert_eq!(w.take_next_of("b", 1_000).as_deref(), Some("2"));
+        assert_eq!(w.take_next_of("a", 1_000), Some(slot("1", "a")));
+        assert_eq!(w.take_next_of("b", 1_000), Some(slot("2", "b")));
         // Too old a read, or news queued since: nothing is handed over.
         assert_eq!(w.take_next_of("a", 1_000 + WINDOW_MAX_AGE_MS + 1), None);
         w.mark_stale();
@@ -375,7 +422,8 @@ mod tests {
     fn a_claim_takes_oldest_first_and_skips_targets_at_their_limit() {
         let mut w = window(&[("1", "a"), ("2", "a"), ("3", "b"), ("4", "c")], 0);
         let mut busy = HashMap::from([("a".to_string(), 1usize)]);
-        assert_eq!(w.take(&mut busy, 2, 10), vec!["1", "3", "4"]);
+        let ids: Vec<String> = w.take(&mut busy, 2, 10).into_iter().map(|s| s.id).collect();
+        assert_eq!(ids, vec!["1", "3", "4"]);
         assert_eq!(busy["a"], 2);
         // What was not taken stays for the next claim.
         assert_eq!(w.candidates.len(), 1);
@@ -390,10 +438,10 @@ mod tests {
         let mut w = window(&[], 0);
         let start = w.read_begins(1_000);
         w.mark_stale();
-        w.refill(vec![("1".into(), "a".into())], start);
+        w.refill(vec![slot("1", "a")], start);
         assert_eq!(w.take_next_of("a", 1_000), None, "read before the news");
         let start = w.read_begins(1_010);
-        w.refill(vec![("1".into(), "a".into())], start);
-        assert_eq!(w.take_next_of("a", 1_010).as_deref(), Some("1"));
+        w.refill(vec![slot("1", "a")], start);
+        assert_eq!(w.take_next_of("a", 1_010), Some(slot("1", "a")));
     }
 }
