@@ -40,8 +40,8 @@ impl Recorder {
         })
     }
 
-    /// Records `record` (and leases the next notification of `hand_over`'s target from there) with
-    /// whatever finished alongside it; returns once committed.
+    /// Records `record` (and leases a notification for the slot `hand_over` names) with whatever
+    /// finished alongside it; returns once committed.
     pub async fn record(
         self: &Rc<Self>,
         record: AttemptRecord,

@@ -309,8 +309,8 @@ impl Relay {
 
     /// Where this slot passes on to: `target`'s next notification, when the window's next one
     /// due overall is `target`'s (so slots still go oldest first across targets), unless the
-    /// relay is stopping. The store leases that target's oldest free notification from there in
-    /// the transaction that records this attempt, so the target's count never rises.
+    /// relay is stopping. The store leases it (or, on PostgreSQL, the target's next one still
+    /// free) in the transaction that records this attempt, so the target's count never rises.
     fn hand_over_to(&self, target: &str) -> Option<Slot> {
         if self.stopping.get() {
             return None;

@@ -127,9 +127,10 @@ impl AttemptNext {
     }
 }
 
-/// Takes leases in `owner`'s name on the oldest due notifications of each target, from where
-/// its first slot starts, that are first of their subject and free when the write runs: as
-/// many per target as it has slots.
+/// Takes leases in `owner`'s name for `slots`. On PostgreSQL, where replicas share the queue,
+/// on the oldest due notifications of each target, from where its first slot starts, that are
+/// first of their subject and free when the write runs: as many per target as it has slots. On
+/// SQLite, which serves one replica, on the notifications the slots name, if still free.
 pub(super) struct LeaseClaim {
     pub(super) slots: Vec<Slot>,
     pub(super) lease_ms: i64,
@@ -151,29 +152,18 @@ static UPSERT_LEASES: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// `{columns}` of the notifications of `deliveries d` a claim may lease on target `{target}`: pending, due
-/// (`$2`) and at or after `({from_at}, {from_id})` in the queue's order, under no lease that
-/// holds (this release's or an older one's), first of their subject; oldest first, read from
-/// `deliveries_due_by_target` where the slot starts. `$2`-`$4` as in `UPSERT_LEASES`.
-fn free_heads_of(columns: &str, target: &str, from_at: &str, from_id: &str) -> String {
-    format!(
-        "SELECT {columns} FROM deliveries d \
-         WHERE d.target_key = {target} AND d.status = 'pending' \
-         AND (d.next_attempt_at_ms, d.id) >= ({from_at}, {from_id}) \
-         AND d.next_attempt_at_ms <= $2 AND {old} AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = d.id \
-         AND {held}) AND {first} ORDER BY d.next_attempt_at_ms, d.id",
-        old = free_of_old_lease("d", "$2", "$3", "$4"),
-        held = held("$2", "$3", "$4"),
-        first = first_of_subject("d"),
-    )
-}
-
-/// SQLite: the compare-and-set for one target (`$5`), `$6` leases at most, from `($7, $8)`.
-/// The claimed rows are read afterwards (`CLAIMED_BY_ID`).
+/// SQLite: the compare-and-set on the notifications the slots name (`$5`: their ids, one JSON
+/// array, so every claim is the same prepared statement): pending, due, first of their subject.
+/// One replica takes from its own read of the queue, so the ids are exact, and a lookup by id
+/// costs less than a read of the target's queue (a unary `+` keeps the other columns' indexes
+/// out of the plan). The claimed rows are read afterwards (`CLAIMED_BY_ID`).
 static SQLITE_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
     let rows = format!(
-        "SELECT id, target_key, $1, $4 FROM ({} LIMIT $6) WHERE true",
-        free_heads_of("d.id, d.target_key", "$5", "$7", "$8")
+        "SELECT d.id, d.target_key, $1, $4 FROM deliveries d \
+         WHERE d.id IN (SELECT value FROM json_each($5)) \
+         AND +d.status = 'pending' AND +d.next_attempt_at_ms <= $2 AND {old} AND {first}",
+        old = free_of_old_lease("d", "$2", "$3", "$4"),
+        first = first_of_subject("d"),
     );
     UPSERT_LEASES.replace("{rows}", &rows)
 });
@@ -183,21 +173,35 @@ static CLAIMED_BY_ID: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {CLAIMED_COLUMNS} FROM deliveries d WHERE d.id IN (SELECT value FROM json_each($1))")
 });
 
-/// PostgreSQL: the same compare-and-set for every target in one statement (`$5`: one JSON
-/// array, an object per target: its key, its slots' count and where they start). Each target's rows are locked as they are found, skipping
+/// PostgreSQL: the compare-and-set for every target in one statement (`$5`: one JSON array, an
+/// object per target: its key `w.target_key`, its slots' count `w.n` and where they start,
+/// `(w.from_at, w.from_id)`). A target's notifications are read from
+/// `deliveries_due_by_target` where its slots start, so the entries of those delivered since
+/// are not visited: pending, due (`$2`), under no lease that holds (this release's or an older
+/// one's), first of their subject, oldest first. They are locked as they are found, skipping
 /// those another replica is claiming or recording (no one waits for another's commit): two
 /// replicas serving one target take different notifications. A lease is only written by a
 /// transaction holding its notification's row, which keeps lease writes from waiting on each
-/// other; one committed after this statement's snapshot is caught by the upsert's conflict.
+/// other; one committed after this statement's snapshot is caught by the upsert's conflict. The
+/// claimed columns are read with the rows and carried through `chosen`, so no join back to
+/// `deliveries` is planned from rough estimates.
 static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH wanted AS (SELECT * FROM json_to_recordset(CAST($5 AS json)) \
            AS t(target_key text, n bigint, from_at bigint, from_id text)), \
          chosen AS MATERIALIZED (SELECT f.* FROM wanted w CROSS JOIN LATERAL \
-           ({heads} LIMIT w.n FOR UPDATE OF d SKIP LOCKED) f), \
+           (SELECT {CLAIMED_COLUMNS} FROM deliveries d \
+            WHERE d.target_key = w.target_key AND d.status = 'pending' \
+            AND (d.next_attempt_at_ms, d.id) >= (w.from_at, w.from_id) \
+            AND d.next_attempt_at_ms <= $2 AND {old} \
+            AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = d.id AND {held}) \
+            AND {first} ORDER BY d.next_attempt_at_ms, d.id \
+            LIMIT w.n FOR UPDATE OF d SKIP LOCKED) f), \
          taken AS ({upsert}) \
          SELECT c.* FROM chosen c JOIN taken ON c.id = taken.delivery_id",
-        heads = free_heads_of(CLAIMED_COLUMNS, "w.target_key", "w.from_at", "w.from_id"),
+        old = free_of_old_lease("d", "$2", "$3", "$4"),
+        held = held("$2", "$3", "$4"),
+        first = first_of_subject("d"),
         upsert = UPSERT_LEASES.replace("{rows}", "SELECT id, target_key, $1, $4 FROM chosen"),
     )
 });
@@ -211,6 +215,7 @@ struct TargetSlots<'a> {
 
 impl LeaseClaim {
     /// The slots by target, in their first slot's order; each target starts at its earliest.
+    /// (PostgreSQL's claim.)
     fn per_target(&self) -> Vec<TargetSlots<'_>> {
         let mut targets: Vec<TargetSlots<'_>> = Vec::new();
         for slot in &self.slots {
@@ -277,16 +282,14 @@ impl Write for LeaseClaim {
                 tx.fetch_all(&PG_LEASE_CLAIM, &self.args(now, &args![&slots]))
                     .await?
             } else {
-                let mut leased = Vec::new();
-                for t in self.per_target() {
-                    let more = args![t.target, t.n, t.from.due_at_ms, &t.from.id];
-                    for row in tx
-                        .fetch_all(&SQLITE_LEASE_CLAIM, &self.args(now, &more))
-                        .await?
-                    {
-                        leased.push(row.get::<String>("delivery_id")?);
-                    }
-                }
+                let ids: Vec<&str> = self.slots.iter().map(|slot| slot.id.as_str()).collect();
+                let ids = serde_json::Value::from(ids).to_string();
+                let leased = tx
+                    .fetch_all(&SQLITE_LEASE_CLAIM, &self.args(now, &args![&ids]))
+                    .await?
+                    .iter()
+                    .map(|row| row.get::<String>("delivery_id"))
+                    .collect::<Result<Vec<_>, _>>()?;
                 if leased.is_empty() {
                     return Ok(Vec::new());
                 }

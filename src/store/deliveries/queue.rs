@@ -100,11 +100,11 @@ const MIN_WINDOW: usize = 512;
 /// notifications (retries coming due, other targets) wait at most this long behind it.
 const WINDOW_MAX_AGE_MS: i64 = 200;
 
-/// A due notification as a read of the queue found it, standing for a slot on its target: a
-/// lease for the slot goes to the oldest free notification of `target` due at or after it (in
-/// the queue's order: due time, then id). Starting there, the store skips the notifications
-/// delivered since the read without visiting them; another replica may have taken this one,
-/// and then the slot gets the next.
+/// A due notification as a read of the queue found it, standing for a slot on its target. On
+/// PostgreSQL, where replicas share the queue, the slot's lease goes to the oldest free
+/// notification of `target` due at or after it (in the queue's order: due time, then id):
+/// another replica may have taken this one since the read, and then the slot gets the next.
+/// On SQLite, which serves one replica, it goes to this notification if it is still free.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
     pub target: String,
@@ -195,8 +195,7 @@ impl DueWindow {
     }
 
     /// Takes up to `batch` candidates of targets below `per_target`, oldest first, counting
-    /// them as busy. Each is a slot (see `Slot`): the window says how many per target and where
-    /// to start, the store which notifications are still free when the claim runs.
+    /// them as busy. Each is a slot (see `Slot`).
     pub fn take(
         &mut self,
         busy: &mut HashMap<String, usize>,
@@ -288,10 +287,9 @@ impl Store {
             .collect()
     }
 
-    /// Takes a lease for each of `slots`: the oldest due notifications of each target, from
-    /// where its slots start, that are first of their subject and free when the write runs (a
-    /// compare-and-set: one another worker holds is not taken); the notifications leased,
-    /// oldest first.
+    /// Takes a lease for each of `slots` (see `Slot`) on a due notification that is first of its
+    /// subject and free when the write runs (a compare-and-set: one another worker holds is not
+    /// taken); the notifications leased, oldest first.
     async fn lease_deliveries(
         &self,
         slots: Vec<Slot>,
@@ -315,10 +313,9 @@ impl Store {
 
     /// Stores attempts that finished together and moves each delivery on, in one transaction
     /// (group-committed: bursts share one commit). An attempt may hand its slot on (a `Slot` of
-    /// its own target): the same transaction leases that target's oldest due notification from
-    /// the slot's start that is free and first of its subject, and it comes back, in the
-    /// attempt's place, to be delivered next: the slot passes on without a claim. `None` in its
-    /// place when none was.
+    /// its own target): the same transaction leases a notification for it as a claim would, and
+    /// it comes back, in the attempt's place, to be delivered next: the slot passes on without a
+    /// claim. `None` in its place when none was leased.
     pub async fn record_attempts(
         &self,
         finished: Vec<(AttemptRecord, Option<Slot>)>,
