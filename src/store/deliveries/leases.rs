@@ -206,47 +206,33 @@ static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// One target's slots in a claim: how many, and where the first starts.
-struct TargetSlots<'a> {
-    target: &'a str,
-    n: i64,
-    from: &'a Slot,
-}
-
 impl LeaseClaim {
-    /// The slots by target, in their first slot's order; each target starts at its earliest.
-    /// (PostgreSQL's claim.)
-    fn per_target(&self) -> Vec<TargetSlots<'_>> {
-        let mut targets: Vec<TargetSlots<'_>> = Vec::new();
+    /// The slots as PostgreSQL's statement takes them (`PG_LEASE_CLAIM`'s `$5`): each target
+    /// once, in its first slot's order, with its count and its earliest start.
+    fn slots_json(&self) -> String {
+        let mut targets: Vec<(&Slot, i64)> = Vec::new();
         for slot in &self.slots {
-            match targets.iter_mut().find(|t| t.target == slot.target) {
-                Some(t) => {
-                    t.n += 1;
-                    if (slot.due_at_ms, &slot.id) < (t.from.due_at_ms, &t.from.id) {
-                        t.from = slot;
+            match targets
+                .iter_mut()
+                .find(|(from, _)| from.target == slot.target)
+            {
+                Some((from, n)) => {
+                    *n += 1;
+                    if (slot.due_at_ms, &slot.id) < (from.due_at_ms, &from.id) {
+                        *from = slot;
                     }
                 }
-                None => targets.push(TargetSlots {
-                    target: &slot.target,
-                    n: 1,
-                    from: slot,
-                }),
+                None => targets.push((slot, 1)),
             }
         }
-        targets
-    }
-
-    /// The slots as PostgreSQL's statement takes them (`PG_LEASE_CLAIM`'s `$5`).
-    fn slots_json(&self) -> String {
-        let targets: Vec<serde_json::Value> = self
-            .per_target()
-            .iter()
-            .map(|t| {
+        let targets: Vec<serde_json::Value> = targets
+            .into_iter()
+            .map(|(from, n)| {
                 serde_json::json!({
-                    "target_key": t.target,
-                    "n": t.n,
-                    "from_at": t.from.due_at_ms,
-                    "from_id": t.from.id,
+                    "target_key": from.target,
+                    "n": n,
+                    "from_at": from.due_at_ms,
+                    "from_id": from.id,
                 })
             })
             .collect();
