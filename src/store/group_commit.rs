@@ -44,6 +44,13 @@ pub(super) trait Write: Send + 'static {
     fn durable(&self) -> bool {
         true
     }
+
+    /// True when `run` is one statement on PostgreSQL. A durable one, alone in its group, may
+    /// run as its own transaction, without `BEGIN` and `COMMIT`: two round trips fewer (see
+    /// `pg_group_commit::commit`).
+    fn one_statement(&self) -> bool {
+        false
+    }
 }
 
 /// A write with its caller's reply, its output type erased so writes of every kind share groups.

@@ -21,7 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::{AnyConnection, Connection, Executor};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 /// Writer tasks (and connections): enough that a commit's flush overlaps the next group's
@@ -34,10 +34,14 @@ const MAX_GROUP: usize = 256;
 const QUEUE: usize = 4096;
 /// How long a writer waits for the server to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How recently a writer's connection must have answered for a one-statement write to skip
+/// `BEGIN` on it (see `commit`).
+const ANSWERED_LATELY: Duration = Duration::from_secs(1);
 
 /// A write with its caller's reply, its output type erased so writes of every kind share groups.
 trait Job: Send {
     fn durable(&self) -> bool;
+    fn one_statement(&self) -> bool;
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> TxFuture<'c, ()>;
     /// Answers the caller: the output of the last run, or `failure`.
     fn answer(self: Box<Self>, failure: Option<StoreError>);
@@ -52,6 +56,10 @@ struct Pending<W: Write> {
 impl<W: Write> Job for Pending<W> {
     fn durable(&self) -> bool {
         self.write.durable()
+    }
+
+    fn one_statement(&self) -> bool {
+        self.write.one_statement()
     }
 
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> TxFuture<'c, ()> {
@@ -107,6 +115,7 @@ impl PgGroupWriter {
                     let conn = WriterConnection {
                         url: url.clone(),
                         open: None,
+                        answered: None,
                     };
                     commit_groups(conn, turns.clone(), queue.clone(), told.clone())
                 })))
@@ -168,7 +177,7 @@ async fn commit_groups(
         // A turn is only a gate (tests close it to make writes queue): held through the group,
         // it would run the writers one at a time, and no flush would overlap the next group.
         drop(turns.lock().await);
-        match in_transaction(&mut conn, &mut group, clock::unix_ms()).await {
+        match commit(&mut conn, &mut group, clock::unix_ms()).await {
             Ok(()) => group.drain(..).for_each(|job| job.answer(None)),
             Err(error) if group.len() == 1 => {
                 if let Some(job) = group.pop() {
@@ -212,6 +221,8 @@ async fn take_group(queue: &Queue, group: &mut Vec<Box<dyn Job>>) -> bool {
 struct WriterConnection {
     url: SecretString,
     open: Option<AnyConnection>,
+    /// When the open connection last answered.
+    answered: Option<Instant>,
 }
 
 impl WriterConnection {
@@ -249,6 +260,15 @@ impl WriterConnection {
         self.get().await
     }
 
+    /// Whether the open connection answered within `ANSWERED_LATELY`: a statement sent on it
+    /// without a `BEGIN` first will most likely find it alive.
+    fn answered_lately(&self) -> bool {
+        self.open.is_some()
+            && self
+                .answered
+                .is_some_and(|at| at.elapsed() < ANSWERED_LATELY)
+    }
+
     /// Ends the open transaction; a connection that cannot is dropped (its transaction ends
     /// with it).
     async fn roll_back(&mut self) {
@@ -264,6 +284,29 @@ impl WriterConnection {
             let _ = conn.close().await;
         }
     }
+}
+
+/// Commits `jobs`, as `in_transaction` does, or, for one durable write that is one statement,
+/// as that statement's own transaction, when the connection answered lately. After a quiet
+/// spell a write goes through `BEGIN`, which finds out safely whether the server dropped the
+/// connection meanwhile: a statement that failed on a dropped connection might have run.
+async fn commit(
+    conn: &mut WriterConnection,
+    jobs: &mut [Box<dyn Job>],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let result = match jobs {
+        [job] if job.one_statement() && job.durable() && conn.answered_lately() => {
+            let result = job.run(conn.get().await?, now_ms).await;
+            if result.is_err() {
+                conn.roll_back().await;
+            }
+            result
+        }
+        _ => in_transaction(conn, jobs, now_ms).await,
+    };
+    conn.answered = result.is_ok().then(Instant::now);
+    result
 }
 
 /// Runs `jobs` in one transaction, committed if every one succeeds and rolled back otherwise.
@@ -512,6 +555,66 @@ mod tests {
                 rows[0].get("pid")
             })
         }
+    }
+
+    /// `BackendPid` as one statement, like a record batch on PostgreSQL.
+    struct OneStatementPid;
+
+    impl Write for OneStatementPid {
+        type Output = i64;
+
+        fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, i64> {
+            BackendPid.run(tx, now)
+        }
+
+        fn one_statement(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn a_one_statement_write_skips_begin_only_on_a_connection_that_answered_lately() {
+        sqlx::any::install_default_drivers();
+        let admin = AnyPool::connect(admin_url().expose_secret()).await.unwrap();
+        let writer = PgGroupWriter::start(&admin_url()).unwrap();
+        // The last statement each connection ran: `COMMIT` ends a transaction `BEGIN` opened.
+        let last = |pid: i64| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT query FROM pg_stat_activity WHERE pid = CAST($1 AS INTEGER)",
+            )
+            .bind(pid)
+            .fetch_one(&admin)
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let mut alone = 0;
+        for _ in 0..3 * WRITERS {
+            let pid = writer.write(OneStatementPid).await.unwrap();
+            let query = last(pid).await.unwrap();
+            if seen.insert(pid) {
+                assert_eq!(query, "COMMIT", "a new connection has not answered yet");
+            } else if query != "COMMIT" {
+                alone += 1;
+            }
+        }
+        assert!(alone > 0, "no write ran as its own transaction");
+        // After a quiet spell the write goes through `BEGIN` again, which finds a connection the
+        // server dropped meanwhile without failing the write.
+        for pid in &seen {
+            sqlx::query("SELECT pg_terminate_backend(CAST($1 AS INTEGER))")
+                .bind(pid)
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(ANSWERED_LATELY + Duration::from_millis(200)).await;
+        for _ in 0..2 * WRITERS {
+            let pid = writer
+                .write(OneStatementPid)
+                .await
+                .expect("written on a new connection");
+            assert!(!seen.contains(&pid), "a dropped connection was used again");
+        }
+        writer.close().await;
     }
 
     #[tokio::test]

@@ -390,6 +390,47 @@ async fn a_claim_whose_window_another_replica_overtook_takes_the_next_free_notif
     }
 }
 
+#[actix_web::test]
+async fn a_claim_naming_a_notification_another_replica_took_fills_its_slot_once_from_the_queue() {
+    {
+        let db = Db::Postgres;
+        let (app, _receiver) = app_with_paid_orders(db, ["named-1", "named-2", "named-3"]).await;
+        let one = &app.app_store;
+        let other = Store::connect(&app.database_url.clone().into())
+            .await
+            .unwrap();
+        // `other` read the two oldest into its window; `one` then took the oldest.
+        let oldest = claim_one(one).await;
+        let mut conn = sqlx::AnyConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM deliveries ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(ids[0], oldest.id);
+        let window = RefCell::new(DueWindow::default());
+        let read = window.borrow().read_begins(pagos::clock::unix_ms());
+        let slots = ids[..2]
+            .iter()
+            .map(|id| Slot {
+                id: id.clone(),
+                ..Slot::any_of(&oldest.target_key)
+            })
+            .collect();
+        window.borrow_mut().refill(slots, read);
+        // The second is named and free: it is taken by its key. The first's slot goes on to
+        // the target's next free one, never again to the second.
+        let claimed = other
+            .claim_deliveries(&window, 2, 16, LEASE_MS)
+            .await
+            .unwrap();
+        let claimed: Vec<&str> = claimed.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(claimed, [ids[1].as_str(), ids[2].as_str()]);
+    }
+}
+
 /// One claim of one slot: the oldest free notification.
 async fn claim_one(store: &Store) -> ClaimedDelivery {
     let window = RefCell::new(DueWindow::default());

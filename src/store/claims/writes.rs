@@ -95,6 +95,10 @@ impl Write for ClaimStart {
         self.new.durable
     }
 
+    fn one_statement(&self) -> bool {
+        true
+    }
+
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
         Box::pin(async move {
             // Both statements take the same parameters; `$16` is the version compared.
@@ -163,6 +167,10 @@ impl Write for ClaimTakeOver {
         self.durable
     }
 
+    fn one_statement(&self) -> bool {
+        true
+    }
+
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
         Box::pin(async move {
             self.key
@@ -192,6 +200,10 @@ impl Write for AttemptBegin {
 
     fn durable(&self) -> bool {
         self.durable
+    }
+
+    fn one_statement(&self) -> bool {
+        true
     }
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {

@@ -173,66 +173,96 @@ static CLAIMED_BY_ID: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {CLAIMED_COLUMNS} FROM deliveries d WHERE d.id IN (SELECT value FROM json_each($1))")
 });
 
+/// What makes `{d}` claimable at `$2` (`$3`, `$4`: see `live_owners`): pending, due, under no
+/// lease that holds (this release's or an older one's), first of its subject.
+fn claimable(d: &str) -> String {
+    format!(
+        "{d}.status = 'pending' AND {d}.next_attempt_at_ms <= $2 AND {old} \
+         AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = {d}.id AND {held}) \
+         AND {first}",
+        old = free_of_old_lease(d, "$2", "$3", "$4"),
+        held = held("$2", "$3", "$4"),
+        first = first_of_subject(d),
+    )
+}
+
 /// PostgreSQL: the compare-and-set for every target in one statement (`$5`: one JSON array, an
-/// object per target: its key `w.target_key`, its slots' count `w.n` and where they start,
-/// `(w.from_at, w.from_id)`). A target's notifications are read from
-/// `deliveries_due_by_target` where its slots start, so the entries of those delivered since
-/// are not visited: pending, due (`$2`), under no lease that holds (this release's or an older
-/// one's), first of their subject, oldest first. They are locked as they are found, skipping
-/// those another replica is claiming or recording (no one waits for another's commit): two
-/// replicas serving one target take different notifications. A lease is only written by a
-/// transaction holding its notification's row, which keeps lease writes from waiting on each
-/// other; one committed after this statement's snapshot is caught by the upsert's conflict. The
-/// claimed columns are read with the rows and carried through `chosen`, so no join back to
-/// `deliveries` is planned from rough estimates.
+/// object per target: its key `w.target_key`, its slots' count `w.n`, the notifications they
+/// name `w.ids`, and where they start, `(w.from_at, w.from_id)`). A target's slots go first to
+/// the notifications they name, if still claimable (a lookup by key: one replica alone always
+/// finds them), then to the target's oldest claimable ones from where its slots start, read
+/// from `deliveries_due_by_target` (the entries of those delivered since are not visited): a
+/// second replica may have taken the named ones since the read. Rows are locked as they are
+/// found, skipping those another replica is claiming or recording (no one waits for another's
+/// commit): two replicas serving one target take different notifications. A lease is only
+/// written by a transaction holding its notification's row, which keeps lease writes from
+/// waiting on each other; one committed after this statement's snapshot is caught by the
+/// upsert's conflict. The claimed columns are read with the rows and carried through `chosen`,
+/// so no join back to `deliveries` is planned from rough estimates. (Each part locks in a
+/// subquery of its own: a locking clause may not sit on a branch of a `UNION`.)
 static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH wanted AS (SELECT * FROM json_to_recordset(CAST($5 AS json)) \
-           AS t(target_key text, n bigint, from_at bigint, from_id text)), \
+           AS t(target_key text, n bigint, ids text[], from_at bigint, from_id text)), \
          chosen AS MATERIALIZED (SELECT f.* FROM wanted w CROSS JOIN LATERAL \
-           (SELECT {CLAIMED_COLUMNS} FROM deliveries d \
-            WHERE d.target_key = w.target_key AND d.status = 'pending' \
-            AND (d.next_attempt_at_ms, d.id) >= (w.from_at, w.from_id) \
-            AND d.next_attempt_at_ms <= $2 AND {old} \
-            AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = d.id AND {held}) \
-            AND {first} ORDER BY d.next_attempt_at_ms, d.id \
-            LIMIT w.n FOR UPDATE OF d SKIP LOCKED) f), \
+           (SELECT * FROM (SELECT {CLAIMED_COLUMNS} FROM deliveries d \
+              WHERE d.id = ANY (w.ids) AND d.target_key = w.target_key AND {claimable} \
+              FOR UPDATE OF d SKIP LOCKED) named \
+            UNION ALL SELECT * FROM (SELECT {CLAIMED_COLUMNS} FROM deliveries d \
+              WHERE d.target_key = w.target_key AND d.status = 'pending' \
+              AND (d.next_attempt_at_ms, d.id) >= (w.from_at, w.from_id) \
+              AND d.id <> ALL (w.ids) AND {claimable} ORDER BY d.next_attempt_at_ms, d.id \
+              LIMIT w.n FOR UPDATE OF d SKIP LOCKED) next \
+            LIMIT w.n) f), \
          taken AS ({upsert}) \
          SELECT c.* FROM chosen c JOIN taken ON c.id = taken.delivery_id",
-        old = free_of_old_lease("d", "$2", "$3", "$4"),
-        held = held("$2", "$3", "$4"),
-        first = first_of_subject("d"),
+        claimable = claimable("d"),
         upsert = UPSERT_LEASES.replace("{rows}", "SELECT id, target_key, $1, $4 FROM chosen"),
     )
 });
 
 impl LeaseClaim {
     /// The slots as PostgreSQL's statement takes them (`PG_LEASE_CLAIM`'s `$5`): each target
-    /// once, in its first slot's order, with its count and its earliest start.
+    /// once, in its first slot's order, with its count, the notifications named and its
+    /// earliest start.
     fn slots_json(&self) -> String {
-        let mut targets: Vec<(&Slot, i64)> = Vec::new();
+        struct Target<'s> {
+            from: &'s Slot,
+            n: usize,
+            ids: Vec<&'s str>,
+        }
+        let mut targets: Vec<Target> = Vec::new();
         for slot in &self.slots {
-            match targets
-                .iter_mut()
-                .find(|(from, _)| from.target == slot.target)
-            {
-                Some((from, n)) => {
-                    *n += 1;
-                    if (slot.due_at_ms, &slot.id) < (from.due_at_ms, &from.id) {
-                        *from = slot;
-                    }
+            let index = match targets.iter().position(|t| t.from.target == slot.target) {
+                Some(index) => index,
+                None => {
+                    targets.push(Target {
+                        from: slot,
+                        n: 0,
+                        ids: Vec::new(),
+                    });
+                    targets.len() - 1
                 }
-                None => targets.push((slot, 1)),
+            };
+            let target = &mut targets[index];
+            target.n += 1;
+            if (slot.due_at_ms, &slot.id) < (target.from.due_at_ms, &target.from.id) {
+                target.from = slot;
+            }
+            // `Slot::any_of` names none.
+            if !slot.id.is_empty() {
+                target.ids.push(&slot.id);
             }
         }
         let targets: Vec<serde_json::Value> = targets
             .into_iter()
-            .map(|(from, n)| {
+            .map(|t| {
                 serde_json::json!({
-                    "target_key": from.target,
-                    "n": n,
-                    "from_at": from.due_at_ms,
-                    "from_id": from.id,
+                    "target_key": t.from.target,
+                    "n": t.n,
+                    "ids": t.ids,
+                    "from_at": t.from.due_at_ms,
+                    "from_id": t.from.id,
                 })
             })
             .collect();
@@ -297,6 +327,11 @@ pub(super) struct RecordBatch {
 
 impl Write for RecordBatch {
     type Output = Vec<ClaimedDelivery>;
+
+    /// On PostgreSQL: `RECORD_AND_CLAIM`.
+    fn one_statement(&self) -> bool {
+        self.postgres && !self.records.is_empty()
+    }
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
