@@ -557,6 +557,24 @@ mod tests {
         }
     }
 
+    /// Writes round every writer: none fails, and none runs on a connection of `dropped`.
+    async fn writes_on_new_connections<W: Write<Output = i64>>(
+        writer: &PgGroupWriter,
+        write: impl Fn() -> W,
+        dropped: &std::collections::BTreeSet<i64>,
+    ) {
+        for _ in 0..2 * WRITERS {
+            let pid = writer
+                .write(write())
+                .await
+                .expect("written on a new connection");
+            assert!(
+                !dropped.contains(&pid),
+                "a dropped connection was used again"
+            );
+        }
+    }
+
     /// `BackendPid` as one statement, like a record batch on PostgreSQL.
     struct OneStatementPid;
 
@@ -607,13 +625,7 @@ mod tests {
                 .unwrap();
         }
         tokio::time::sleep(ANSWERED_LATELY + Duration::from_millis(200)).await;
-        for _ in 0..2 * WRITERS {
-            let pid = writer
-                .write(OneStatementPid)
-                .await
-                .expect("written on a new connection");
-            assert!(!seen.contains(&pid), "a dropped connection was used again");
-        }
+        writes_on_new_connections(&writer, || OneStatementPid, &seen).await;
         writer.close().await;
     }
 
@@ -629,13 +641,7 @@ mod tests {
         for pid in &kept {
             run_sql(&admin, format!("SELECT pg_terminate_backend({pid})")).await;
         }
-        for _ in 0..2 * WRITERS {
-            let pid = writer
-                .write(BackendPid)
-                .await
-                .expect("written on a new connection");
-            assert!(!kept.contains(&pid), "a dropped connection was used again");
-        }
+        writes_on_new_connections(&writer, || BackendPid, &kept).await;
         writer.close().await;
         run_sql(&admin, format!("DROP TABLE {table}")).await;
     }

@@ -61,9 +61,7 @@ on_both_stores!(
         let (app, _receiver) = app_with_paid_orders(db, ["owner-1", "owner-2"]).await;
         // Two replicas on one store: the app's (it beats every second) and another one.
         let live = &app.app_store;
-        let other = Store::connect(&app.database_url.clone().into())
-            .await
-            .unwrap();
+        let other = another_replica(&app).await;
 
         let first = claim(live, 1).await;
         assert_eq!(first.len(), 1);
@@ -284,9 +282,7 @@ on_both_stores!(
         let references: Vec<String> = (0..20).map(|n| format!("race-{n}")).collect();
         let (app, _receiver) = app_with_paid_orders(db, references).await;
         let one = &app.app_store;
-        let other = Store::connect(&app.database_url.clone().into())
-            .await
-            .unwrap();
+        let other = another_replica(&app).await;
         // Both read the same window before either claims: every id is contested.
         let (a, b) = tokio::join!(claim(one, 32), claim(&other, 32));
         let mut taken = a.clone();
@@ -330,9 +326,7 @@ async fn a_slot_handed_on_takes_the_next_free_notification_when_another_replica_
         let db = Db::Postgres;
         let (app, _receiver) = app_with_paid_orders(db, ["next-1", "next-2", "next-3"]).await;
         let one = &app.app_store;
-        let other = Store::connect(&app.database_url.clone().into())
-            .await
-            .unwrap();
+        let other = another_replica(&app).await;
         // `one` holds the oldest, the other replica the second (the oldest free when it
         // claimed); `one`'s slot passes on past it, to the third.
         let first = claim_one(one).await;
@@ -365,9 +359,7 @@ async fn a_claim_whose_window_another_replica_overtook_takes_the_next_free_notif
         let db = Db::Postgres;
         let (app, _receiver) = app_with_paid_orders(db, ["late-1", "late-2"]).await;
         let one = &app.app_store;
-        let other = Store::connect(&app.database_url.clone().into())
-            .await
-            .unwrap();
+        let other = another_replica(&app).await;
         // `other` read the queue (its window starts at the oldest notification); `one` then
         // took that one before `other` claimed.
         let oldest = claim_one(one).await;
@@ -396,9 +388,7 @@ async fn a_claim_naming_a_notification_another_replica_took_fills_its_slot_once_
         let db = Db::Postgres;
         let (app, _receiver) = app_with_paid_orders(db, ["named-1", "named-2", "named-3"]).await;
         let one = &app.app_store;
-        let other = Store::connect(&app.database_url.clone().into())
-            .await
-            .unwrap();
+        let other = another_replica(&app).await;
         // `other` read the two oldest into its window; `one` then took the oldest.
         let oldest = claim_one(one).await;
         let mut conn = sqlx::AnyConnection::connect(&app.database_url)
@@ -429,6 +419,13 @@ async fn a_claim_naming_a_notification_another_replica_took_fills_its_slot_once_
         let claimed: Vec<&str> = claimed.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(claimed, [ids[1].as_str(), ids[2].as_str()]);
     }
+}
+
+/// A second process on `app`'s store, as another replica would be.
+async fn another_replica(app: &TestApp) -> Store {
+    Store::connect(&app.database_url.clone().into())
+        .await
+        .unwrap()
 }
 
 /// One claim of one slot: the oldest free notification.
