@@ -209,7 +209,7 @@ static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
               WHERE d.id = ANY (w.ids) AND d.target_key = w.target_key AND {claimable} \
               FOR UPDATE OF d SKIP LOCKED) named \
             UNION ALL SELECT * FROM (SELECT {CLAIMED_COLUMNS} FROM deliveries d \
-              WHERE d.target_key = w.target_key AND d.status = 'pending' \
+              WHERE d.target_key = w.target_key \
               AND (d.next_attempt_at_ms, d.id) >= (w.from_at, w.from_id) \
               AND d.id <> ALL (w.ids) AND {claimable} ORDER BY d.next_attempt_at_ms, d.id \
               LIMIT w.n FOR UPDATE OF d SKIP LOCKED) next \
@@ -335,7 +335,7 @@ impl Write for RecordBatch {
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
-            if self.postgres && !self.records.is_empty() {
+            if self.one_statement() {
                 // One statement for the whole batch and its hand-overs: each statement is a
                 // round trip and a plan to run on the server, where on SQLite it is a call on
                 // the writer thread.
