@@ -7,7 +7,7 @@ use super::orders::adopt_in;
 use super::tx::{args, Row, Tx};
 use super::{Backend, Store, StoreError};
 use crate::domain::{Centavos, Currency, ReferenceId};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 /// Builds the notification once the order is known (may run again if a group commit is retried).
 pub type BuildDelivery = Box<dyn Fn(&OrderContext, &str) -> NewDelivery + Send + Sync>;
@@ -88,12 +88,12 @@ pub enum Ingested {
 
 /// An event owned, so it can travel to the group-commit writer.
 #[derive(Debug, Clone)]
-struct OwnedEvent {
-    provider: String,
-    event_id: String,
-    event_type: String,
-    order_id: Option<String>,
-    status: Option<(String, i64)>,
+pub(super) struct OwnedEvent {
+    pub(super) provider: String,
+    pub(super) event_id: String,
+    pub(super) event_type: String,
+    pub(super) order_id: Option<String>,
+    pub(super) status: Option<(String, i64)>,
     claim_key: Option<String>,
     holdable: Option<String>,
 }
@@ -125,29 +125,80 @@ impl OwnedEvent {
 }
 
 /// The intake of one event, as a write for the group-commit writer.
-struct Ingest {
-    event: OwnedEvent,
+pub(super) struct Ingest {
+    pub(super) event: OwnedEvent,
     /// The id the notification will have, if one is queued (the event row links to it).
-    delivery_id: String,
+    pub(super) delivery_id: String,
     build: BuildDelivery,
     build_held: BuildHeld,
     trace_context: Option<String>,
-    /// On PostgreSQL the event's id and its order take one statement (see `PG_RECORD_AND_ORDER`).
+    /// On PostgreSQL the event's id and its order take one statement (see `PG_RECORD_AND_ORDER`),
+    /// and intakes next to each other in a group share theirs (`intake_together.rs`).
     postgres: bool,
+    /// The outcome, when the writer already took this event in together with its neighbours,
+    /// in the same transaction; taken by `run`.
+    together: Mutex<Option<Ingested>>,
+}
+
+impl Ingest {
+    pub(super) fn new(
+        event: &IncomingEvent<'_>,
+        delivery_id: String,
+        build: BuildDelivery,
+        build_held: BuildHeld,
+        trace_context: Option<String>,
+        postgres: bool,
+    ) -> Self {
+        Self {
+            event: OwnedEvent::of(event),
+            delivery_id,
+            build,
+            build_held,
+            trace_context,
+            postgres,
+            together: Mutex::default(),
+        }
+    }
+
+    /// Records that this event was taken in together with its neighbours (see `together`).
+    pub(super) fn done_together(&self, outcome: Ingested) {
+        *self.together.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+    }
+
+    /// The notification about the order in `row` (the order map's columns).
+    pub(super) fn delivery(&self, row: &Row) -> Result<NewDelivery, StoreError> {
+        Ok((self.build)(
+            &OrderContext::from_row(row)?,
+            &self.delivery_id,
+        ))
+    }
 }
 
 impl Write for Ingest {
     type Output = Ingested;
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, Ingested> {
-        Box::pin(ingest_in(tx, self, now_ms))
+        let done = self
+            .together
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match done {
+            Some(outcome) => Box::pin(std::future::ready(Ok(outcome))),
+            None => Box::pin(ingest_in(tx, self, now_ms)),
+        }
+    }
+
+    fn intake(&self) -> Option<&Ingest> {
+        self.postgres.then_some(self)
     }
 }
 
 impl Store {
     /// Takes in one event durably: when this returns `Ok`, its transaction has committed.
     /// Its id is recorded (a duplicate does nothing), the order's status moves forward only,
-    /// and the notification is queued, all in one transaction (group-committed on SQLite).
+    /// and the notification is queued, all in one transaction (group-committed; on PostgreSQL
+    /// taken in together with the intakes next to it in its group, `intake_together.rs`).
     /// `build` makes the notification, with id `delivery_id`, once the order is known;
     /// `build_held` makes those of events held for the order, when this event records it.
     pub async fn ingest_event(
@@ -158,14 +209,15 @@ impl Store {
         build_held: BuildHeld,
         trace_context: Option<String>,
     ) -> Result<Ingested, StoreError> {
-        self.write(Ingest {
-            event: OwnedEvent::of(event),
+        let postgres = self.backend() == Backend::Postgres;
+        self.write(Ingest::new(
+            event,
             delivery_id,
-            build: Box::new(build),
+            Box::new(build),
             build_held,
             trace_context,
-            postgres: self.backend() == Backend::Postgres,
-        })
+            postgres,
+        ))
         .await
     }
 }
@@ -185,45 +237,63 @@ async fn ingest_in(tx: &mut dyn Tx, ingest: &Ingest, now: i64) -> Result<Ingeste
         }
         return not_ours(tx, &event).await;
     };
-    let Some(mut row) =
-        record_with_order(tx, &event, order_id, delivery_id, ingest.postgres, now).await?
-    else {
-        return Ok(Ingested::Duplicate);
-    };
-    if row.is_none() {
-        if let Some(claim_key) = event.claim_key {
-            if adopt_in(tx, event.provider, claim_key, order_id, now).await? {
-                // Events that came before this one about the order go out first.
-                release_in(tx, event.provider, order_id, ingest.build_held, now).await?;
-                row = order_row(tx, &event, order_id).await?;
-            }
-        }
+    match record_with_order(tx, &event, order_id, delivery_id, ingest.postgres, now).await? {
+        None => Ok(Ingested::Duplicate),
+        Some(Some(row)) => queue_about(tx, ingest, &row, now).await,
+        Some(None) => without_order(tx, ingest, order_id, now).await,
     }
-    let Some(row) = row else {
-        return match event.holdable {
-            Some(raw) if orders_in_flight(tx, event.provider).await? => {
-                let held = HeldEvent {
-                    event_id: event.event_id.to_owned(),
-                    delivery_id: delivery_id.to_owned(),
-                    event: raw.to_owned(),
-                    trace_context: ingest.trace_context.clone(),
-                };
-                hold_in(tx, event.provider, order_id, &held, now).await?;
-                Ok(Ingested::Held)
-            }
-            _ => not_ours(tx, &event).await,
-        };
-    };
-    let order = OrderContext::from_row(&row)?;
-    let delivery = (ingest.build)(&order, delivery_id);
+}
+
+/// Queues the event's notification about the order in `row`.
+async fn queue_about(
+    tx: &mut dyn Tx,
+    ingest: &Ingest,
+    row: &Row,
+    now: i64,
+) -> Result<Ingested, StoreError> {
+    let delivery = ingest.delivery(row)?;
     queue(tx, &delivery, now).await?;
     Ok(Ingested::Queued {
         delivery_id: delivery.id,
     })
 }
 
+/// The rest of a fresh event's intake when its order is not in the map: it is tied to the
+/// claim that made the order, or held until the order is recorded, or, when it cannot be
+/// ours, left recorded and ignored.
+pub(super) async fn without_order(
+    tx: &mut dyn Tx,
+    ingest: &Ingest,
+    order_id: &str,
+    now: i64,
+) -> Result<Ingested, StoreError> {
+    let event = ingest.event.view();
+    if let Some(claim_key) = event.claim_key {
+        if adopt_in(tx, event.provider, claim_key, order_id, now).await? {
+            // Events that came before this one about the order go out first.
+            release_in(tx, event.provider, order_id, ingest.build_held, now).await?;
+            if let Some(row) = order_row(tx, &event, order_id).await? {
+                return queue_about(tx, ingest, &row, now).await;
+            }
+        }
+    }
+    match event.holdable {
+        Some(raw) if orders_in_flight(tx, event.provider).await? => {
+            let held = HeldEvent {
+                event_id: event.event_id.to_owned(),
+                delivery_id: ingest.delivery_id.clone(),
+                event: raw.to_owned(),
+                trace_context: ingest.trace_context.clone(),
+            };
+            hold_in(tx, event.provider, order_id, &held, now).await?;
+            Ok(Ingested::Held)
+        }
+        _ => not_ours(tx, &event).await,
+    }
+}
+
 /// The order map's columns `OrderContext` is made of.
-const ORDER_COLUMNS: &str =
+pub(super) const ORDER_COLUMNS: &str =
     "reference_id, notification_url, amount_cents, currency, payment_status, storefront";
 
 /// Reads the order (`$1`, `$2`: provider and order id).
@@ -413,16 +483,25 @@ async fn not_ours(tx: &mut dyn Tx, event: &IncomingEvent<'_>) -> Result<Ingested
     Ok(Ingested::NotOurs)
 }
 
+/// The outbox's columns a new notification fills, then its status and times (`queue`,
+/// `queue_all`).
+const NEW_DELIVERY: &str = "INSERT INTO deliveries (id, subject_key, target_url, target_key, \
+     event_type, body, trace_context, storefront, reference_id, status, next_attempt_at_ms, \
+     created_at_ms, updated_at_ms)";
+
 /// Puts the notification in the outbox.
 pub(super) async fn queue(
     tx: &mut dyn Tx,
     delivery: &NewDelivery,
     now: i64,
 ) -> Result<(), StoreError> {
+    static QUEUE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{NEW_DELIVERY} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10, $10)"
+        )
+    });
     tx.execute(
-        "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
-         status, next_attempt_at_ms, created_at_ms, updated_at_ms, trace_context, storefront, \
-         reference_id) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7, $8, $9, $10)",
+        &QUEUE,
         &args![
             &delivery.id,
             &delivery.subject_key,
@@ -430,12 +509,50 @@ pub(super) async fn queue(
             &delivery.target_key,
             &delivery.event_type,
             &delivery.body,
-            now,
             delivery.trace_context.as_deref(),
             delivery.storefront.as_deref(),
             &delivery.reference_id,
+            now,
         ],
     )
     .await?;
+    Ok(())
+}
+
+/// Puts the notifications in the outbox in one statement (PostgreSQL: the rows travel as one
+/// JSON parameter).
+pub(super) async fn queue_all(
+    tx: &mut dyn Tx,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Result<(), StoreError> {
+    static QUEUE_ALL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{NEW_DELIVERY} SELECT x.*, 'pending', $2, $2, $2 FROM json_to_recordset(CAST($1 AS \
+             json)) AS x(id text, subject_key text, target_url text, target_key text, \
+             event_type text, body text, trace_context text, storefront text, reference_id text)"
+        )
+    });
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = deliveries
+        .iter()
+        .map(|delivery| {
+            serde_json::json!({
+                "id": delivery.id,
+                "subject_key": delivery.subject_key,
+                "target_url": delivery.target_url,
+                "target_key": delivery.target_key,
+                "event_type": delivery.event_type,
+                "body": delivery.body,
+                "trace_context": delivery.trace_context,
+                "storefront": delivery.storefront,
+                "reference_id": delivery.reference_id,
+            })
+        })
+        .collect();
+    let rows = serde_json::Value::from(rows).to_string();
+    tx.execute(&QUEUE_ALL, &args![rows.as_str(), now]).await?;
     Ok(())
 }

@@ -51,6 +51,13 @@ pub(super) trait Write: Send + 'static {
     fn one_statement(&self) -> bool {
         false
     }
+
+    /// The intake of an event, on PostgreSQL: the writer takes such writes in together when
+    /// they are next to each other in a group, a few statements for all of them
+    /// (`intake_together.rs`), and `run` then only answers.
+    fn intake(&self) -> Option<&super::events::Ingest> {
+        None
+    }
 }
 
 /// A write with its caller's reply, its output type erased so writes of every kind share groups.

@@ -13,6 +13,7 @@ mod events;
 mod group_commit;
 mod held;
 mod instances;
+mod intake_together;
 mod orders;
 mod pg_group_commit;
 mod references;

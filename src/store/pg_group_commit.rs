@@ -13,7 +13,9 @@
 //! group to the next, so the write path never waits for a request worker's turn, and request
 //! workers never wait for a writer's.
 
+use super::events::Ingest;
 use super::group_commit::{Write, WriteTurns};
+use super::intake_together;
 use super::tx::TxFuture;
 use super::StoreError;
 use crate::clock;
@@ -42,6 +44,7 @@ const ANSWERED_LATELY: Duration = Duration::from_secs(1);
 trait Job: Send {
     fn durable(&self) -> bool;
     fn one_statement(&self) -> bool;
+    fn intake(&self) -> Option<&Ingest>;
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> TxFuture<'c, ()>;
     /// Answers the caller: the output of the last run, or `failure`.
     fn answer(self: Box<Self>, failure: Option<StoreError>);
@@ -60,6 +63,10 @@ impl<W: Write> Job for Pending<W> {
 
     fn one_statement(&self) -> bool {
         self.write.one_statement()
+    }
+
+    fn intake(&self) -> Option<&Ingest> {
+        self.write.intake()
     }
 
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> TxFuture<'c, ()> {
@@ -325,16 +332,63 @@ async fn in_transaction(
     result
 }
 
+/// Runs `jobs` in turn, except that event intakes next to each other are taken in together
+/// first (`intake_together.rs`): their runs then only answer.
 async fn run_jobs(
     conn: &mut AnyConnection,
     jobs: &mut [Box<dyn Job>],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    for job in jobs.iter_mut() {
-        job.run(conn, now_ms).await?;
+    let mut at = 0;
+    while at < jobs.len() {
+        let together = intake_together::run_length(jobs[at..].iter().map(|job| job.intake()));
+        if together > 1 {
+            let run: Vec<&Ingest> = jobs[at..at + together]
+                .iter()
+                .filter_map(|job| job.intake())
+                .collect();
+            intake_together::ingest_together(conn, &run, now_ms).await?;
+        }
+        let next = at + together.max(1);
+        for job in &mut jobs[at..next] {
+            job.run(conn, now_ms).await?;
+        }
+        at = next;
     }
     conn.execute("COMMIT").await?;
     Ok(())
+}
+
+/// Commits `writes` on `conn` as one group, as a writer does (`BEGIN`, `run_jobs`, `COMMIT`);
+/// their outputs, or the group's failure (the transaction rolled back).
+#[cfg(test)]
+pub(super) async fn commit_as_one_group<W: Write>(
+    conn: &mut AnyConnection,
+    writes: Vec<W>,
+    now_ms: i64,
+) -> Result<Vec<W::Output>, StoreError> {
+    let mut answers = Vec::new();
+    let mut jobs: Vec<Box<dyn Job>> = Vec::new();
+    for write in writes {
+        let (reply, answer) = oneshot::channel();
+        answers.push(answer);
+        jobs.push(Box::new(Pending {
+            write,
+            output: None,
+            reply,
+        }));
+    }
+    conn.execute("BEGIN").await?;
+    if let Err(error) = run_jobs(conn, &mut jobs, now_ms).await {
+        conn.execute("ROLLBACK").await?;
+        return Err(error);
+    }
+    jobs.into_iter().for_each(|job| job.answer(None));
+    let mut outputs = Vec::new();
+    for answer in answers {
+        outputs.push(answer.await.map_err(|_| StoreError::WriteSuspended)??);
+    }
+    Ok(outputs)
 }
 
 #[cfg(test)]
