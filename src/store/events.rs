@@ -301,14 +301,19 @@ static READ_ORDER: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {ORDER_COLUMNS} FROM orders WHERE provider = $1 AND order_id = $2")
 });
 
-/// Moves the order's status forward if the event's (`$7`, ranked `$8`) ranks higher. `$1`, `$2`:
-/// provider and order id; the caller adds its own conditions and what it returns.
-const MOVE_ORDER: &str = "UPDATE orders SET \
+/// The forward-only rule, as an `UPDATE orders`' assignments: the order takes the event's status
+/// (`$7`, ranked `$8`) only if it ranks higher than the one it has.
+pub(super) const MOVE_STATUS: &str = "\
      payment_status = CASE WHEN payment_status IS NULL OR status_rank < $8 \
        THEN $7 ELSE payment_status END, \
      status_rank = CASE WHEN payment_status IS NULL OR status_rank < $8 \
-       THEN $8 ELSE status_rank END \
-     WHERE provider = $1 AND order_id = $2";
+       THEN $8 ELSE status_rank END";
+
+/// Moves the order's status forward (`MOVE_STATUS`). `$1`, `$2`: provider and order id; the
+/// caller adds its own conditions and what it returns.
+static MOVE_ORDER: LazyLock<String> = LazyLock::new(|| {
+    format!("UPDATE orders SET {MOVE_STATUS} WHERE provider = $1 AND order_id = $2")
+});
 
 /// One statement: move the order's status forward if the event's ranks higher, and read the
 /// order (`None` when it is not in the map).
@@ -363,7 +368,7 @@ async fn record_with_order(
     }
     static MOVE: LazyLock<String> = LazyLock::new(|| {
         PG_RECORD_AND_ORDER
-            .replace("{order}", MOVE_ORDER)
+            .replace("{order}", &MOVE_ORDER)
             .replace("{returning}", &format!("RETURNING {ORDER_COLUMNS}"))
     });
     static READ: LazyLock<String> = LazyLock::new(|| {

@@ -5,7 +5,7 @@
 //! moves and reads their orders, one queues their notifications. The rare steps (an order not in
 //! the map yet) still run per event, in turn, inside the same transaction.
 
-use super::events::{queue_all, without_order, Ingest, Ingested, ORDER_COLUMNS};
+use super::events::{queue_all, without_order, Ingest, Ingested, MOVE_STATUS, ORDER_COLUMNS};
 use super::tx::{args, Tx};
 use super::StoreError;
 use std::collections::HashSet;
@@ -45,22 +45,22 @@ static RECORD_AND_ORDERS: LazyLock<String> = LazyLock::new(|| {
         .map(|column| format!("o.{column}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // The event's columns are named apart from the order's, so the rule reads the order's.
+    let move_status = MOVE_STATUS
+        .replace("$7", "t.status")
+        .replace("$8", "t.new_rank");
     format!(
         "WITH input AS (SELECT * FROM json_to_recordset(CAST($1 AS json)) AS x(i bigint, \
            provider text, order_id text, event_id text, event_type text, delivery_id text, \
-           status text, status_rank bigint)), \
+           status text, new_rank bigint)), \
          fresh AS (INSERT INTO webhook_events (provider, event_id, event_type, received_at_ms, \
            delivery_id) SELECT provider, event_id, event_type, $2, delivery_id FROM input \
            ORDER BY i ON CONFLICT (provider, event_id) DO NOTHING RETURNING provider, event_id), \
          took AS (SELECT n.* FROM input AS n JOIN fresh AS f \
            ON f.provider = n.provider AND f.event_id = n.event_id), \
-         moved AS (UPDATE orders AS o SET \
-           payment_status = CASE WHEN o.payment_status IS NULL OR o.status_rank < t.status_rank \
-             THEN t.status ELSE o.payment_status END, \
-           status_rank = CASE WHEN o.payment_status IS NULL OR o.status_rank < t.status_rank \
-             THEN t.status_rank ELSE o.status_rank END \
-           FROM took AS t WHERE t.status IS NOT NULL \
-           AND o.provider = t.provider AND o.order_id = t.order_id RETURNING t.i, {columns}), \
+         moved AS (UPDATE orders AS o SET {move_status} FROM took AS t \
+           WHERE t.status IS NOT NULL AND o.provider = t.provider AND o.order_id = t.order_id \
+           RETURNING t.i, {columns}), \
          known AS (SELECT * FROM moved UNION ALL SELECT t.i, {columns} FROM took AS t \
            JOIN orders AS o ON o.provider = t.provider AND o.order_id = t.order_id \
            WHERE t.status IS NULL) \
@@ -131,7 +131,7 @@ fn events_json(run: &[&Ingest]) -> String {
                 "event_type": event.event_type,
                 "delivery_id": ingest.delivery_id,
                 "status": status,
-                "status_rank": rank,
+                "new_rank": rank,
             })
         })
         .collect();
