@@ -533,6 +533,13 @@ mod tests {
         );
     }
 
+    /// Waits until exactly `n` writes wait in the queue (the writers took the rest).
+    async fn until_queued(writer: &PgGroupWriter, n: usize) {
+        while QUEUE - writer.jobs.capacity() != n {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Reads the commit's durability; durable or not as told.
     struct SyncLevel {
         durable: bool,
@@ -570,22 +577,21 @@ mod tests {
 
         // Queued together behind busy writers, a claim shares the durable write's flush.
         let held = turns.lock().await;
-        let busy: Vec<_> = (0..WRITERS)
-            .map(|_| {
-                let writer = writer.clone();
-                tokio::spawn(async move { writer.write(SyncLevel { durable: true }).await })
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let claim = tokio::spawn({
+        let queue = |durable| {
             let writer = writer.clone();
-            async move { writer.write(SyncLevel { durable: false }).await }
-        });
-        let record = tokio::spawn({
-            let writer = writer.clone();
-            async move { writer.write(SyncLevel { durable: true }).await }
-        });
-        tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::spawn(async move { writer.write(SyncLevel { durable }).await })
+        };
+        let mut busy = Vec::new();
+        for _ in 0..WRITERS {
+            // One at a time, so that each writer takes one and waits for its turn (all at once,
+            // on a slow machine, one writer took several and left another free for the claim).
+            busy.push(queue(true));
+            until_queued(&writer, 0).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let claim = queue(false);
+        let record = queue(true);
+        until_queued(&writer, 2).await;
         drop(held);
         for task in busy {
             task.await.unwrap().unwrap();
