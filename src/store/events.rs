@@ -395,11 +395,16 @@ async fn record_with_order(
     let Some(row) = row else {
         return Ok(None);
     };
+    Ok(recorded(&row)?.map(|known| known.then_some(row)))
+}
+
+/// What a row of `fresh` and the order's columns says: `None` when the event was a duplicate,
+/// else whether its order is in the map.
+pub(super) fn recorded(row: &Row) -> Result<Option<bool>, StoreError> {
     if row.get::<i64>("fresh")? == 0 {
         return Ok(None);
     }
-    let known = row.get::<Option<String>>("reference_id")?.is_some();
-    Ok(Some(known.then_some(row)))
+    Ok(Some(row.get::<Option<String>>("reference_id")?.is_some()))
 }
 
 /// True while some order create has no final answer: an event about an unknown order may be

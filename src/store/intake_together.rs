@@ -5,7 +5,9 @@
 //! moves and reads their orders, one queues their notifications. The rare steps (an order not in
 //! the map yet) still run per event, in turn, inside the same transaction.
 
-use super::events::{queue_all, without_order, Ingest, Ingested, MOVE_STATUS, ORDER_COLUMNS};
+use super::events::{
+    queue_all, recorded, without_order, Ingest, Ingested, MOVE_STATUS, ORDER_COLUMNS,
+};
 use super::tx::{args, Tx};
 use super::StoreError;
 use std::collections::HashSet;
@@ -90,18 +92,20 @@ pub(super) async fn ingest_together(
     let mut outcomes = Vec::with_capacity(run.len());
     let mut deliveries = Vec::with_capacity(run.len());
     for (ingest, row) in run.iter().zip(&rows) {
-        let outcome = if row.get::<i64>("fresh")? == 0 {
-            Ingested::Duplicate
-        } else if row.get::<Option<String>>("reference_id")?.is_some() {
-            let delivery = ingest.delivery(row)?;
-            let outcome = Ingested::Queued {
-                delivery_id: delivery.id.clone(),
-            };
-            deliveries.push(delivery);
-            outcome
-        } else {
-            let order_id = ingest.event.order_id.as_deref().unwrap_or_default();
-            without_order(tx, ingest, order_id, now).await?
+        let outcome = match recorded(row)? {
+            None => Ingested::Duplicate,
+            Some(true) => {
+                let delivery = ingest.delivery(row)?;
+                let outcome = Ingested::Queued {
+                    delivery_id: delivery.id.clone(),
+                };
+                deliveries.push(delivery);
+                outcome
+            }
+            Some(false) => {
+                let order_id = ingest.event.order_id.as_deref().unwrap_or_default();
+                without_order(tx, ingest, order_id, now).await?
+            }
         };
         outcomes.push(outcome);
     }
@@ -143,9 +147,10 @@ mod tests {
     use super::*;
     use crate::store::events::{IncomingEvent, NewDelivery, OrderContext};
     use crate::store::group_commit::Write;
-    use crate::store::pg_group_commit::commit_as_one_group;
+    use crate::store::pg_group_commit::{admin_url, commit_as_one_group};
     use crate::store::tx::{Arg, Row, TxFuture};
     use crate::store::Store;
+    use secrecy::ExposeSecret;
     use sqlx::{AnyConnection, Connection};
 
     const NOW: i64 = 1_700_000_000_000;
@@ -153,8 +158,7 @@ mod tests {
     /// A fresh PostgreSQL database with the schema, orders `a`, `b` (paid, rank 3) and `c`, and
     /// event `evt_old` already taken in.
     async fn seeded_database() -> (Store, String) {
-        let admin = std::env::var("PAGOS_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let admin = admin_url().expose_secret().to_owned();
         let name = format!("pagos_test_{}", uuid::Uuid::new_v4().simple());
         sqlx::any::install_default_drivers();
         let mut conn = AnyConnection::connect(&admin).await.unwrap();

@@ -359,6 +359,14 @@ async fn run_jobs(
     Ok(())
 }
 
+/// Tests: the PostgreSQL server they use (trust auth on these machines).
+#[cfg(test)]
+pub(super) fn admin_url() -> SecretString {
+    std::env::var("PAGOS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+        .into()
+}
+
 /// Commits `writes` on `conn` as one group, as a writer does (`BEGIN`, `run_jobs`, `COMMIT`);
 /// their outputs, or the group's failure (the transaction rolled back).
 #[cfg(test)]
@@ -397,12 +405,6 @@ mod tests {
     use crate::store::group_commit::WriteFuture;
     use crate::store::tx::{args, Tx};
     use sqlx::AnyPool;
-
-    fn admin_url() -> SecretString {
-        std::env::var("PAGOS_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-            .into()
-    }
 
     /// Runs one statement outside the writer.
     async fn run_sql(pool: &AnyPool, text: String) {
