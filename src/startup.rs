@@ -96,7 +96,7 @@ impl Application {
                     http::request_metrics::record,
                 ))
                 .wrap(actix_web::middleware::from_fn(http::access_log::log))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<http::request_span::RequestSpan>::new())
                 .app_data(web::Data::new(providers.registry()))
                 .app_data(store_data.clone())
                 .app_data(relay_data.clone())

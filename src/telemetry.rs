@@ -68,11 +68,13 @@ where
     let subscriber = tracing_subscriber::registry()
         .with(filter)
         .with(
-            // No code location or thread attributes: five more per span, held while it lives
-            // (a create's spans live as long as it waits on Conekta).
+            // No code location, thread or busy/idle attributes: seven more per span, held
+            // while it lives (a create's spans live as long as it waits on Conekta); busy/idle
+            // would also read the clock at every poll of every instrumented future.
             tracing_opentelemetry::layer()
                 .with_location(false)
                 .with_threads(false)
+                .with_tracked_inactivity(false)
                 .with_tracer(provider.tracer("pagos")),
         )
         .with(

@@ -15,6 +15,7 @@ pub mod health;
 pub mod pagos;
 pub mod problem;
 pub mod request_metrics;
+pub mod request_span;
 mod strict_json;
 pub mod webhooks;
 
