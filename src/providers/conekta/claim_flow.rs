@@ -138,7 +138,9 @@ pub async fn run_once(
         storefront,
     };
     let wait = budget + Duration::from_secs(5);
-    let owned = match claim_or_wait(store, key, &new, wait, key_field).await? {
+    // The steps before and after the call run in boxes of their own: the future of a call
+    // waiting on Conekta (thousands may wait at once) keeps only what that wait needs.
+    let owned = match Box::pin(claim_or_wait(store, key, &new, wait, key_field)).await? {
         Claimed::Answered(reply) => {
             tracing::info!("identical request answered from the store");
             return Ok(reply);
@@ -147,29 +149,65 @@ pub async fn run_once(
     };
     let mut version = owned.version;
     if let Some(earlier) = &owned.earlier {
-        let found = look_until_sure(budget, earlier.started_at_ms, || {
-            op.find(&owned.attempt_key, earlier)
-        })
-        .await;
-        match found {
-            Ok(Some(found)) => {
-                tracing::info!("an earlier attempt's object was found and adopted");
-                return complete(store, key, version, op, found).await;
+        let reconciled = reconcile(store, key, op, &owned, earlier, budget, key_field);
+        match Box::pin(reconciled).await? {
+            Reconciled::Made(found) => {
+                return Box::pin(complete(store, key, version, op, found)).await
             }
-            Ok(None) => {
-                version = store
-                    .begin_attempt(key, version, new.lease_ms, None, true)
-                    .await
-                    .map_err(store_down)?
-                    .ok_or_else(|| in_flight(key_field))?;
-            }
-            Err(error) => {
-                abandon(store, key, version, Abandon::Unknown).await;
-                return Err(provider_error(error));
-            }
+            Reconciled::Again(next) => version = next,
         }
     }
-    match op.call(&owned.attempt_key).await {
+    let called = op.call(&owned.attempt_key).await;
+    Box::pin(settle(store, key, version, op, called)).await
+}
+
+/// After an attempt whose outcome is unknown: what it made, or the claim started afresh.
+enum Reconciled {
+    Made(Found),
+    /// Nothing was made: the claim's version for the next attempt.
+    Again(i64),
+}
+
+async fn reconcile(
+    store: &Store,
+    key: ClaimKey<'_>,
+    op: &impl OnceOperation,
+    owned: &OwnedClaim,
+    earlier: &EarlierAttempt,
+    budget: Duration,
+    key_field: &str,
+) -> Result<Reconciled, ActionError> {
+    let found = look_until_sure(budget, earlier.started_at_ms, || {
+        op.find(&owned.attempt_key, earlier)
+    })
+    .await;
+    match found {
+        Ok(Some(found)) => {
+            tracing::info!("an earlier attempt's object was found and adopted");
+            Ok(Reconciled::Made(found))
+        }
+        Ok(None) => store
+            .begin_attempt(key, owned.version, call_lease_ms(budget), None, true)
+            .await
+            .map_err(store_down)?
+            .map(Reconciled::Again)
+            .ok_or_else(|| in_flight(key_field)),
+        Err(error) => {
+            abandon(store, key, owned.version, Abandon::Unknown).await;
+            Err(provider_error(error))
+        }
+    }
+}
+
+/// Ends the claim as the call's outcome says.
+async fn settle(
+    store: &Store,
+    key: ClaimKey<'_>,
+    version: i64,
+    op: &impl OnceOperation,
+    called: Result<Found, CallError>,
+) -> Result<ActionReply, ActionError> {
+    match called {
         Ok(found) => complete(store, key, version, op, found).await,
         Err(CallError::Conekta(error)) => {
             abandon(store, key, version, abandon_for(&error)).await;
