@@ -239,8 +239,7 @@ impl ConektaProvider {
         caller: Caller<'_>,
     ) -> Result<ActionReply, ActionError> {
         // Each action's future in a box of its own size. Inline, every call would carry the
-        // largest action's state: a waiting create needs about 5 KB, and the match of all the
-        // actions took 11 KB, for as long as Conekta takes to answer.
+        // largest action's state for as long as Conekta takes to answer.
         let flow: LocalBoxFuture<'_, _> = match action {
             "create" => Box::pin(async move {
                 let request = CreateRequest::parse(&fields, clock::unix_s())
