@@ -144,6 +144,27 @@ async fn an_incoming_traceparent_reaches_conekta_and_the_storefront() {
         "the request span: {}",
         root.name
     );
+    // What the request span records, and what it leaves out (docs/decisions.md).
+    let recorded: Vec<&str> = root.attributes.iter().map(|a| a.key.as_str()).collect();
+    for kept in [
+        "http.method",
+        "http.route",
+        "http.status_code",
+        "request_id",
+    ] {
+        assert!(recorded.contains(&kept), "{kept} missing: {recorded:?}");
+    }
+    for left_out in [
+        "http.user_agent",
+        "http.client_ip",
+        "http.target",
+        "busy_ns",
+    ] {
+        assert!(
+            !recorded.contains(&left_out),
+            "{left_out} kept: {recorded:?}"
+        );
+    }
     for span in &chain {
         for attribute in &span.attributes {
             let text = format!("{:?}", attribute.value);
