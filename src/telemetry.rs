@@ -95,6 +95,20 @@ pub fn trace_headers() -> HashMap<String, String> {
     headers
 }
 
+/// The caller's trace context, from the W3C headers of its request.
+pub fn caller_context(headers: &actix_web::http::header::HeaderMap) -> Context {
+    struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|value| value.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|name| name.as_str()).collect()
+        }
+    }
+    TraceContextPropagator::new().extract(&Headers(headers))
+}
+
 /// A trace context from W3C headers held in a map (as stored with a notification).
 pub fn context_from(headers: &HashMap<String, String>) -> Context {
     struct Headers<'a>(&'a HashMap<String, String>);

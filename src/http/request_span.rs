@@ -7,9 +7,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::HeaderMap;
 use actix_web::{Error, HttpMessage};
-use opentelemetry::propagation::Extractor;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -39,27 +37,12 @@ impl RootSpanBuilder for RequestSpan {
             exception.details = tracing::field::Empty,
         );
         // The caller's W3C trace continues here.
-        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.extract(&Headers(request.headers()))
-        });
-        let _ = span.set_parent(parent);
+        let _ = span.set_parent(crate::telemetry::caller_context(request.headers()));
         span
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         // Status, OpenTelemetry status and the error, into the fields declared above.
         DefaultRootSpanBuilder::on_request_end(span, outcome);
-    }
-}
-
-struct Headers<'a>(&'a HeaderMap);
-
-impl Extractor for Headers<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|value| value.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|name| name.as_str()).collect()
     }
 }
