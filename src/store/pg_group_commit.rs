@@ -1,9 +1,9 @@
 //! Group commit for PostgreSQL. A transaction of its own per write paid a connection checkout,
 //! `BEGIN`, `COMMIT` and a WAL flush per write, and ingest ran at a third of SQLite's rate. Here
-//! every write queues, and a few writer tasks each take whatever queued while the others were
-//! committing and run it in one transaction: a burst shares one commit and one flush, while
-//! one writer's commit waits on the disk another is already running the next group. Alone, a
-//! write waits for nothing but its own commit.
+//! every write queues, and a few writer tasks each take whatever queued while another ran its
+//! group's statements, and run it in one transaction: a burst shares one commit and one flush,
+//! while one writer's commit waits on the disk another is already running the next group.
+//! Alone, a write waits for nothing but its own commit.
 //!
 //! As on SQLite (`group_commit.rs`), each write keeps its own semantics: if the group's
 //! transaction fails (a bad write, a deadlock between two groups, this replica's or another's,
@@ -21,10 +21,10 @@ use super::StoreError;
 use crate::clock;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{AnyConnection, Connection, Executor};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch, Mutex};
+use tokio::sync::{mpsc, oneshot, watch, Mutex, OwnedSemaphorePermit, Semaphore};
 
 /// Writer tasks (and connections): enough that a commit's flush overlaps the next group's
 /// statements, few enough that groups stay large under load.
@@ -32,6 +32,10 @@ const WRITERS: u32 = 4;
 /// Most writes one group commit takes in: a group's transaction holds its row locks until it
 /// commits, so it stays short.
 const MAX_GROUP: usize = 256;
+/// Longest a writer holding a write waits for another writer's statements to finish before it
+/// takes what queued meanwhile (see `Gathering`): long enough for a group's statements, short
+/// enough that a group stuck on another transaction's row lock does not hold the others up.
+const GATHER_LIMIT: Duration = Duration::from_millis(2);
 /// Writes waiting for a writer before callers wait to hand theirs over.
 const QUEUE: usize = 4096;
 /// How long a writer waits for the server to accept a connection.
@@ -89,6 +93,49 @@ impl<W: Write> Job for Pending<W> {
 
 type Queue = Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>;
 
+/// Leave to send a group's statements, held from taking the group until its `COMMIT` is sent;
+/// none when the writer stopped waiting for it.
+type StatementSlot = Option<OwnedSemaphorePermit>;
+
+/// One writer at a time sends its group's statements, while the others' commits wait on the
+/// disk. Under load (the last group took more than one write), a writer holding a write waits
+/// for the slot (up to `limit`) before it takes what else queued: a group so gathers what
+/// arrived during the last one's statements, where a writer idle at that moment took the
+/// writes one at a time, each paying a transaction's statements and flush. Without load a
+/// write waits for nothing: it takes the slot if it is free and goes on without it if not.
+#[derive(Clone)]
+struct Gathering {
+    slot: Arc<Semaphore>,
+    limit: Duration,
+    /// How many writes the last group took.
+    last_group: Arc<AtomicUsize>,
+}
+
+impl Gathering {
+    fn new(limit: Duration) -> Self {
+        Self {
+            slot: Arc::new(Semaphore::new(1)),
+            limit,
+            last_group: Arc::default(),
+        }
+    }
+
+    async fn slot(&self) -> StatementSlot {
+        if self.last_group.load(Ordering::Relaxed) < 2 {
+            return self.slot.clone().try_acquire_owned().ok();
+        }
+        tokio::time::timeout(self.limit, self.slot.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
+    /// Notes the size of the group a writer just took.
+    fn took(&self, writes: usize) {
+        self.last_group.store(writes, Ordering::Relaxed);
+    }
+}
+
 /// The handle writes are queued on; the writers end when every handle is gone.
 #[derive(Clone)]
 pub(super) struct PgGroupWriter {
@@ -102,11 +149,15 @@ pub(super) struct PgGroupWriter {
 impl PgGroupWriter {
     /// Starts the writers on a thread of their own, connecting to `url` as they need to.
     pub fn start(url: &SecretString) -> Result<Self, StoreError> {
-        Self::start_taking(url, WriteTurns::default())
+        Self::start_taking(url, WriteTurns::default(), Gathering::new(GATHER_LIMIT))
     }
 
-    /// The same, taking `turns` for each group.
-    fn start_taking(url: &SecretString, turns: WriteTurns) -> Result<Self, StoreError> {
+    /// The same, taking `turns` for each group and gathering with `gathering`.
+    fn start_taking(
+        url: &SecretString,
+        turns: WriteTurns,
+        gathering: Gathering,
+    ) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue: Queue = Arc::new(Mutex::new(queue));
         let (closing, told) = watch::channel(false);
@@ -124,7 +175,13 @@ impl PgGroupWriter {
                         open: None,
                         answered: None,
                     };
-                    commit_groups(conn, turns.clone(), queue.clone(), told.clone())
+                    commit_groups(
+                        conn,
+                        turns.clone(),
+                        queue.clone(),
+                        gathering.clone(),
+                        told.clone(),
+                    )
                 })))
             })
             .map_err(StoreError::WriterThread)?;
@@ -169,22 +226,18 @@ async fn commit_groups(
     mut conn: WriterConnection,
     turns: WriteTurns,
     queue: Queue,
+    gathering: Gathering,
     mut closing: watch::Receiver<bool>,
 ) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     loop {
-        let took = tokio::select! {
-            biased;
-            _ = closing.wait_for(|closing| *closing) => false,
-            took = take_group(&queue, &mut group) => took,
-        };
-        if !took {
+        let Some(slot) = take_group(&queue, &gathering, &mut closing, &mut group).await else {
             break;
-        }
+        };
         // A turn is only a gate (tests close it to make writes queue): held through the group,
         // it would run the writers one at a time, and no flush would overlap the next group.
         drop(turns.lock().await);
-        match commit(&mut conn, &mut group, clock::unix_ms()).await {
+        match commit(&mut conn, &mut group, slot, clock::unix_ms()).await {
             Ok(()) => group.drain(..).for_each(|job| job.answer(None)),
             Err(error) if group.len() == 1 => {
                 if let Some(job) = group.pop() {
@@ -194,9 +247,13 @@ async fn commit_groups(
             Err(error) => {
                 tracing::warn!(%error, writes = group.len(), "group commit failed; committing each write alone");
                 for mut job in group.drain(..) {
-                    let alone =
-                        in_transaction(&mut conn, std::slice::from_mut(&mut job), clock::unix_ms())
-                            .await;
+                    let alone = in_transaction(
+                        &mut conn,
+                        std::slice::from_mut(&mut job),
+                        None,
+                        clock::unix_ms(),
+                    )
+                    .await;
                     job.answer(alone.err());
                 }
             }
@@ -205,21 +262,37 @@ async fn commit_groups(
     conn.close().await;
 }
 
-/// Waits for a write, then takes whatever else queued behind it into `group`; false once every
-/// handle is gone. Cancel-safe: a write is only taken in the step that completes.
-async fn take_group(queue: &Queue, group: &mut Vec<Box<dyn Job>>) -> bool {
-    let mut queue = queue.lock().await;
-    match queue.recv().await {
-        Some(job) => group.push(job),
-        None => return false,
-    }
+/// Waits for a write, then for the statement slot (see `Gathering`), and takes whatever else
+/// queued meanwhile into `group`. None once every handle is gone, or when told to close before
+/// a write came.
+async fn take_group(
+    queue: &Queue,
+    gathering: &Gathering,
+    closing: &mut watch::Receiver<bool>,
+    group: &mut Vec<Box<dyn Job>>,
+) -> Option<StatementSlot> {
+    // Only the waits for the queue and for a write end on closing: once a write is taken it
+    // is committed and answered.
+    let mut queue = tokio::select! {
+        biased;
+        _ = closing.wait_for(|closing| *closing) => return None,
+        queue = queue.lock() => queue,
+    };
+    let first = tokio::select! {
+        biased;
+        _ = closing.wait_for(|closing| *closing) => return None,
+        first = queue.recv() => first?,
+    };
+    let slot = gathering.slot().await;
+    group.push(first);
     while group.len() < MAX_GROUP {
         match queue.try_recv() {
             Ok(job) => group.push(job),
             Err(_) => break,
         }
     }
-    true
+    gathering.took(group.len());
+    Some(slot)
 }
 
 /// A writer's connection, kept from one group to the next: a pooled one cost a round trip to
@@ -300,17 +373,20 @@ impl WriterConnection {
 async fn commit(
     conn: &mut WriterConnection,
     jobs: &mut [Box<dyn Job>],
+    slot: StatementSlot,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let result = match jobs {
         [job] if job.one_statement() && job.durable() && conn.answered_lately() => {
+            // The statement is its own commit.
+            drop(slot);
             let result = job.run(conn.get().await?, now_ms).await;
             if result.is_err() {
                 conn.roll_back().await;
             }
             result
         }
-        _ => in_transaction(conn, jobs, now_ms).await,
+        _ => in_transaction(conn, jobs, slot, now_ms).await,
     };
     conn.answered = result.is_ok().then(Instant::now);
     result
@@ -321,10 +397,19 @@ async fn commit(
 async fn in_transaction(
     conn: &mut WriterConnection,
     jobs: &mut [Box<dyn Job>],
+    slot: StatementSlot,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let durable = jobs.iter().any(|job| job.durable());
-    let result = run_jobs(conn.begin(durable).await?, jobs, now_ms).await;
+    let result = async {
+        let tx = conn.begin(durable).await?;
+        run_jobs(tx, jobs, now_ms).await?;
+        // The next writer may take its group while this one's commit waits on the disk.
+        drop(slot);
+        tx.execute("COMMIT").await?;
+        Ok(())
+    }
+    .await;
     if result.is_err() {
         // Whatever failed (a write, the commit), the transaction does not stay open.
         conn.roll_back().await;
@@ -333,7 +418,7 @@ async fn in_transaction(
 }
 
 /// Runs `jobs` in turn, except that event intakes next to each other are taken in together
-/// first (`intake_together.rs`): their runs then only answer.
+/// first (`intake_together.rs`): their runs then only answer. The caller commits.
 async fn run_jobs(
     conn: &mut AnyConnection,
     jobs: &mut [Box<dyn Job>],
@@ -355,7 +440,6 @@ async fn run_jobs(
         }
         at = next;
     }
-    conn.execute("COMMIT").await?;
     Ok(())
 }
 
@@ -391,6 +475,7 @@ pub(super) async fn commit_as_one_group<W: Write>(
         conn.execute("ROLLBACK").await?;
         return Err(error);
     }
+    conn.execute("COMMIT").await?;
     jobs.into_iter().for_each(|job| job.answer(None));
     let mut outputs = Vec::new();
     for answer in answers {
@@ -447,7 +532,9 @@ mod tests {
     async fn a_burst_commits_in_groups_and_one_bad_write_fails_alone() {
         let (admin, table) = scratch_table("group_commit").await;
         let turns = WriteTurns::default();
-        let writer = PgGroupWriter::start_taking(&admin_url(), turns.clone()).unwrap();
+        let writer =
+            PgGroupWriter::start_taking(&admin_url(), turns.clone(), Gathering::new(GATHER_LIMIT))
+                .unwrap();
         // While the turn is held, the burst queues up: every writer forms a group and waits,
         // the rest of the burst lands in the groups after them, the bad write among the others.
         let held = turns.lock().await;
@@ -535,6 +622,101 @@ mod tests {
         );
     }
 
+    /// Reads its transaction's id; the first `hold` of them wait, inside the transaction, for
+    /// `release`.
+    struct TransactionId {
+        hold: Option<(Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>,
+    }
+
+    impl Write for TransactionId {
+        type Output = i64;
+
+        fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, i64> {
+            Box::pin(async move {
+                let rows = tx
+                    .fetch_all("SELECT CAST(txid_current() AS BIGINT) AS id", &[])
+                    .await?;
+                if let Some((started, release)) = &self.hold {
+                    started.notify_one();
+                    release.notified().await;
+                }
+                rows[0].get("id")
+            })
+        }
+    }
+
+    /// A writer that waits for its statement slot as long as a test may need, and a write it
+    /// has taken that holds the slot, inside its transaction, until released: the write's
+    /// task, and what releases it.
+    async fn a_group_running_its_statements() -> (
+        PgGroupWriter,
+        Gathering,
+        tokio::task::JoinHandle<Result<i64, StoreError>>,
+        Arc<tokio::sync::Notify>,
+    ) {
+        sqlx::any::install_default_drivers();
+        let gathering = Gathering::new(Duration::from_secs(60));
+        let writer =
+            PgGroupWriter::start_taking(&admin_url(), WriteTurns::default(), gathering.clone())
+                .unwrap();
+        let (started, release) = (Arc::default(), Arc::new(tokio::sync::Notify::new()));
+        let held = tokio::spawn({
+            let writer = writer.clone();
+            let hold = Some((Arc::clone(&started), Arc::clone(&release)));
+            async move { writer.write(TransactionId { hold }).await }
+        });
+        started.notified().await;
+        (writer, gathering, held, release)
+    }
+
+    #[tokio::test]
+    async fn under_load_writes_arriving_while_a_group_runs_its_statements_gather_into_one() {
+        let (writer, gathering, held, release) = a_group_running_its_statements().await;
+        // Load: the last group took two writes.
+        gathering.took(2);
+        // Writes arrive one at a time. The other writers are idle; without gathering each
+        // would take one, in transactions of their own.
+        let mut later = Vec::new();
+        for n in 0..5 {
+            let handle = writer.clone();
+            later.push(tokio::spawn(async move {
+                handle.write(TransactionId { hold: None }).await
+            }));
+            // One writer holds the first and waits for the slot; the rest stay queued.
+            tokio::time::timeout(Duration::from_secs(10), until_queued(&writer, n))
+                .await
+                .expect("another writer took a write while a group ran its statements");
+        }
+        release.notify_one();
+        let first = held.await.unwrap().unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        for write in later {
+            ids.insert(write.await.unwrap().unwrap());
+        }
+        writer.close().await;
+        assert_eq!(ids.len(), 1, "the five writes gathered into one group");
+        assert!(!ids.contains(&first));
+    }
+
+    #[tokio::test]
+    async fn without_load_a_write_does_not_wait_for_a_group_running_its_statements() {
+        // The held write's group took one write: no load.
+        let (writer, _gathering, held, release) = a_group_running_its_statements().await;
+        let alone = tokio::time::timeout(
+            Duration::from_secs(10),
+            writer.write(TransactionId { hold: None }),
+        )
+        .await;
+        assert!(!held.is_finished(), "the first group still runs");
+        release.notify_one();
+        let first = held.await.unwrap().unwrap();
+        writer.close().await;
+        let alone = alone
+            .expect("a write without load waited for the group's statements")
+            .unwrap();
+        assert_ne!(alone, first);
+    }
+
     /// Waits until exactly `n` writes wait in the queue (the writers took the rest).
     async fn until_queued(writer: &PgGroupWriter, n: usize) {
         while QUEUE - writer.jobs.capacity() != n {
@@ -568,7 +750,9 @@ mod tests {
     async fn a_group_flushes_at_commit_when_any_write_in_it_is_durable() {
         sqlx::any::install_default_drivers();
         let turns = WriteTurns::default();
-        let writer = PgGroupWriter::start_taking(&admin_url(), turns.clone()).unwrap();
+        let writer =
+            PgGroupWriter::start_taking(&admin_url(), turns.clone(), Gathering::new(GATHER_LIMIT))
+                .unwrap();
         let alone = |durable| writer.write(SyncLevel { durable });
         assert_eq!(
             alone(false).await.unwrap(),

@@ -4,7 +4,9 @@
 //!   loop (`--rate R`: request i is due at start + i/R; its latency runs from when it was due, so
 //!   a stall is not hidden by coordinated omission). Bodies come from a template (`{n}` is a
 //!   per-request counter, `{rport}` cycles through `--rports base:count`) or from a file of
-//!   pre-signed webhooks (`digest<TAB>body` lines). Prints one `key=value` line.
+//!   pre-signed webhooks (`digest<TAB>body` lines). `--url` may name several replicas, comma
+//!   separated: connection k goes to the k-th in turn (as a Service spreads connections), and
+//!   all of them take the next request from one sequence. Prints one `key=value` line.
 //! - `fake-conekta`: answers `POST /orders` with a canned real-shaped order (id derived from
 //!   `metadata.reference_id`), after `--delay-ms`.
 //! - `receivers`: notification endpoints on several ports (some may hang, all may answer after
@@ -150,14 +152,34 @@ impl Source {
     }
 }
 
+/// Where one connection sends its requests.
+struct Target {
+    /// `127.0.0.1:port`, also the `Host` header.
+    addr: String,
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Target {
+        let rest = url.strip_prefix("http://").expect("http:// URL");
+        let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        assert!(
+            addr.starts_with("127.0.0.1:"),
+            "only 127.0.0.1 may be targeted"
+        );
+        Target {
+            addr: addr.to_owned(),
+            path: if path.is_empty() { "/" } else { path }.to_owned(),
+        }
+    }
+}
+
 struct Shared {
     source: Source,
     next: AtomicU64,
     max_requests: u64,
     deadline: Instant,
-    host: String,
-    path: String,
-    addr: String,
+    targets: Vec<Target>,
     errors: AtomicU64,
     error_sample: std::sync::Mutex<Option<String>>,
 }
@@ -187,11 +209,16 @@ async fn connect(addr: &str) -> std::io::Result<Conn> {
 }
 
 /// One request on a (re)connected connection; Ok(true) when 2xx.
-async fn send_one(shared: &Shared, conn: &mut Option<Conn>, i: u64) -> Option<bool> {
+async fn send_one(
+    shared: &Shared,
+    target: &Target,
+    conn: &mut Option<Conn>,
+    i: u64,
+) -> Option<bool> {
     let (digest, body) = shared.source.body(i)?;
     for _attempt in 0..2 {
         if conn.as_ref().is_none_or(|c| c.is_closed()) {
-            match connect(&shared.addr).await {
+            match connect(&target.addr).await {
                 Ok(c) => *conn = Some(c),
                 Err(e) => {
                     shared.note_error(format!("connect: {e}"));
@@ -205,8 +232,8 @@ async fn send_one(shared: &Shared, conn: &mut Option<Conn>, i: u64) -> Option<bo
             *conn = None;
             continue;
         }
-        let mut request = Request::post(shared.path.as_str())
-            .header("host", shared.host.as_str())
+        let mut request = Request::post(target.path.as_str())
+            .header("host", target.addr.as_str())
             .header("content-type", "application/json");
         if let Some(d) = &digest {
             request = request.header("digest", d.as_str());
@@ -248,13 +275,12 @@ fn new_hist() -> hdrhistogram::Histogram<u64> {
 }
 
 async fn load(args: Args) -> i32 {
-    let url = args.get("url").expect("--url http://127.0.0.1:port/path");
-    let rest = url.strip_prefix("http://").expect("http:// URL");
-    let (hostport, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    assert!(
-        hostport.starts_with("127.0.0.1:"),
-        "only 127.0.0.1 may be targeted"
-    );
+    let targets: Vec<Target> = args
+        .get("url")
+        .expect("--url http://127.0.0.1:port/path[,http://…]")
+        .split(',')
+        .map(Target::parse)
+        .collect();
     let conns = arg(&args, "conns", 64usize);
     let rate = arg(&args, "rate", 0f64);
     let duration = Duration::from_secs_f64(arg(&args, "duration", 10f64));
@@ -286,13 +312,7 @@ async fn load(args: Args) -> i32 {
         next: AtomicU64::new(0),
         max_requests,
         deadline: Instant::now() + duration,
-        host: hostport.to_owned(),
-        path: if path.is_empty() {
-            "/".into()
-        } else {
-            path.to_owned()
-        },
-        addr: hostport.to_owned(),
+        targets,
         errors: AtomicU64::new(0),
         error_sample: std::sync::Mutex::new(None),
     });
@@ -301,10 +321,11 @@ async fn load(args: Args) -> i32 {
     // Open loop: a ticket per due request, carrying when it was due.
     let (tx, rx) = tokio::sync::mpsc::channel::<(u64, Instant)>(1 << 16);
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    for _ in 0..conns {
+    for k in 0..conns {
         let shared = shared.clone();
         let rx = rx.clone();
         workers.push(tokio::spawn(async move {
+            let target = &shared.targets[k % shared.targets.len()];
             let mut hist = new_hist();
             let mut ok = 0u64;
             let mut conn: Option<Conn> = None;
@@ -325,7 +346,7 @@ async fn load(args: Args) -> i32 {
                     }
                     (i, Instant::now())
                 };
-                match send_one(&shared, &mut conn, i).await {
+                match send_one(&shared, target, &mut conn, i).await {
                     None => break,
                     Some(true) => {
                         ok += 1;
