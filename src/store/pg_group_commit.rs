@@ -488,7 +488,7 @@ pub(super) async fn commit_as_one_group<W: Write>(
 mod tests {
     use super::*;
     use crate::store::group_commit::WriteFuture;
-    use crate::store::tx::{args, Tx};
+    use crate::store::tx::{args, Cell, Tx};
     use sqlx::AnyPool;
 
     /// Runs one statement outside the writer.
@@ -622,8 +622,14 @@ mod tests {
         );
     }
 
-    /// Reads its transaction's id; the first `hold` of them wait, inside the transaction, for
-    /// `release`.
+    /// The one row's `value` that `sql` selects.
+    async fn select_value<T: Cell>(tx: &mut dyn Tx, sql: &str) -> Result<T, StoreError> {
+        let rows = tx.fetch_all(sql, &[]).await?;
+        rows[0].get("value")
+    }
+
+    /// Reads its transaction's id. With `hold`, `(started, release)`, it then notifies
+    /// `started` and waits for `release`, inside its transaction.
     struct TransactionId {
         hold: Option<(Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>,
     }
@@ -633,14 +639,12 @@ mod tests {
 
         fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, i64> {
             Box::pin(async move {
-                let rows = tx
-                    .fetch_all("SELECT CAST(txid_current() AS BIGINT) AS id", &[])
-                    .await?;
+                let id = select_value(tx, "SELECT CAST(txid_current() AS BIGINT) AS value").await;
                 if let Some((started, release)) = &self.hold {
                     started.notify_one();
                     release.notified().await;
                 }
-                rows[0].get("id")
+                id
             })
         }
     }
@@ -733,12 +737,10 @@ mod tests {
         type Output = String;
 
         fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, String> {
-            Box::pin(async move {
-                let rows = tx
-                    .fetch_all("SELECT current_setting('synchronous_commit') AS level", &[])
-                    .await?;
-                rows[0].get("level")
-            })
+            Box::pin(select_value(
+                tx,
+                "SELECT current_setting('synchronous_commit') AS value",
+            ))
         }
 
         fn durable(&self) -> bool {
@@ -794,12 +796,10 @@ mod tests {
         type Output = i64;
 
         fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, i64> {
-            Box::pin(async move {
-                let rows = tx
-                    .fetch_all("SELECT CAST(pg_backend_pid() AS BIGINT) AS pid", &[])
-                    .await?;
-                rows[0].get("pid")
-            })
+            Box::pin(select_value(
+                tx,
+                "SELECT CAST(pg_backend_pid() AS BIGINT) AS value",
+            ))
         }
     }
 
