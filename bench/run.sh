@@ -161,6 +161,13 @@ pg_ticks() { # CPU ticks of the PostgreSQL server's processes so far (the machin
   # shellcheck disable=SC2086
   cpu_ticks $pids
 }
+machine_ticks() { # busy and all CPU ticks of the whole machine so far (steal counts as not busy)
+  awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat
+}
+cores_busy() { # "busy all" before, "busy all" after -> how many of the machine's cores were busy
+  awk -v a="$1" -v b="$2" -v n="$(nproc)" \
+    'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.2f", (y[2] > x[2] ? n * (y[1] - x[1]) / (y[2] - x[2]) : 0)}'
+}
 pg_xacts() { # database -> transactions it committed or rolled back so far (autocommit reads count)
   psql "$PG_ADMIN" -Atc "select xact_commit + xact_rollback from pg_stat_database where datname = '$1'"
 }
@@ -265,6 +272,23 @@ IDLE_KB=$(status_kb "$PAGOS_PID" VmRSS)
 START_READY_MS=$READY_MS
 say "pagos ready in ${READY_MS} ms, idle RSS $(mb "$IDLE_KB") MB"
 
+# This hour's disk: a create on SQLite waits for an fsync (two when it restarts the WAL after a
+# checkpoint), so its tail follows the disk's. A 4 KB write + fsync, 2,000 in a row, in $WORK.
+FSYNC_MS=$(python3 - "$WORK/fsync.probe" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+block, took = b"x" * 4096, []
+for i in range(2000):
+    start = time.perf_counter()
+    os.pwrite(fd, block, (i % 64) * 4096)
+    os.fsync(fd)
+    took.append(time.perf_counter() - start)
+os.close(fd)
+os.unlink(sys.argv[1])
+took.sort()
+print("%.3f / %.3f" % (took[len(took) // 2] * 1e3, took[len(took) * 99 // 100] * 1e3))
+PY
+) || die "the fsync probe failed"
 declare -A SAT P50 P99
 for line in a:fake:"http://127.0.0.1:$P_FAKE/orders" b:nginx:"http://127.0.0.1:$P_NGINX/orders" c:pagos:"http://127.0.0.1:$P_PAGOS/pagos"; do
   key=${line%%:*}; rest=${line#*:}; name=${rest%%:*}; url=${rest#*:}
@@ -438,6 +462,8 @@ drain() {
   local t0 deadline report got pids pg
   case $url in postgres*) statements_reset ;; esac
   pg=$(pg_ticks)
+  local machine
+  machine=$(machine_ticks)
   t0=$(date +%s%3N)
   start_pagos "drain-$name" "$url" $P_FAKE on
   pids=("$PAGOS_PID")
@@ -454,6 +480,7 @@ drain() {
     sleep 0.05
   done
   DRAIN_MS=$(awk -v t0="$t0" '$1 != "hanging" && $2 > 0 && $4 > m {m = $4} END {print m - t0}' <<<"$report")
+  DRAIN_BUSY=$(cores_busy "$machine" "$(machine_ticks)")
   # The nine receivers other than the last port: notifications/s from pagos's start.
   NINE_RATE=$(awk -v t0="$t0" -v last=$((P_RECV + RECEIVERS - 1)) \
     '$1 != "hanging" && $1 != last {n += $2; if ($4 > m) m = $4} END {printf "%.0f", n * 1000 / (m - t0)}' <<<"$report")
@@ -514,6 +541,7 @@ ANALYZE;
 SQL
   die "cannot point ${PG_DB}_d1 at one receiver"
 PG1_ALL=(); PG2_ALL=(); PG10_ALL=(); PG2_10_ALL=(); PG2_SHARES=(); PG2_10_SHARES=()
+PG10_BUSY=(); PG2_10_BUSY=()
 for pair in $(seq 1 "$HANG_PAIRS"); do
   drain "pg-one-$pair" "$(run_store d1 postgres)" "$DRAIN" none
   PG1_ALL+=("$DRAIN_MS"); PG_DRAIN_CPU=$DRAIN_CPU_US; PG_DRAIN_SERVER=$DRAIN_PG_US
@@ -521,11 +549,11 @@ for pair in $(seq 1 "$HANG_PAIRS"); do
   drain "pg-two-$pair" "$(run_store d1 postgres)" "$DRAIN" none 2
   PG2_ALL+=("$DRAIN_MS"); PG2_DRAIN_CPU=$DRAIN_CPU_US; PG2_SHARES+=("$DRAIN_SHARES")
   drain "pg-ten-$pair" "$(run_store d10 postgres)" "$DRAIN" none
-  PG10_ALL+=("$DRAIN_MS")
+  PG10_ALL+=("$DRAIN_MS"); PG10_BUSY+=("$DRAIN_BUSY")
   # A target's in-flight limit holds across replicas, so to one receiver a second replica can
   # at best match one; to ten, both can work.
   drain "pg-two-ten-$pair" "$(run_store d10 postgres)" "$DRAIN" none 2
-  PG2_10_ALL+=("$DRAIN_MS"); PG2_10_SHARES+=("$DRAIN_SHARES")
+  PG2_10_ALL+=("$DRAIN_MS"); PG2_10_SHARES+=("$DRAIN_SHARES"); PG2_10_BUSY+=("$DRAIN_BUSY")
 done
 PG_DRAIN1_MS=$(median "${PG1_ALL[@]}")
 PG_DRAIN2_MS=$(median "${PG2_ALL[@]}")
@@ -597,6 +625,7 @@ PostgreSQL: $PG_KIND
 | 1 create throughput ratio c/b | $(r "${SAT[c]} / ${SAT[b]}") | >= 0.5 |
 | 1 create at $RATE req/s, p50: (a) / (b) / (c) | ${P50[a]} / ${P50[b]} / ${P50[c]} ms | |
 | 1 create at $RATE req/s, p99: (a) / (b) / (c) | ${P99[a]} / ${P99[b]} / ${P99[c]} ms | |
+| 1 the disk this hour: a 4 KB write + fsync, p50 / p99 | $FSYNC_MS ms | |
 | 1 added latency c-a, p50 / p99 | $(r "${P50[c]} - ${P50[a]}") / $(r "${P99[c]} - ${P99[a]}") ms | p99 <= 1 |
 | 1 pagos on PostgreSQL at $RATE req/s, p50 / p99; added (minus the fake's) p99 | ${P50_PG} / ${P99_PG} ms; $(r "${P99_PG} - ${P99[a]}") ms | added p99 <= 3 |
 | 1b create saturation, checkout answered expired vs live (medians of $HANG_PAIRS pairs) | $(median "${EXPIRED_RATES[@]}") / $(median "${LIVE_RATES[@]}") req/s = $(r "$(median "${EXPIRED_RATES[@]}") / $(median "${LIVE_RATES[@]}")") (pairs: $(for i in "${!LIVE_RATES[@]}"; do printf '%s/%s ' "${EXPIRED_RATES[$i]}" "${LIVE_RATES[$i]}"; done)) | >= 0.9 |
@@ -610,6 +639,7 @@ PostgreSQL: $PG_KIND
 | 4 drain $DRAIN on PostgreSQL: to one receiver / to ten (medians of $HANG_PAIRS) | $PG_DRAIN1_MS / $PG_DRAIN10_MS ms (one: ${PG1_ALL[*]}; ten: ${PG10_ALL[*]}) | <= 2000 each |
 | 3/4 two replicas on one PostgreSQL vs one: ingest events/s / drain $DRAIN to one receiver (ms, medians) | $INGEST_TWO vs $INGEST_PG = $(r "$INGEST_TWO / $INGEST_PG") / $PG_DRAIN2_MS vs $PG_DRAIN1_MS ms = $(r "$PG_DRAIN1_MS / $PG_DRAIN2_MS") (two: ${PG2_ALL[*]}; delivered by each: ${PG2_SHARES[*]}) | >= 1.0, every notification once |
 | 4 two replicas vs one: drain $DRAIN to ten receivers (ms, medians) | $PG_DRAIN2_10_MS vs $PG_DRAIN10_MS ms = $(r "$PG_DRAIN10_MS / $PG_DRAIN2_10_MS") (two: ${PG2_10_ALL[*]}; delivered by each: ${PG2_10_SHARES[*]}) | >= 1.0, every notification once |
+| 4 machine's cores busy while draining to ten, one replica / two (of $(nproc); medians) | $(median "${PG10_BUSY[@]}") / $(median "${PG2_10_BUSY[@]}") (one: ${PG10_BUSY[*]}; two: ${PG2_10_BUSY[*]}) | |
 | 3 PostgreSQL ingest / SQLite's | $(r "$INGEST_PG / $INGEST_SQLITE") | >= 0.8 |
 | PostgreSQL transactions (autocommit reads count) per event taken in / per delivery to one receiver | $PG_INGEST_XACTS / $PG_DRAIN_XACTS | |
 | PostgreSQL statements per event taken in (pg_stat_statements) | $PG_INGEST_STMTS | |

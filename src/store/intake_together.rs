@@ -147,10 +147,9 @@ mod tests {
     use super::*;
     use crate::store::events::{IncomingEvent, NewDelivery, OrderContext};
     use crate::store::group_commit::Write;
-    use crate::store::pg_group_commit::{admin_url, commit_as_one_group};
+    use crate::store::pg_group_commit::{commit_as_one_group, fresh_database};
     use crate::store::tx::{Arg, Row, TxFuture};
     use crate::store::Store;
-    use secrecy::ExposeSecret;
     use sqlx::{AnyConnection, Connection};
 
     const NOW: i64 = 1_700_000_000_000;
@@ -158,16 +157,7 @@ mod tests {
     /// A fresh PostgreSQL database with the schema, orders `a`, `b` (paid, rank 3) and `c`, and
     /// event `evt_old` already taken in.
     async fn seeded_database() -> (Store, String) {
-        let admin = admin_url().expose_secret().to_owned();
-        let name = format!("pagos_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::any::install_default_drivers();
-        let mut conn = AnyConnection::connect(&admin).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        let store = Store::connect(&url.clone().into()).await.unwrap();
+        let (store, url) = fresh_database().await;
         for (order, status, rank) in [("a", None, 0), ("b", Some("paid"), 3), ("c", None, 0)] {
             sqlx::query(
                 "INSERT INTO orders (provider, order_id, account_hash, reference_id, \

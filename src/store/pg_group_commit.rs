@@ -451,6 +451,24 @@ pub(super) fn admin_url() -> SecretString {
         .into()
 }
 
+/// Tests: a fresh PostgreSQL database with the schema, its store and its URL.
+#[cfg(test)]
+pub(super) async fn fresh_database() -> (super::Store, String) {
+    use secrecy::ExposeSecret;
+    use sqlx::Connection;
+    let admin = admin_url().expose_secret().to_owned();
+    let name = format!("pagos_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::any::install_default_drivers();
+    let mut conn = AnyConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let store = super::Store::connect(&url.clone().into()).await.unwrap();
+    (store, url)
+}
+
 /// Commits `writes` on `conn` as one group, as a writer does (`BEGIN`, `run_jobs`, `COMMIT`);
 /// their outputs, or the group's failure (the transaction rolled back).
 #[cfg(test)]

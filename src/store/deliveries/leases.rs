@@ -192,7 +192,9 @@ fn claimable(d: &str) -> String {
 /// the notifications they name, if still claimable (a lookup by key: one replica alone always
 /// finds them), then to the target's oldest claimable ones from where its slots start, read
 /// from `deliveries_due_by_target` (the entries of those delivered since are not visited): a
-/// second replica may have taken the named ones since the read. Rows are locked as they are
+/// second replica may have taken the named ones since the read. (Where they start is compared
+/// on all three of that index's columns, so the generic plan reads it in order; compared on two,
+/// it read every target's due queue and sorted what it found, at least 32 rows per target.) Rows are locked as they are
 /// found, skipping those another replica is claiming or recording (no one waits for another's
 /// commit): two replicas serving one target take different notifications. A lease is only
 /// written by a transaction holding its notification's row, which keeps lease writes from
@@ -210,7 +212,7 @@ static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
               FOR UPDATE OF d SKIP LOCKED) named \
             UNION ALL SELECT * FROM (SELECT {CLAIMED_COLUMNS} FROM deliveries d \
               WHERE d.target_key = w.target_key \
-              AND (d.next_attempt_at_ms, d.id) >= (w.from_at, w.from_id) \
+              AND (d.target_key, d.next_attempt_at_ms, d.id) >= (w.target_key, w.from_at, w.from_id) \
               AND d.id <> ALL (w.ids) AND {claimable} ORDER BY d.next_attempt_at_ms, d.id \
               LIMIT w.n FOR UPDATE OF d SKIP LOCKED) next \
             LIMIT w.n) f), \
@@ -444,5 +446,71 @@ impl Write for LeasesRelease {
                 .await?;
             Ok(leases + old)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::pg_group_commit::fresh_database;
+    use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+
+    /// Ten targets, 300 pending notifications each, due in the order they were queued.
+    const TEN_TARGETS: &str = "INSERT INTO deliveries (id, subject_key, target_url, target_key, \
+         event_type, body, status, next_attempt_at_ms, created_at_ms, updated_at_ms) \
+         SELECT 'msg_' || lpad(n::text, 6, '0'), 'ref-' || n, 'http://shop-' || n % 10 || '/n', \
+         'http://shop-' || n % 10, 'order.paid', '{}', 'pending', 1000 + n, 1000 + n, 1000 + n \
+         FROM generate_series(1, 3000) n; ANALYZE deliveries";
+
+    /// The lines of `plan` (`EXPLAIN`'s text) under the first line that contains `node`.
+    fn subtree<'p>(plan: &'p [String], node: &str) -> Vec<&'p str> {
+        let indent = |line: &str| line.len() - line.trim_start().len();
+        let Some(start) = plan.iter().position(|line| line.contains(node)) else {
+            return Vec::new();
+        };
+        let depth = indent(&plan[start]);
+        plan[start + 1..]
+            .iter()
+            .take_while(|line| indent(line) > depth)
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// A claim whose named notifications another replica took goes on from where its slots
+    /// start through the target's own index, in that index's order, and stops at its count. Read
+    /// through the queue of every target and sorted, it passed over the other targets' rows and
+    /// sorted at least 32 rows per target for a slot or two.
+    #[tokio::test]
+    async fn a_claim_goes_on_through_its_targets_own_index() {
+        let (_store, url) = fresh_database().await;
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(TEN_TARGETS).execute(&mut conn).await.unwrap();
+        // As the writers run it: a prepared statement, on its generic plan.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SET plan_cache_mode = force_generic_plan; \
+             PREPARE claim (bigint, bigint, bigint, text, text) AS {}",
+            PG_LEASE_CLAIM.as_str()
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let wanted = r#"[{"target_key": "http://shop-3", "n": 4, "ids": ["msg_000003"],
+            "from_at": 1003, "from_id": "msg_000003"}]"#;
+        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "EXPLAIN EXECUTE claim(99999, 5000, 0, 'me', '{wanted}')"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let next = subtree(&plan, "Subquery Scan on next");
+        assert!(
+            next.iter()
+                .any(|line| line.contains("Index Scan using deliveries_due_by_target")),
+            "the target's own index: {plan:#?}"
+        );
+        assert!(
+            !next.iter().any(|line| line.contains("Sort")),
+            "no sort: {plan:#?}"
+        );
     }
 }
