@@ -187,21 +187,21 @@ fn claimable(d: &str) -> String {
 }
 
 /// PostgreSQL: the compare-and-set for every target in one statement (`$5`: one JSON array, an
-/// object per target: its key `w.target_key`, its slots' count `w.n`, the notifications they
-/// name `w.ids`, and where they start, `(w.from_at, w.from_id)`). A target's slots go first to
-/// the notifications they name, if still claimable (a lookup by key: one replica alone always
-/// finds them), then to the target's oldest claimable ones from where its slots start, read
-/// from `deliveries_due_by_target` (the entries of those delivered since are not visited): a
-/// second replica may have taken the named ones since the read. (Where they start is compared
-/// on all three of that index's columns, so the generic plan reads it in order; compared on two,
-/// it read every target's due queue and sorted what it found, at least 32 rows per target.) Rows are locked as they are
-/// found, skipping those another replica is claiming or recording (no one waits for another's
-/// commit): two replicas serving one target take different notifications. A lease is only
-/// written by a transaction holding its notification's row, which keeps lease writes from
-/// waiting on each other; one committed after this statement's snapshot is caught by the
-/// upsert's conflict. The claimed columns are read with the rows and carried through `chosen`,
-/// so no join back to `deliveries` is planned from rough estimates. (Each part locks in a
-/// subquery of its own: a locking clause may not sit on a branch of a `UNION`.)
+/// object per target: its key `w.target_key`, its slots' count `w.n`, the notifications they name
+/// `w.ids`, and where they start, `(w.from_at, w.from_id)`). A target's slots go first to the
+/// notifications they name, if still claimable (a lookup by key: one replica alone always finds
+/// them), then to the target's oldest claimable ones from where its slots start, read from
+/// `deliveries_due_by_target` (the entries of those delivered since are not visited): a second
+/// replica may have taken the named ones since the read. (Where they start is compared on all three
+/// of that index's columns, so the generic plan reads it in order; compared on two, it read every
+/// target's due queue and sorted what it found, at least 32 rows per target.) Rows are locked as
+/// they are found, skipping those another replica is claiming or recording (no one waits for
+/// another's commit): two replicas serving one target take different notifications. A lease is only
+/// written by a transaction holding its notification's row, which keeps lease writes from waiting
+/// on each other; one committed after this statement's snapshot is caught by the upsert's conflict.
+/// The claimed columns are read with the rows and carried through `chosen`, so no join back to
+/// `deliveries` is planned from rough estimates. (Each part locks in a subquery of its own: a
+/// locking clause may not sit on a branch of a `UNION`.)
 static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH wanted AS (SELECT * FROM json_to_recordset(CAST($5 AS json)) \
@@ -212,7 +212,8 @@ static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
               FOR UPDATE OF d SKIP LOCKED) named \
             UNION ALL SELECT * FROM (SELECT {CLAIMED_COLUMNS} FROM deliveries d \
               WHERE d.target_key = w.target_key \
-              AND (d.target_key, d.next_attempt_at_ms, d.id) >= (w.target_key, w.from_at, w.from_id) \
+              AND (d.target_key, d.next_attempt_at_ms, d.id) \
+                >= (w.target_key, w.from_at, w.from_id) \
               AND d.id <> ALL (w.ids) AND {claimable} ORDER BY d.next_attempt_at_ms, d.id \
               LIMIT w.n FOR UPDATE OF d SKIP LOCKED) next \
             LIMIT w.n) f), \
