@@ -184,6 +184,8 @@ select round(sum(calls) / :n, 2) || ' statements, ' || round((sum(ms) * 1000 / :
 SQL
 }
 per() { awk -v a="$1" -v n="$2" 'BEGIN {printf "%.2f", (n > 0 ? a / n : 0)}'; }
+r() { awk "BEGIN {printf \"%.2f\", $*}"; }
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 us_per() { # ticks count -> CPU microseconds per item
   awk -v t="$1" -v n="$2" -v hz="$TICK" 'BEGIN {printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0)}'
 }
@@ -301,10 +303,32 @@ for line in a:fake:"http://127.0.0.1:$P_FAKE/orders" b:nginx:"http://127.0.0.1:$
   if [ "$key" = c ]; then
     CPU_CREATE_SAT=$(us_per $(( $(cpu_ticks "$PAGOS_PID") - ticks )) "$(field "$out" ok)")
   fi
-  out=$(load "rate-$name" "$url" --template "$(create_body "r$key-")" --rports $P_RECV:$RECEIVERS \
-    --conns 64 --rate "$RATE" --duration "$RATE_SECS")
-  P50[$key]=$(field "$out" p50_ms); P99[$key]=$(field "$out" p99_ms)
 done
+out=$(load rate-nginx "http://127.0.0.1:$P_NGINX/orders" --template "$(create_body "rb-")" \
+  --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" --duration "$RATE_SECS")
+P50[b]=$(field "$out" p50_ms); P99[b]=$(field "$out" p99_ms)
+# rate_pair name url: the fake alone, then pagos (at url) in front of it, at the same fixed
+# rate; appends to FAKE_P50/P99, PAGOS_P50/P99 and ADDED_P50/P99 (pagos minus the fake). Each
+# pair's difference is taken within the same half minute: a spell of another tenant's load in a
+# lone 10 s run would land in the difference whole.
+FAKE_P50=(); FAKE_P99=(); PAGOS_P50=(); PAGOS_P99=(); ADDED_P50=(); ADDED_P99=()
+rate_pair() {
+  local name=$1 url=$2 out a50 a99 c50 c99
+  out=$(load "rate-fake-$name" "http://127.0.0.1:$P_FAKE/orders" \
+    --template "$(create_body "ra$name-")" --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" \
+    --duration "$RATE_SECS")
+  a50=$(field "$out" p50_ms); a99=$(field "$out" p99_ms)
+  out=$(load "rate-$name" "$url" --template "$(create_body "rc$name-")" --rports $P_RECV:$RECEIVERS \
+    --conns 64 --rate "$RATE" --duration "$RATE_SECS")
+  c50=$(field "$out" p50_ms); c99=$(field "$out" p99_ms)
+  FAKE_P50+=("$a50"); FAKE_P99+=("$a99"); PAGOS_P50+=("$c50"); PAGOS_P99+=("$c99")
+  ADDED_P50+=("$(r "$c50 - $a50")"); ADDED_P99+=("$(r "$c99 - $a99")")
+}
+for pair in $(seq 1 "$HANG_PAIRS"); do rate_pair "sqlite-$pair" "http://127.0.0.1:$P_PAGOS/pagos"; done
+P50[a]=$(median "${FAKE_P50[@]}"); P99[a]=$(median "${FAKE_P99[@]}")
+P50[c]=$(median "${PAGOS_P50[@]}"); P99[c]=$(median "${PAGOS_P99[@]}")
+ADDED50=$(median "${ADDED_P50[@]}"); ADDED99=$(median "${ADDED_P99[@]}")
+ADDED99_ALL="${ADDED_P99[*]}"
 PEAK1_KB=$(status_kb "$PAGOS_PID" VmHWM)
 stop_pagos
 stop_pid "$NGINX_PID"
@@ -379,13 +403,15 @@ ingest postgres "postgres://postgres@$PG_HOST/$PG_DB"
 INGEST_PG=$INGEST_RPS; CPU_CREATE_PG=$CPU_CREATE; CPU_EVENT_PG=$CPU_EVENT
 PGSERVER_CREATE=$PG_CPU_CREATE; PGSERVER_EVENT=$PG_CPU_EVENT; PG_INGEST_XACTS=$INGEST_XACTS
 PG_INGEST_STMTS=$INGEST_STMTS
-# Added latency on PostgreSQL: creates at the same fixed rate as (1), against the same fake.
+# Added latency on PostgreSQL: creates at the same fixed rate as (1), against the same fake,
+# in pairs with the fake alone as in (1).
 start_pagos rate-pg "postgres://postgres@$PG_HOST/$PG_DB" $P_FAKE
 load warm-pg "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "wpg-")" \
   --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" --duration "$WARM_SECS" >/dev/null
-out=$(load "rate-pg" "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "rpg-")" \
-  --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" --duration "$RATE_SECS")
-P50_PG=$(field "$out" p50_ms); P99_PG=$(field "$out" p99_ms)
+FAKE_P50=(); FAKE_P99=(); PAGOS_P50=(); PAGOS_P99=(); ADDED_P50=(); ADDED_P99=()
+for pair in $(seq 1 "$HANG_PAIRS"); do rate_pair "pg-$pair" "http://127.0.0.1:$P_PAGOS/pagos"; done
+P50_PG=$(median "${PAGOS_P50[@]}"); P99_PG=$(median "${PAGOS_P99[@]}")
+ADDED99_PG=$(median "${ADDED_P99[@]}"); ADDED99_PG_ALL="${ADDED_P99[*]}"
 stop_pagos
 
 # Two replicas on one PostgreSQL, behind one load as behind a Service: its 64 connections spread
@@ -521,7 +547,6 @@ for pair in $(seq 1 "$HANG_PAIRS"); do
   drain "hang-$pair" "$(run_store drain10 sqlite)" $((DRAIN / RECEIVERS * (RECEIVERS - 1))) $((P_RECV + RECEIVERS - 1))
   HANG_RATES+=("$NINE_RATE")
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 DRAIN10_MS=$(median "${DRAIN10_ALL[@]}")
 NINE_HEALTHY=$(median "${HEALTHY_RATES[@]}")
 NINE_HANG=$(median "${HANG_RATES[@]}")
@@ -613,7 +638,6 @@ stop_pagos
 stop_pid "$TAKEOVER_RECV_PID"
 
 # ------------------------------------------------------------------ table
-r() { awk "BEGIN {printf \"%.2f\", $*}"; }
 cat <<EOF
 
 pagos benchmark ($MODE, $PROFILE build) on $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GB, $(date -u +%Y-%m-%dT%H:%MZ)
@@ -623,11 +647,11 @@ PostgreSQL: $PG_KIND
 |---|---|---|
 | 1 create, saturation ($SAT_CONNS conns): (a) fake / (b) nginx / (c) pagos | ${SAT[a]} / ${SAT[b]} / ${SAT[c]} req/s | |
 | 1 create throughput ratio c/b | $(r "${SAT[c]} / ${SAT[b]}") | >= 0.5 |
-| 1 create at $RATE req/s, p50: (a) / (b) / (c) | ${P50[a]} / ${P50[b]} / ${P50[c]} ms | |
-| 1 create at $RATE req/s, p99: (a) / (b) / (c) | ${P99[a]} / ${P99[b]} / ${P99[c]} ms | |
+| 1 create at $RATE req/s, p50: (a) / (b) / (c) (a, c: medians of $HANG_PAIRS) | ${P50[a]} / ${P50[b]} / ${P50[c]} ms | |
+| 1 create at $RATE req/s, p99: (a) / (b) / (c) (a, c: medians of $HANG_PAIRS) | ${P99[a]} / ${P99[b]} / ${P99[c]} ms | |
 | 1 the disk this hour: a 4 KB write + fsync, p50 / p99 | $FSYNC_MS ms | |
-| 1 added latency c-a, p50 / p99 | $(r "${P50[c]} - ${P50[a]}") / $(r "${P99[c]} - ${P99[a]}") ms | p99 <= 1 |
-| 1 pagos on PostgreSQL at $RATE req/s, p50 / p99; added (minus the fake's) p99 | ${P50_PG} / ${P99_PG} ms; $(r "${P99_PG} - ${P99[a]}") ms | added p99 <= 3 |
+| 1 added latency c-a, p50 / p99 (medians of $HANG_PAIRS pairs) | $ADDED50 / $ADDED99 ms (p99 pairs: $ADDED99_ALL) | p99 <= 1 |
+| 1 pagos on PostgreSQL at $RATE req/s, p50 / p99 (medians of $HANG_PAIRS); added (minus the fake's) p99 (median of $HANG_PAIRS pairs) | ${P50_PG} / ${P99_PG} ms; $ADDED99_PG ms (pairs: $ADDED99_PG_ALL) | added p99 <= 3 |
 | 1b create saturation, checkout answered expired vs live (medians of $HANG_PAIRS pairs) | $(median "${EXPIRED_RATES[@]}") / $(median "${LIVE_RATES[@]}") req/s = $(r "$(median "${EXPIRED_RATES[@]}") / $(median "${LIVE_RATES[@]}")") (pairs: $(for i in "${!LIVE_RATES[@]}"; do printf '%s/%s ' "${EXPIRED_RATES[$i]}" "${LIVE_RATES[$i]}"; done)) | >= 0.9 |
 | 2 slow provider ($SLOW_CONC conc, ${SLOW_DELAY_MS} ms): throughput | $SLOW_RPS req/s ($SLOW_OK ok, $SLOW_ERR errors; p50 $SLOW_P50 ms, p99 $SLOW_P99 ms) | |
 | 2 vs Little's-law bound $(r "$SLOW_CONC * 1000 / $SLOW_DELAY_MS") req/s | $(r "$SLOW_RPS / ($SLOW_CONC * 1000 / $SLOW_DELAY_MS)") | >= 0.8, 0 errors |
