@@ -307,24 +307,24 @@ done
 out=$(load rate-nginx "http://127.0.0.1:$P_NGINX/orders" --template "$(create_body "rb-")" \
   --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" --duration "$RATE_SECS")
 P50[b]=$(field "$out" p50_ms); P99[b]=$(field "$out" p99_ms)
-# rate_pair name url: the fake alone, then pagos (at url) in front of it, at the same fixed
+# rate_pair name: the fake alone, then pagos (on $P_PAGOS) in front of it, at the same fixed
 # rate; appends to FAKE_P50/P99, PAGOS_P50/P99 and ADDED_P50/P99 (pagos minus the fake). Each
 # pair's difference is taken within the same half minute: a spell of another tenant's load in a
 # lone 10 s run would land in the difference whole.
 FAKE_P50=(); FAKE_P99=(); PAGOS_P50=(); PAGOS_P99=(); ADDED_P50=(); ADDED_P99=()
 rate_pair() {
-  local name=$1 url=$2 out a50 a99 c50 c99
+  local name=$1 out a50 a99 c50 c99
   out=$(load "rate-fake-$name" "http://127.0.0.1:$P_FAKE/orders" \
     --template "$(create_body "ra$name-")" --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" \
     --duration "$RATE_SECS")
   a50=$(field "$out" p50_ms); a99=$(field "$out" p99_ms)
-  out=$(load "rate-$name" "$url" --template "$(create_body "rc$name-")" --rports $P_RECV:$RECEIVERS \
-    --conns 64 --rate "$RATE" --duration "$RATE_SECS")
+  out=$(load "rate-$name" "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "rc$name-")" \
+    --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" --duration "$RATE_SECS")
   c50=$(field "$out" p50_ms); c99=$(field "$out" p99_ms)
   FAKE_P50+=("$a50"); FAKE_P99+=("$a99"); PAGOS_P50+=("$c50"); PAGOS_P99+=("$c99")
   ADDED_P50+=("$(r "$c50 - $a50")"); ADDED_P99+=("$(r "$c99 - $a99")")
 }
-for pair in $(seq 1 "$HANG_PAIRS"); do rate_pair "sqlite-$pair" "http://127.0.0.1:$P_PAGOS/pagos"; done
+for pair in $(seq 1 "$HANG_PAIRS"); do rate_pair "sqlite-$pair"; done
 P50[a]=$(median "${FAKE_P50[@]}"); P99[a]=$(median "${FAKE_P99[@]}")
 P50[c]=$(median "${PAGOS_P50[@]}"); P99[c]=$(median "${PAGOS_P99[@]}")
 ADDED50=$(median "${ADDED_P50[@]}"); ADDED99=$(median "${ADDED_P99[@]}")
@@ -409,7 +409,7 @@ start_pagos rate-pg "postgres://postgres@$PG_HOST/$PG_DB" $P_FAKE
 load warm-pg "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "wpg-")" \
   --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" --duration "$WARM_SECS" >/dev/null
 FAKE_P50=(); FAKE_P99=(); PAGOS_P50=(); PAGOS_P99=(); ADDED_P50=(); ADDED_P99=()
-for pair in $(seq 1 "$HANG_PAIRS"); do rate_pair "pg-$pair" "http://127.0.0.1:$P_PAGOS/pagos"; done
+for pair in $(seq 1 "$HANG_PAIRS"); do rate_pair "pg-$pair"; done
 P50_PG=$(median "${PAGOS_P50[@]}"); P99_PG=$(median "${PAGOS_P99[@]}")
 ADDED99_PG=$(median "${ADDED_P99[@]}"); ADDED99_PG_ALL="${ADDED_P99[*]}"
 stop_pagos
