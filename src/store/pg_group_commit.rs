@@ -26,9 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch, Mutex, OwnedSemaphorePermit, Semaphore};
 
-/// Writer tasks (and connections): enough that a commit's flush overlaps the next group's
-/// statements, few enough that groups stay large under load.
-const WRITERS: u32 = 4;
+/// Writer tasks (and connections). One writer at a time sends statements (`Gathering`), so a
+/// second is enough for one group's flush to overlap the next group's statements; each more
+/// only splits what queued into smaller groups, each with its own commit (see BENCHMARKS.md).
+const WRITERS: u32 = 2;
 /// Most writes one group commit takes in: a group's transaction holds its row locks until it
 /// commits, so it stays short.
 const MAX_GROUP: usize = 256;
