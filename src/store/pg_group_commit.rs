@@ -910,4 +910,62 @@ mod tests {
         writer.close().await;
         run_sql(&admin, format!("DROP TABLE {table}")).await;
     }
+
+    /// Nagle's algorithm holds a small write back until the one before it is acknowledged.
+    /// Over TLS a statement can leave in more than one write, and the later ones then wait for
+    /// the server's delayed ACK: with sqlx 0.9.0, which left Nagle on, webhook intake over TLS
+    /// ran at a third of its rate. Every connection the store opens must turn it off.
+    #[tokio::test]
+    async fn every_connection_to_postgresql_sends_without_waiting_for_acks() {
+        let (store, url) = fresh_database().await;
+        // Connecting registered the instance: a write, so a writer's connection is open too.
+        store.ping().await.unwrap();
+        let port = url::Url::parse(&url)
+            .unwrap()
+            .port_or_known_default()
+            .unwrap();
+        let connections = tcp_connections_to(port);
+        assert!(
+            connections.len() >= 2,
+            "the pool's and a writer's connections, found {}",
+            connections.len()
+        );
+        for (fd, nodelay) in connections {
+            assert!(
+                nodelay,
+                "the connection on fd {fd} has Nagle's algorithm on"
+            );
+        }
+        store.close().await;
+    }
+
+    /// This process's TCP sockets whose peer listens on `port`, each with whether it has
+    /// Nagle's algorithm off (`TCP_NODELAY`). Other tests' connections count too: theirs are
+    /// the store's as well.
+    fn tcp_connections_to(port: u16) -> Vec<(i32, bool)> {
+        use std::os::fd::BorrowedFd;
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+            let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let is_socket = std::fs::read_link(entry.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+            if !is_socket {
+                continue;
+            }
+            // SAFETY: only read through, while this function runs. If another test closes
+            // the fd meanwhile, the calls fail (skipped) or read a newer socket, which the
+            // peer's port then filters like any other.
+            let fd_ref = unsafe { BorrowedFd::borrow_raw(fd) };
+            let socket = socket2::SockRef::from(&fd_ref);
+            let peer = socket.peer_addr().ok().and_then(|peer| peer.as_socket());
+            if peer.is_some_and(|peer| peer.port() == port) {
+                if let Ok(nodelay) = socket.tcp_nodelay() {
+                    found.push((fd, nodelay));
+                }
+            }
+        }
+        found
+    }
 }
