@@ -51,7 +51,7 @@ cleanup() {
   if [ -n "${PG_OWN:-}" ]; then
     "${PG_AS[@]}" "$PG_OWN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
   elif [ -n "${PG_CREATED:-}" ]; then
-    for db in $PG_DB ${PG_DB}_two ${PG_DB}_d1 ${PG_DB}_d10 ${PG_DB}_run; do
+    for db in $PG_DB ${PG_DB}_two ${PG_DB}_d1 ${PG_DB}_d10 ${PG_DB}_run ${PG_DB}_tls; do
       psql "$PG_ADMIN" -qc "drop database if exists $db" >/dev/null 2>&1 || true
     done
   fi
@@ -92,6 +92,13 @@ if [ "$MODE" = full ] && [ -x "$pg_bin/initdb" ]; then
     printf '%s\n' "port = $P_PG" "listen_addresses = '127.0.0.1'" \
       "unix_socket_directories = '$WORK/pg'" "shared_preload_libraries = 'pg_stat_statements'" \
       "max_connections = 200" | "${PG_AS[@]}" tee -a "$WORK/pg/postgresql.conf" >/dev/null
+    # TLS as well, with a throwaway self-signed certificate, for the ingest over TLS in (3).
+    if openssl req -new -x509 -days 2 -nodes -subj /CN=127.0.0.1 -keyout "$WORK/pg/server.key" \
+      -out "$WORK/pg/server.crt" >/dev/null 2>&1; then
+      chmod 600 "$WORK/pg/server.key"
+      [ "${#PG_AS[@]}" -eq 0 ] || chown postgres "$WORK/pg/server.key" "$WORK/pg/server.crt"
+      echo "ssl = on" | "${PG_AS[@]}" tee -a "$WORK/pg/postgresql.conf" >/dev/null
+    fi
     "${PG_AS[@]}" "$pg_bin/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/server.log" -w start >/dev/null ||
       die "the harness's PostgreSQL did not start"
     PG_OWN=$pg_bin; PG_HOST=127.0.0.1:$P_PG
@@ -99,6 +106,9 @@ if [ "$MODE" = full ] && [ -x "$pg_bin/initdb" ]; then
   fi
 fi
 PG_ADMIN="postgres://postgres@$PG_HOST/postgres"
+# pagos's connections are plain unless a measurement says otherwise (the machine's server
+# offers TLS, the harness's own too): the figures stay comparable with earlier runs.
+PLAIN="?sslmode=disable"
 [ -z "$PG_OWN" ] || psql "$PG_ADMIN" -qc "create extension pg_stat_statements" >/dev/null
 
 say "build pagos ($PROFILE) and bench/tools (release)"
@@ -183,6 +193,7 @@ select round(sum(calls) / :n, 2) || ' statements, ' || round((sum(ms) * 1000 / :
   || ' x, ' || round((ms * 1000 / :n)::numeric, 0) || ' us', '; ') from top) from s
 SQL
 }
+tls_ratio() { if [ "$INGEST_PG_TLS" = - ]; then echo "- (no TLS offered)"; else r "$INGEST_PG_TLS / $INGEST_PG"; fi; }
 per() { awk -v a="$1" -v n="$2" 'BEGIN {printf "%.2f", (n > 0 ? a / n : 0)}'; }
 r() { awk "BEGIN {printf \"%.2f\", $*}"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
@@ -399,13 +410,21 @@ ingest sqlite "sqlite://$WORK/ingest.db?mode=rwc"
 INGEST_SQLITE=$INGEST_RPS; CPU_CREATE_SQLITE=$CPU_CREATE; CPU_EVENT_SQLITE=$CPU_EVENT
 psql "$PG_ADMIN" -qc "create database $PG_DB" >/dev/null || die "cannot create PostgreSQL database $PG_DB"
 PG_CREATED=1
-ingest postgres "postgres://postgres@$PG_HOST/$PG_DB"
+ingest postgres "postgres://postgres@$PG_HOST/$PG_DB$PLAIN"
 INGEST_PG=$INGEST_RPS; CPU_CREATE_PG=$CPU_CREATE; CPU_EVENT_PG=$CPU_EVENT
 PGSERVER_CREATE=$PG_CPU_CREATE; PGSERVER_EVENT=$PG_CPU_EVENT; PG_INGEST_XACTS=$INGEST_XACTS
 PG_INGEST_STMTS=$INGEST_STMTS
+# The same intake over TLS (sslmode=require), as a production database is reached: small
+# writes in a row must not wait for the server's delayed ACKs (Nagle's algorithm off).
+INGEST_PG_TLS=-
+if psql "postgres://postgres@$PG_HOST/postgres?sslmode=require" -qAtc "select 1" >/dev/null 2>&1; then
+  psql "$PG_ADMIN" -qc "create database ${PG_DB}_tls" >/dev/null || die "cannot create ${PG_DB}_tls"
+  ingest postgres-tls "postgres://postgres@$PG_HOST/${PG_DB}_tls?sslmode=require"
+  INGEST_PG_TLS=$INGEST_RPS
+fi
 # Added latency on PostgreSQL: creates at the same fixed rate as (1), against the same fake,
 # in pairs with the fake alone as in (1).
-start_pagos rate-pg "postgres://postgres@$PG_HOST/$PG_DB" $P_FAKE
+start_pagos rate-pg "postgres://postgres@$PG_HOST/$PG_DB$PLAIN" $P_FAKE
 load warm-pg "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "wpg-")" \
   --rports $P_RECV:$RECEIVERS --conns 64 --rate "$RATE" --duration "$WARM_SECS" >/dev/null
 FAKE_P50=(); FAKE_P99=(); PAGOS_P50=(); PAGOS_P99=(); ADDED_P50=(); ADDED_P99=()
@@ -418,7 +437,7 @@ stop_pagos
 # over both, every connection taking the next event of one sequence, so both work to the end.
 # Events/s over both, against the one replica above, measured the same way.
 psql "$PG_ADMIN" -qc "create database ${PG_DB}_two" >/dev/null || die "cannot create ${PG_DB}_two"
-PG_TWO_URL="postgres://postgres@$PG_HOST/${PG_DB}_two"
+PG_TWO_URL="postgres://postgres@$PG_HOST/${PG_DB}_two$PLAIN"
 start_pagos ingest-two-a "$PG_TWO_URL" $P_FAKE
 TWO_A=$PAGOS_PID
 PAGOS_PORT=$P_PAGOS2 start_pagos ingest-two-b "$PG_TWO_URL" $P_FAKE
@@ -472,7 +491,7 @@ run_store() {
       psql "$PG_ADMIN" -qc "drop database if exists ${PG_DB}_run" >/dev/null
       psql "$PG_ADMIN" -qc "create database ${PG_DB}_run template ${PG_DB}_$1" >/dev/null ||
         die "cannot copy ${PG_DB}_$1"
-      echo "postgres://postgres@$PG_HOST/${PG_DB}_run" ;;
+      echo "postgres://postgres@$PG_HOST/${PG_DB}_run$PLAIN" ;;
   esac
 }
 
@@ -592,7 +611,7 @@ say "6. crash takeover: kill -9 with 16 deliveries in flight, restart on Postgre
 # Of the PostgreSQL store of (3), keep $TAKEOVER notifications (one per order), all pointed at
 # one receiver that answers after ${TAKEOVER_DELAY_MS} ms: 16 (the per-target limit) are in flight
 # when pagos is killed, and their leases (15 s timeout + 10 s) would stall the restart.
-PG_URL="postgres://postgres@$PG_HOST/$PG_DB"
+PG_URL="postgres://postgres@$PG_HOST/$PG_DB$PLAIN"
 psql "$PG_URL" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL || die "cannot trim the PostgreSQL store"
 DELETE FROM deliveries WHERE id NOT IN (SELECT id FROM deliveries ORDER BY id LIMIT $TAKEOVER);
 UPDATE deliveries SET target_url = 'http://127.0.0.1:$P_RECV/notify',
@@ -658,6 +677,7 @@ PostgreSQL: $PG_KIND
 | 2 pagos peak RSS | $(mb "$PEAK2_KB") MB | <= 128 |
 | 3 webhook ingest, durable, SQLite | $INGEST_SQLITE events/s | >= 3000 |
 | 3 webhook ingest, durable, PostgreSQL | $INGEST_PG events/s | |
+| 3 webhook ingest, durable, PostgreSQL over TLS (sslmode=require) / plain | $INGEST_PG_TLS / $INGEST_PG events/s = $(tls_ratio) | |
 | 4 drain $DRAIN to one receiver | $DRAIN1_MS ms | <= 5000 |
 | 4 drain $DRAIN to ten receivers (median of $HANG_PAIRS) | $DRAIN10_MS ms | |
 | 4 drain $DRAIN on PostgreSQL: to one receiver / to ten (medians of $HANG_PAIRS) | $PG_DRAIN1_MS / $PG_DRAIN10_MS ms (one: ${PG1_ALL[*]}; ten: ${PG10_ALL[*]}) | <= 2000 each |
