@@ -949,14 +949,9 @@ mod tests {
             let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
             };
-            let is_socket = std::fs::read_link(entry.path())
-                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-            if !is_socket {
-                continue;
-            }
-            // SAFETY: only read through, while this function runs. If another test closes
-            // the fd meanwhile, the calls fail (skipped) or read a newer socket, which the
-            // peer's port then filters like any other.
+            // SAFETY: only read through, while this function runs. On an fd that is not a
+            // socket the calls fail (skipped); if another test closes the fd meanwhile, they
+            // fail too or read a newer socket, which the peer's port then filters like any other.
             let fd_ref = unsafe { BorrowedFd::borrow_raw(fd) };
             let socket = socket2::SockRef::from(&fd_ref);
             let peer = socket.peer_addr().ok().and_then(|peer| peer.as_socket());
