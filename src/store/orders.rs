@@ -1,9 +1,10 @@
 //! The order map: every provider order made through pagos, and where its news must go.
 
 use super::events::OrderContext;
-use super::tx::{args, Tx};
+use super::tx::{args, Arg, Tx};
 use super::{column, Store, StoreError};
 use crate::domain::{Amount, Currency, ReferenceId};
+use std::sync::LazyLock;
 
 /// An order made through pagos.
 #[derive(Debug, Clone, Copy)]
@@ -46,29 +47,44 @@ impl OwnedOrder {
     }
 }
 
+impl OwnedOrder {
+    /// The values `insert_order` takes, in its order.
+    pub fn args(&self, now_ms: i64) -> [Arg<'_>; 9] {
+        args![
+            &self.provider,
+            &self.order_id,
+            &self.account_hash,
+            &self.reference_id,
+            &self.notification_url,
+            self.amount_cents,
+            &self.currency,
+            now_ms / 1000,
+            self.storefront.as_deref(),
+        ]
+    }
+}
+
+/// Adds an order to the map, its values (`OwnedOrder::args`) from `$first`; an order already
+/// there is left as it is (its status included).
+pub(super) fn insert_order(first: usize) -> String {
+    let values: Vec<String> = (first..first + 9).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO orders (provider, order_id, account_hash, reference_id, notification_url, \
+         amount_cents, currency, created_at, storefront) VALUES ({}) \
+         ON CONFLICT (provider, order_id) DO NOTHING",
+        values.join(", ")
+    )
+}
+
+static INSERT_ORDER: LazyLock<String> = LazyLock::new(|| insert_order(1));
+
 /// Adds the order to the map; an order already there is left as it is (its status included).
 pub(super) async fn record_order_in(
     tx: &mut dyn Tx,
     order: &OwnedOrder,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO orders (provider, order_id, account_hash, reference_id, notification_url, \
-         amount_cents, currency, created_at, storefront) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-         $9) ON CONFLICT (provider, order_id) DO NOTHING",
-        &args![
-            &order.provider,
-            &order.order_id,
-            &order.account_hash,
-            &order.reference_id,
-            &order.notification_url,
-            order.amount_cents,
-            &order.currency,
-            now_ms / 1000,
-            order.storefront.as_deref(),
-        ],
-    )
-    .await?;
+    tx.execute(&INSERT_ORDER, &order.args(now_ms)).await?;
     Ok(())
 }
 

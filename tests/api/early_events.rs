@@ -129,6 +129,16 @@ on_both_stores!(
             "held while the order is unknown"
         );
         assert_eq!(app.post_pagos(&request).await.status, 200);
+        // Released by the writes that recorded the order, before the answer: not left to the
+        // sweep that settles races (every 2 s).
+        let mut conn = sqlx::AnyConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        let still_held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM held_events")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(still_held, 0, "the event is still held after the answer");
         let delivered = receiver.wait_for(1, Duration::from_secs(10)).await;
         assert_eq!(delivered[0].body["provider_event_id"], event_id.as_str());
     }

@@ -15,12 +15,12 @@ use super::held::BuildHeld;
 use super::instances::OWNER_SILENCE_MS;
 use super::orders::{OrderRecord, OwnedOrder};
 use super::references::{NewReference, OwnedReference};
-use super::{column, Store, StoreError};
+use super::{column, Backend, Store, StoreError};
 use crate::clock;
 use crate::domain::{Amount, Currency, ReferenceId};
 use writes::{
     AttemptBegin, ClaimAbandon, ClaimFinish, ClaimStart, ClaimTakeOver, ClaimsPurge, LeasesVoid,
-    OwnedKey, OwnedNewClaim,
+    OwnedKey, OwnedNewClaim, ReleaseHeld,
 };
 
 /// What kind of operation a claim guards; each has its own namespace of keys.
@@ -284,20 +284,32 @@ impl Store {
         version: i64,
         finish: &Finish<'_>,
     ) -> Result<bool, StoreError> {
-        self.write(ClaimFinish {
-            key: OwnedKey::of(key),
-            version,
-            status: i64::from(finish.status),
-            answer: finish.answer.to_owned(),
-            object_id: finish.object_id.map(str::to_owned),
-            expires_at: finish.expires_at,
-            order: finish
-                .order
-                .as_ref()
-                .map(|(order, build)| (OwnedOrder::of(key.provider, order), *build)),
-            reference: finish.reference.as_ref().map(OwnedReference::of),
-        })
-        .await
+        let order = finish
+            .order
+            .as_ref()
+            .map(|(order, build)| (OwnedOrder::of(key.provider, order), *build));
+        let finished = self
+            .write(ClaimFinish {
+                key: OwnedKey::of(key),
+                version,
+                status: i64::from(finish.status),
+                answer: finish.answer.to_owned(),
+                object_id: finish.object_id.map(str::to_owned),
+                expires_at: finish.expires_at,
+                order: order.clone(),
+                reference: finish.reference.as_ref().map(OwnedReference::of),
+                postgres: self.backend() == Backend::Postgres,
+            })
+            .await?;
+        if let (true, Some((order, build))) = (finished.held_waiting, order) {
+            self.write(ReleaseHeld {
+                provider: order.provider,
+                order_id: order.order_id,
+                build,
+            })
+            .await?;
+        }
+        Ok(finished.claim_ended)
     }
 
     /// Ends an owned claim that produced no final answer.
@@ -324,5 +336,102 @@ impl Store {
     /// Drops claims whose binding ended before `before` (Unix s); how many.
     pub async fn purge_claims(&self, before: i64) -> Result<u64, StoreError> {
         self.write(ClaimsPurge { before }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::events::{NewDelivery, OrderContext};
+    use crate::store::held::HeldEvent;
+
+    fn no_notification(_: &OrderContext, _: &HeldEvent) -> Option<NewDelivery> {
+        None
+    }
+
+    /// Ends a claim twice, first at a version another request already moved past: the order is
+    /// recorded by both (it was made, whoever ends the claim), the claim ends only once.
+    async fn an_order_is_recorded_even_by_a_claim_taken_over(store: Store) {
+        let key = ClaimKey {
+            provider: "conekta",
+            account_hash: "acct",
+            scope: ClaimScope::Order,
+            key: "ref-1",
+        };
+        let reference_id = ReferenceId::parse(&"ref-1".into()).unwrap();
+        let currency = Currency::parse(&"MXN".into()).unwrap();
+        let new = NewClaim {
+            fields_json: "{}",
+            attempt_key: "attempt-1",
+            expires_at: clock::unix_s() + 3_600,
+            lease_ms: 60_000,
+            takeover_lease_ms: 60_000,
+            durable: false,
+            target: None,
+            storefront: None,
+        };
+        let Claim::Owned(owned) = store.claim(key, &new).await.unwrap() else {
+            panic!("a fresh key is owned");
+        };
+        let order = |order_id| OrderRecord {
+            order_id,
+            account_hash: "acct",
+            reference_id: &reference_id,
+            notification_url: "https://shop.example/n",
+            amount: Amount::from_decimal_pesos(rust_decimal::Decimal::new(20015, 2)).unwrap(),
+            currency: &currency,
+            storefront: None,
+        };
+        let finish = |order_id| Finish {
+            status: 200,
+            answer: "{}",
+            object_id: Some(order_id),
+            expires_at: None,
+            order: Some((order(order_id), no_notification as BuildHeld)),
+            reference: None,
+        };
+        let stale = store
+            .finish_claim(key, owned.version + 1, &finish("ord_stale"))
+            .await
+            .unwrap();
+        assert!(!stale, "a claim at another version is not ended");
+        assert!(store
+            .order_target("conekta", "ord_stale")
+            .await
+            .unwrap()
+            .is_some());
+        let ended = store
+            .finish_claim(key, owned.version, &finish("ord_owned"))
+            .await
+            .unwrap();
+        assert!(ended);
+        assert!(store
+            .order_target("conekta", "ord_owned")
+            .await
+            .unwrap()
+            .is_some());
+        let again = store.claim(key, &new).await.unwrap();
+        assert_eq!(
+            again,
+            Claim::Answered {
+                status: 200,
+                body: "{}".to_owned()
+            }
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_order_is_recorded_even_by_a_claim_taken_over_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+        let store = Store::connect(&url.into()).await.unwrap();
+        an_order_is_recorded_even_by_a_claim_taken_over(store).await;
+    }
+
+    #[tokio::test]
+    async fn an_order_is_recorded_even_by_a_claim_taken_over_on_postgresql() {
+        let (store, _) = crate::store::pg_group_commit::fresh_database().await;
+        an_order_is_recorded_even_by_a_claim_taken_over(store).await;
     }
 }

@@ -4,10 +4,11 @@
 use super::{Abandon, ClaimKey, NewClaim};
 use crate::store::group_commit::{Write, WriteFuture};
 use crate::store::held::{release_in, BuildHeld};
-use crate::store::orders::{record_order_in, OwnedOrder};
+use crate::store::orders::{insert_order, record_order_in, OwnedOrder};
 use crate::store::references::{insert_reference_in, OwnedReference};
 use crate::store::tx::{args, Arg, Tx};
 use crate::store::StoreError;
+use std::sync::LazyLock;
 
 #[derive(Debug, Clone)]
 pub(super) struct OwnedKey {
@@ -36,14 +37,19 @@ impl OwnedKey {
         sql: &str,
         more: &[Arg<'_>],
     ) -> Result<bool, StoreError> {
-        let key = args![
+        let key = self.args(version);
+        Ok(tx.execute(sql, &[&key[..], more].concat()).await? == 1)
+    }
+
+    /// `$1` to `$5`: the key and the version.
+    fn args(&self, version: i64) -> [Arg<'_>; 5] {
+        args![
             &self.provider,
             &self.account_hash,
             self.scope,
             &self.key,
             version
-        ];
-        Ok(tx.execute(sql, &[&key[..], more].concat()).await? == 1)
+        ]
     }
 }
 
@@ -237,13 +243,90 @@ pub(super) struct ClaimFinish {
     pub(super) expires_at: Option<i64>,
     pub(super) order: Option<(OwnedOrder, BuildHeld)>,
     pub(super) reference: Option<OwnedReference>,
+    pub(super) postgres: bool,
 }
 
-impl Write for ClaimFinish {
-    type Output = bool;
+/// What ending a claim did.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Finished {
+    /// False when another request took the claim over first (what was made is recorded).
+    pub(super) claim_ended: bool,
+    /// Events are held for the order just recorded, and still to be released (`ReleaseHeld`).
+    pub(super) held_waiting: bool,
+}
 
-    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
+impl ClaimFinish {
+    /// The claim's compare-and-set (`$1` to `$5`: the key and the version; `$6` to `$10`).
+    const END: &'static str = "UPDATE claims SET answer_status = $6, answer = $7, \
+         object_id = COALESCE($8, object_id), expires_at = COALESCE($9, expires_at), \
+         lease_until_ms = 0, owner = NULL, version = version + 1, updated_at = $10 \
+         WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
+         AND version = $5";
+
+    fn end_args(&self, now_ms: i64) -> [Arg<'_>; 5] {
+        args![
+            self.status,
+            &self.answer,
+            self.object_id.as_deref(),
+            self.expires_at,
+            now_ms / 1000,
+        ]
+    }
+
+    /// On PostgreSQL, an order's record is one statement: the order's insert, the claim's end
+    /// (each whatever the other does) and whether events are held for the order. Alone in its
+    /// group that is its own transaction, one round trip where `BEGIN`, three statements and
+    /// `COMMIT` were five. Held events (rare) are released by the next write, because building
+    /// their notifications takes the provider's code; if the process dies between the two,
+    /// they are still held, and the sweep releases them.
+    async fn record_order_as_one(
+        &self,
+        tx: &mut dyn Tx,
+        order: &OwnedOrder,
+        now_ms: i64,
+    ) -> Result<Finished, StoreError> {
+        let key = self.key.args(self.version);
+        let all = [&key[..], &self.end_args(now_ms), &order.args(now_ms)].concat();
+        let row = tx
+            .fetch_optional(&RECORD_ORDER_AS_ONE, &all)
+            .await?
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
+        Ok(Finished {
+            claim_ended: row.get::<i64>("ended")? == 1,
+            held_waiting: row.get::<i64>("held")? > 0,
+        })
+    }
+}
+
+/// The record of an order as one statement (`ClaimFinish::record_order_as_one`): `$1` to
+/// `$10` are the claim's end's, the order's values follow from `$11`.
+static RECORD_ORDER_AS_ONE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH recorded AS ({}), ended AS ({} RETURNING version) \
+         SELECT (SELECT COUNT(*) FROM ended) AS ended, \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM held_events WHERE provider = $11 \
+         AND order_id = $12 LIMIT 1) AS one) AS held",
+        insert_order(11),
+        ClaimFinish::END,
+    )
+});
+
+impl Write for ClaimFinish {
+    type Output = Finished;
+
+    /// On PostgreSQL, without a cash reference: the claim's end alone, or with the order's
+    /// record (`record_order_as_one`).
+    fn one_statement(&self) -> bool {
+        self.postgres && self.reference.is_none()
+    }
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, Finished> {
         Box::pin(async move {
+            if self.one_statement() {
+                if let Some((order, _)) = &self.order {
+                    return self.record_order_as_one(tx, order, now_ms).await;
+                }
+            }
             // What was made is ours whoever ends the claim: recorded even if it was taken over.
             if let Some((order, build)) = &self.order {
                 record_order_in(tx, order, now_ms).await?;
@@ -252,25 +335,36 @@ impl Write for ClaimFinish {
             if let Some(reference) = &self.reference {
                 insert_reference_in(tx, reference, now_ms).await?;
             }
-            self.key
-                .at_version(
-                    tx,
-                    self.version,
-                    "UPDATE claims SET answer_status = $6, answer = $7, \
-                     object_id = COALESCE($8, object_id), expires_at = COALESCE($9, expires_at), \
-                     lease_until_ms = 0, owner = NULL, version = version + 1, updated_at = $10 \
-                     WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
-                     AND version = $5",
-                    &args![
-                        self.status,
-                        &self.answer,
-                        self.object_id.as_deref(),
-                        self.expires_at,
-                        now_ms / 1000,
-                    ],
-                )
-                .await
+            let claim_ended = self
+                .key
+                .at_version(tx, self.version, Self::END, &self.end_args(now_ms))
+                .await?;
+            Ok(Finished {
+                claim_ended,
+                held_waiting: false,
+            })
         })
+    }
+}
+
+/// Releases the events held for an order its claim's end recorded (`Finished::held_waiting`).
+pub(super) struct ReleaseHeld {
+    pub(super) provider: String,
+    pub(super) order_id: String,
+    pub(super) build: BuildHeld,
+}
+
+impl Write for ReleaseHeld {
+    type Output = usize;
+
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, usize> {
+        Box::pin(release_in(
+            tx,
+            &self.provider,
+            &self.order_id,
+            self.build,
+            now_ms,
+        ))
     }
 }
 
