@@ -52,6 +52,13 @@ pub(super) trait Write: Send + 'static {
         false
     }
 
+    /// True for a one-statement write that is not durable and, run as its own transaction
+    /// (`Tx::own_transaction`), turns the flush off for it in its statement: alone in its
+    /// group, it may skip `BEGIN` and `COMMIT` as a durable one does.
+    fn says_not_durable(&self) -> bool {
+        false
+    }
+
     /// The intake of an event, on PostgreSQL: the writer takes such writes in together when
     /// they are next to each other in a group, a few statements for all of them
     /// (`intake_together.rs`), and `run` then only answers.

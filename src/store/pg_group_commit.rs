@@ -16,7 +16,7 @@
 use super::events::Ingest;
 use super::group_commit::{Write, WriteTurns};
 use super::intake_together;
-use super::tx::TxFuture;
+use super::tx::{OwnTransaction, TxFuture};
 use super::StoreError;
 use crate::clock;
 use secrecy::{ExposeSecret, SecretString};
@@ -49,8 +49,11 @@ const ANSWERED_LATELY: Duration = Duration::from_secs(1);
 trait Job: Send {
     fn durable(&self) -> bool;
     fn one_statement(&self) -> bool;
+    fn says_not_durable(&self) -> bool;
     fn intake(&self) -> Option<&Ingest>;
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> TxFuture<'c, ()>;
+    /// `run`, as the statement's own transaction (`commit`).
+    fn run_alone<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> TxFuture<'c, ()>;
     /// Answers the caller: the output of the last run, or `failure`.
     fn answer(self: Box<Self>, failure: Option<StoreError>);
 }
@@ -70,6 +73,10 @@ impl<W: Write> Job for Pending<W> {
         self.write.one_statement()
     }
 
+    fn says_not_durable(&self) -> bool {
+        self.write.says_not_durable()
+    }
+
     fn intake(&self) -> Option<&Ingest> {
         self.write.intake()
     }
@@ -77,6 +84,14 @@ impl<W: Write> Job for Pending<W> {
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> TxFuture<'c, ()> {
         Box::pin(async move {
             let output = self.write.run(conn, now_ms).await?;
+            self.output = Some(output);
+            Ok(())
+        })
+    }
+
+    fn run_alone<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> TxFuture<'c, ()> {
+        Box::pin(async move {
+            let output = self.write.run(&mut OwnTransaction(conn), now_ms).await?;
             self.output = Some(output);
             Ok(())
         })
@@ -367,10 +382,11 @@ impl WriterConnection {
     }
 }
 
-/// Commits `jobs`, as `in_transaction` does, or, for one durable write that is one statement,
-/// as that statement's own transaction, when the connection answered lately. After a quiet
-/// spell a write goes through `BEGIN`, which finds out safely whether the server dropped the
-/// connection meanwhile: a statement that failed on a dropped connection might have run.
+/// Commits `jobs`, as `in_transaction` does, or, for one write that is one statement, durable
+/// or saying in its statement that it is not, as that statement's own transaction, when the
+/// connection answered lately. After a quiet spell a write goes through `BEGIN`, which finds
+/// out safely whether the server dropped the connection meanwhile: a statement that failed on
+/// a dropped connection might have run.
 async fn commit(
     conn: &mut WriterConnection,
     jobs: &mut [Box<dyn Job>],
@@ -378,10 +394,14 @@ async fn commit(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let result = match jobs {
-        [job] if job.one_statement() && job.durable() && conn.answered_lately() => {
+        [job]
+            if job.one_statement()
+                && (job.durable() || job.says_not_durable())
+                && conn.answered_lately() =>
+        {
             // The statement is its own commit.
             drop(slot);
-            let result = job.run(conn.get().await?, now_ms).await;
+            let result = job.run_alone(conn.get().await?, now_ms).await;
             if result.is_err() {
                 conn.roll_back().await;
             }
@@ -840,8 +860,18 @@ mod tests {
         }
     }
 
-    /// `BackendPid` as one statement, like a record batch on PostgreSQL.
-    struct OneStatementPid;
+    /// `BackendPid` as one statement, like a record batch on PostgreSQL; durable or not, and if
+    /// not, saying so in its statement (as a claim does) or not.
+    #[derive(Clone, Copy)]
+    struct OneStatementPid {
+        durable: bool,
+        says_not_durable: bool,
+    }
+
+    const DURABLE_PID: OneStatementPid = OneStatementPid {
+        durable: true,
+        says_not_durable: false,
+    };
 
     impl Write for OneStatementPid {
         type Output = i64;
@@ -853,6 +883,42 @@ mod tests {
         fn one_statement(&self) -> bool {
             true
         }
+
+        fn durable(&self) -> bool {
+            self.durable
+        }
+
+        fn says_not_durable(&self) -> bool {
+            self.says_not_durable
+        }
+    }
+
+    /// Writes `write` round the writers; how many ran as their own transaction, which a
+    /// connection's first write never does. `seen` gains the connections used.
+    async fn writes_alone(
+        writer: &PgGroupWriter,
+        admin: &AnyPool,
+        write: OneStatementPid,
+        seen: &mut std::collections::BTreeSet<i64>,
+    ) -> usize {
+        let mut alone = 0;
+        for _ in 0..3 * WRITERS {
+            let pid = writer.write(write).await.unwrap();
+            // The last statement the connection ran: `COMMIT` ends a transaction `BEGIN` opened.
+            let query: String = sqlx::query_scalar(
+                "SELECT query FROM pg_stat_activity WHERE pid = CAST($1 AS INTEGER)",
+            )
+            .bind(pid)
+            .fetch_one(admin)
+            .await
+            .unwrap();
+            if seen.insert(pid) {
+                assert_eq!(query, "COMMIT", "a new connection has not answered yet");
+            } else if query != "COMMIT" {
+                alone += 1;
+            }
+        }
+        alone
     }
 
     #[tokio::test]
@@ -860,25 +926,8 @@ mod tests {
         sqlx::any::install_default_drivers();
         let admin = AnyPool::connect(admin_url().expose_secret()).await.unwrap();
         let writer = PgGroupWriter::start(&admin_url()).unwrap();
-        // The last statement each connection ran: `COMMIT` ends a transaction `BEGIN` opened.
-        let last = |pid: i64| {
-            sqlx::query_scalar::<_, String>(
-                "SELECT query FROM pg_stat_activity WHERE pid = CAST($1 AS INTEGER)",
-            )
-            .bind(pid)
-            .fetch_one(&admin)
-        };
         let mut seen = std::collections::BTreeSet::new();
-        let mut alone = 0;
-        for _ in 0..3 * WRITERS {
-            let pid = writer.write(OneStatementPid).await.unwrap();
-            let query = last(pid).await.unwrap();
-            if seen.insert(pid) {
-                assert_eq!(query, "COMMIT", "a new connection has not answered yet");
-            } else if query != "COMMIT" {
-                alone += 1;
-            }
-        }
+        let alone = writes_alone(&writer, &admin, DURABLE_PID, &mut seen).await;
         assert!(alone > 0, "no write ran as its own transaction");
         // After a quiet spell the write goes through `BEGIN` again, which finds a connection the
         // server dropped meanwhile without failing the write.
@@ -890,7 +939,27 @@ mod tests {
                 .unwrap();
         }
         tokio::time::sleep(ANSWERED_LATELY + Duration::from_millis(200)).await;
-        writes_on_new_connections(&writer, || OneStatementPid, &seen).await;
+        writes_on_new_connections(&writer, || DURABLE_PID, &seen).await;
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_write_that_need_not_be_durable_skips_begin_only_if_its_statement_says_so() {
+        sqlx::any::install_default_drivers();
+        let admin = AnyPool::connect(admin_url().expose_secret()).await.unwrap();
+        let writer = PgGroupWriter::start(&admin_url()).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        let says = OneStatementPid {
+            durable: false,
+            says_not_durable: true,
+        };
+        assert!(writes_alone(&writer, &admin, says, &mut seen).await > 0);
+        let silent = OneStatementPid {
+            durable: false,
+            says_not_durable: false,
+        };
+        // Without `BEGIN; SET LOCAL synchronous_commit TO OFF` its commit would wait for the flush.
+        assert_eq!(writes_alone(&writer, &admin, silent, &mut seen).await, 0);
         writer.close().await;
     }
 

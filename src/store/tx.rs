@@ -72,6 +72,30 @@ pub(super) trait Tx: Send {
     ) -> TxFuture<'a, Option<Row>> {
         Box::pin(async move { Ok(self.fetch_all(sql, args).await?.into_iter().next()) })
     }
+
+    /// True when the one statement run on it is its own transaction (PostgreSQL, without
+    /// `BEGIN`): a write that need not be durable then says so in that statement
+    /// (`Write::says_not_durable`).
+    fn own_transaction(&self) -> bool {
+        false
+    }
+}
+
+/// A PostgreSQL connection whose next statement is its own transaction.
+pub(super) struct OwnTransaction<'c>(pub(super) &'c mut AnyConnection);
+
+impl Tx for OwnTransaction<'_> {
+    fn execute<'a>(&'a mut self, sql: &'a str, args: &'a [Arg<'a>]) -> TxFuture<'a, u64> {
+        self.0.execute(sql, args)
+    }
+
+    fn fetch_all<'a>(&'a mut self, sql: &'a str, args: &'a [Arg<'a>]) -> TxFuture<'a, Vec<Row>> {
+        self.0.fetch_all(sql, args)
+    }
+
+    fn own_transaction(&self) -> bool {
+        true
+    }
 }
 
 /// A row read inside a write.

@@ -344,6 +344,7 @@ mod tests {
     use super::*;
     use crate::store::events::{NewDelivery, OrderContext};
     use crate::store::held::HeldEvent;
+    use writes::ClaimStart;
 
     fn no_notification(_: &OrderContext, _: &HeldEvent) -> Option<NewDelivery> {
         None
@@ -418,6 +419,73 @@ mod tests {
                 body: "{}".to_owned()
             }
         );
+        store.close().await;
+    }
+
+    async fn flush(conn: &mut sqlx::AnyConnection) -> String {
+        sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    /// A claim that need not be durable turns the flush off only when its statement is its own
+    /// transaction: inside a group's, the group's durable writes keep theirs.
+    #[tokio::test]
+    async fn a_claim_turns_the_flush_off_only_in_a_transaction_of_its_own() {
+        use crate::store::group_commit::Write;
+        use crate::store::tx::OwnTransaction;
+        use sqlx::{Connection, Executor};
+        let (store, url) = crate::store::pg_group_commit::fresh_database().await;
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let new = NewClaim {
+            fields_json: "{}",
+            attempt_key: "attempt-1",
+            expires_at: clock::unix_s() + 3_600,
+            lease_ms: 60_000,
+            takeover_lease_ms: 60_000,
+            durable: false,
+            target: None,
+            storefront: None,
+        };
+        let start = |key, replacing| ClaimStart {
+            key: OwnedKey::of(ClaimKey {
+                provider: "conekta",
+                account_hash: "acct",
+                scope: ClaimScope::Order,
+                key,
+            }),
+            new: OwnedNewClaim::of(&new),
+            owner: "me".to_owned(),
+            replacing,
+        };
+        let now = clock::unix_ms();
+        conn.execute("BEGIN").await.unwrap();
+        assert!(start("in-group", None).run(&mut conn, now).await.unwrap());
+        assert!(start("in-group", Some(1))
+            .run(&mut conn, now)
+            .await
+            .unwrap());
+        assert_eq!(
+            flush(&mut conn).await,
+            "on",
+            "a group's flush was turned off"
+        );
+        conn.execute("COMMIT").await.unwrap();
+        // Alone, the same claims as statements of their own: they take and restart the key.
+        let mut alone = OwnTransaction(&mut conn);
+        assert!(start("alone", None).run(&mut alone, now).await.unwrap());
+        assert!(!start("alone", None).run(&mut alone, now).await.unwrap());
+        assert!(start("alone", Some(1)).run(&mut alone, now).await.unwrap());
+        assert!(!start("alone", Some(1)).run(&mut alone, now).await.unwrap());
+        let version: i64 =
+            sqlx::query_scalar("SELECT version FROM claims WHERE claim_key = 'alone'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(version, 2);
+        assert_eq!(flush(&mut conn).await, "on", "the session's flush stays on");
+        conn.close().await.unwrap();
         store.close().await;
     }
 

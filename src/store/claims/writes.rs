@@ -93,6 +93,38 @@ pub(super) struct ClaimStart {
     pub(super) replacing: Option<i64>,
 }
 
+/// A claim's columns and their values (`$16` is the version compared), as `ClaimStart::run`
+/// binds them.
+const START_COLUMNS: &str = "provider, account_hash, scope, claim_key, fields, attempt_key, \
+     attempt_at_ms, version, owner, lease_until_ms, expires_at, reference_id, notification_url, \
+     amount_cents, currency, created_at, updated_at, storefront";
+const START_VALUES: &str =
+    "$1, $2, $3, $4, $5, $6, $7, $16 + 1, $8, $9, $10, $11, $12, $13, $14, $15, $15, $17";
+const START_CONFLICT: &str = "ON CONFLICT (provider, account_hash, scope, claim_key) DO NOTHING";
+/// A claim started afresh, with the same parameters.
+const RESTART: &str = "UPDATE claims SET fields = $5, attempt_key = $6, attempt_at_ms = $7, \
+     attempt_note = NULL, version = version + 1, owner = $8, lease_until_ms = $9, \
+     expires_at = $10, reference_id = $11, notification_url = $12, amount_cents = $13, \
+     currency = $14, object_id = NULL, answer_status = NULL, answer = NULL, updated_at = $15, \
+     storefront = $17 {from}WHERE provider = $1 AND account_hash = $2 AND scope = $3 \
+     AND claim_key = $4 AND version = $16";
+
+/// A claim's start and restart as they are, and as their own transaction's statement when it
+/// need not be durable (PostgreSQL): `set_config(…, true)` lasts until that transaction ends,
+/// and its commit reads it before then, so the commit does not wait for the flush.
+static START_STATEMENTS: LazyLock<[String; 4]> = LazyLock::new(|| {
+    let not_durable = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS not_durable";
+    [
+        format!("INSERT INTO claims ({START_COLUMNS}) VALUES ({START_VALUES}) {START_CONFLICT}"),
+        RESTART.replace("{from}", ""),
+        format!(
+            "INSERT INTO claims ({START_COLUMNS}) SELECT {START_VALUES} {not_durable} \
+             {START_CONFLICT}"
+        ),
+        RESTART.replace("{from}", &format!("{not_durable} ")),
+    ]
+});
+
 impl Write for ClaimStart {
     /// True when this request now holds the key.
     type Output = bool;
@@ -105,28 +137,16 @@ impl Write for ClaimStart {
         true
     }
 
+    fn says_not_durable(&self) -> bool {
+        !self.new.durable
+    }
+
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, bool> {
         Box::pin(async move {
-            // Both statements take the same parameters; `$16` is the version compared.
-            let sql = match self.replacing {
-                None => {
-                    "INSERT INTO claims (provider, account_hash, scope, claim_key, fields, \
-                     attempt_key, attempt_at_ms, version, owner, lease_until_ms, expires_at, \
-                     reference_id, notification_url, amount_cents, currency, created_at, \
-                     updated_at, storefront) VALUES ($1, $2, $3, $4, $5, $6, $7, $16 + 1, $8, $9, \
-                     $10, $11, $12, $13, $14, $15, $15, $17) \
-                     ON CONFLICT (provider, account_hash, scope, claim_key) DO NOTHING"
-                }
-                Some(_) => {
-                    "UPDATE claims SET fields = $5, attempt_key = $6, attempt_at_ms = $7, \
-                     attempt_note = NULL, version = version + 1, owner = $8, lease_until_ms = $9, \
-                     expires_at = $10, reference_id = $11, notification_url = $12, \
-                     amount_cents = $13, currency = $14, object_id = NULL, answer_status = NULL, \
-                     answer = NULL, updated_at = $15, storefront = $17 \
-                     WHERE provider = $1 AND account_hash = $2 AND scope = $3 AND claim_key = $4 \
-                     AND version = $16"
-                }
-            };
+            // Inside a group's transaction the flush is the group's, never turned off here.
+            let not_durable = !self.new.durable && tx.own_transaction();
+            let sql = &START_STATEMENTS
+                [usize::from(self.replacing.is_some()) + 2 * usize::from(not_durable)];
             let (k, n) = (&self.key, &self.new);
             let started = tx
                 .execute(
