@@ -1,8 +1,9 @@
 //! Events held for an order whose create is still being recorded. A provider may tell of an
 //! order (a charge paid) before it answers the create; such an event is acknowledged only once
 //! it is stored here, and becomes a notification as soon as the order is in the map: in the
-//! transaction that records the order, or by the sweep that catches the rare race between the
-//! two on PostgreSQL. An event whose order never appears is dropped after a day.
+//! transaction that records the order (on PostgreSQL, when a create's record is one statement,
+//! in the write right after it), or by the sweep that catches the rare race between the two on
+//! PostgreSQL. An event whose order never appears is dropped after a day.
 
 use super::events::{queue, NewDelivery, OrderContext};
 use super::group_commit::{Write, WriteFuture};
@@ -55,8 +56,8 @@ pub(super) async fn hold_in(
 }
 
 /// Turns the events held for `order_id` into notifications, in the order they arrived; how
-/// many. The order must be in the map already (every caller records it first in the same
-/// transaction). Taking them is a `DELETE … RETURNING`, so two transactions releasing the same
+/// many. The order must be in the map already (every caller records it first, in the same
+/// transaction or a committed one). Taking them is a `DELETE … RETURNING`, so two transactions releasing the same
 /// order cannot both queue them, and when none is held (nearly always) it is all this costs.
 pub(super) async fn release_in(
     tx: &mut dyn Tx,
