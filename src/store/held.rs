@@ -57,8 +57,9 @@ pub(super) async fn hold_in(
 
 /// Turns the events held for `order_id` into notifications, in the order they arrived; how
 /// many. The order must be in the map already (every caller records it first, in the same
-/// transaction or a committed one). Taking them is a `DELETE … RETURNING`, so two transactions releasing the same
-/// order cannot both queue them, and when none is held (nearly always) it is all this costs.
+/// transaction or a committed one). Taking them is a `DELETE … RETURNING`, so two transactions
+/// releasing the same order cannot both queue them, and when none is held (nearly always) it is
+/// all this costs.
 pub(super) async fn release_in(
     tx: &mut dyn Tx,
     provider: &str,

@@ -45,11 +45,9 @@ impl OwnedOrder {
             storefront: order.storefront.map(str::to_owned),
         }
     }
-}
 
-impl OwnedOrder {
     /// The values `insert_order` takes, in its order.
-    pub fn args(&self, now_ms: i64) -> [Arg<'_>; 9] {
+    pub(super) fn args(&self, now_ms: i64) -> [Arg<'_>; 9] {
         args![
             &self.provider,
             &self.order_id,
