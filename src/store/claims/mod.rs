@@ -284,10 +284,6 @@ impl Store {
         version: i64,
         finish: &Finish<'_>,
     ) -> Result<bool, StoreError> {
-        let order = finish
-            .order
-            .as_ref()
-            .map(|(order, build)| (OwnedOrder::of(key.provider, order), *build));
         let finished = self
             .write(ClaimFinish {
                 key: OwnedKey::of(key),
@@ -296,18 +292,21 @@ impl Store {
                 answer: finish.answer.to_owned(),
                 object_id: finish.object_id.map(str::to_owned),
                 expires_at: finish.expires_at,
-                order: order.clone(),
+                order: finish
+                    .order
+                    .as_ref()
+                    .map(|(order, build)| (OwnedOrder::of(key.provider, order), *build)),
                 reference: finish.reference.as_ref().map(OwnedReference::of),
                 postgres: self.backend() == Backend::Postgres,
             })
             .await?;
-        if let (true, Some((order, build))) = (finished.held_waiting, order) {
+        if let (true, Some((order, build))) = (finished.held_waiting, &finish.order) {
             // The claim's end and the order are recorded: the answer stands, and events this
             // write could not release stay held for the sweep.
             let release = ReleaseHeld {
-                provider: order.provider,
-                order_id: order.order_id,
-                build,
+                provider: key.provider.to_owned(),
+                order_id: order.order_id.to_owned(),
+                build: *build,
             };
             if let Err(error) = self.write(release).await {
                 tracing::warn!(%error, "held events left to the sweep");

@@ -102,11 +102,12 @@ const START_VALUES: &str =
     "$1, $2, $3, $4, $5, $6, $7, $16 + 1, $8, $9, $10, $11, $12, $13, $14, $15, $15, $17";
 const START_CONFLICT: &str = "ON CONFLICT (provider, account_hash, scope, claim_key) DO NOTHING";
 /// A claim started afresh, with the same parameters.
-const RESTART: &str = "UPDATE claims SET fields = $5, attempt_key = $6, attempt_at_ms = $7, \
+const RESTART_SET: &str = "UPDATE claims SET fields = $5, attempt_key = $6, attempt_at_ms = $7, \
      attempt_note = NULL, version = version + 1, owner = $8, lease_until_ms = $9, \
      expires_at = $10, reference_id = $11, notification_url = $12, amount_cents = $13, \
      currency = $14, object_id = NULL, answer_status = NULL, answer = NULL, updated_at = $15, \
-     storefront = $17 {from}WHERE provider = $1 AND account_hash = $2 AND scope = $3 \
+     storefront = $17";
+const RESTART_WHERE: &str = "WHERE provider = $1 AND account_hash = $2 AND scope = $3 \
      AND claim_key = $4 AND version = $16";
 
 /// A claim's start and restart as they are, and as their own transaction's statement when it
@@ -116,12 +117,12 @@ static START_STATEMENTS: LazyLock<[String; 4]> = LazyLock::new(|| {
     let not_durable = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS not_durable";
     [
         format!("INSERT INTO claims ({START_COLUMNS}) VALUES ({START_VALUES}) {START_CONFLICT}"),
-        RESTART.replace("{from}", ""),
+        format!("{RESTART_SET} {RESTART_WHERE}"),
         format!(
             "INSERT INTO claims ({START_COLUMNS}) SELECT {START_VALUES} {not_durable} \
              {START_CONFLICT}"
         ),
-        RESTART.replace("{from}", &format!("{not_durable} ")),
+        format!("{RESTART_SET} {not_durable} {RESTART_WHERE}"),
     ]
 });
 
