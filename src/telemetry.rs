@@ -10,7 +10,7 @@ use opentelemetry::{global, Context};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 use tracing::field::{Field, Visit};
@@ -18,9 +18,11 @@ use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layer as _, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
+
+mod json_line;
 
 /// Flushes exported spans when dropped at the end of `main`.
 pub struct TelemetryGuard {
@@ -75,7 +77,13 @@ where
                 .with_location(false)
                 .with_threads(false)
                 .with_tracked_inactivity(false)
-                .with_tracer(provider.tracer("pagos")),
+                .with_tracer(provider.tracer("pagos"))
+                // Spans, and only the events that mark a span failed (warnings and errors):
+                // an event is a log line, which carries its span's ids, and a copy kept in the
+                // span cost every INFO line a second rendering of its fields.
+                .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                    meta.is_span() || *meta.level() <= tracing::Level::WARN
+                })),
         )
         .with(
             tracing_subscriber::fmt::layer()
@@ -156,6 +164,49 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
+        let span = ctx.lookup_current();
+        let ids = span.as_ref().and_then(|span| {
+            let otel = tracing::dispatcher::get_default(|dispatch| {
+                tracing_opentelemetry::get_otel_context(&span.id(), dispatch)
+            })?;
+            let ids = otel.span().span_context().clone();
+            ids.is_valid().then_some(ids)
+        });
+        if self.0 == LogFormat::Json {
+            // The line's own keys; an event field of the same name replaces the first three
+            // (a delivery's `target` is the storefront it went to), the span's name and ids
+            // replace the event's.
+            let event_has = |key: &str| meta.fields().field(key).is_some();
+            let mut line = json_line::Line::open(&mut writer)?;
+            if !event_has("timestamp") {
+                line.display("timestamp", &Timestamp)?;
+            }
+            for (key, value) in [("level", meta.level().as_str()), ("target", meta.target())] {
+                if !event_has(key) {
+                    line.string(key, value)?;
+                }
+            }
+            let written_after: &[&str] = match (&span, &ids) {
+                (None, _) => &[],
+                (Some(_), None) => &["span"],
+                (Some(_), Some(_)) => &["span", "trace_id", "span_id"],
+            };
+            let mut fields = json_line::Fields {
+                line: &mut line,
+                written_after,
+                result: Ok(()),
+            };
+            event.record(&mut fields);
+            fields.result?;
+            if let Some(span) = &span {
+                line.string("span", span.name())?;
+            }
+            if let Some(ids) = &ids {
+                line.display("trace_id", &ids.trace_id())?;
+                line.display("span_id", &ids.span_id())?;
+            }
+            return line.close();
+        }
         let mut fields = Fields(Vec::new());
         event.record(&mut fields);
         let mut message = String::new();
@@ -168,42 +219,14 @@ where
                 .map_or_else(|| value.to_string(), str::to_owned);
             false
         });
-        let fields = fields.0;
-        let mut context = Map::new();
-        if let Some(span) = ctx.lookup_current() {
-            context.insert("span".into(), Value::String(span.name().to_owned()));
-            let otel = tracing::dispatcher::get_default(|dispatch| {
-                tracing_opentelemetry::get_otel_context(&span.id(), dispatch)
-            });
-            if let Some(otel) = otel {
-                let otel = otel.span();
-                let ids = otel.span_context();
-                if ids.is_valid() {
-                    context.insert("trace_id".into(), Value::String(ids.trace_id().to_string()));
-                    context.insert("span_id".into(), Value::String(ids.span_id().to_string()));
-                }
-            }
+        write!(writer, "{Timestamp} {:<5} {message}", meta.level())?;
+        for (name, value) in &fields.0 {
+            write!(writer, " {name}={}", text_value(value))?;
         }
-        match self.0 {
-            LogFormat::Json => {
-                let mut line = Map::new();
-                line.insert("timestamp".into(), Value::String(timestamp()));
-                line.insert("level".into(), Value::String(meta.level().to_string()));
-                line.insert("target".into(), Value::String(meta.target().to_owned()));
-                line.insert("message".into(), Value::String(message));
-                line.extend(fields);
-                line.extend(context);
-                writeln!(writer, "{}", Value::Object(line))
-            }
-            LogFormat::Text => {
-                write!(writer, "{} {:<5} {message}", timestamp(), meta.level())?;
-                let trace = context.get_key_value("trace_id");
-                for (name, value) in fields.iter().map(|(k, v)| (k, v)).chain(trace) {
-                    write!(writer, " {name}={}", text_value(value))?;
-                }
-                writeln!(writer)
-            }
+        if let Some(ids) = &ids {
+            write!(writer, " trace_id={}", ids.trace_id())?;
         }
+        writeln!(writer)
     }
 }
 
@@ -217,18 +240,23 @@ fn text_value(value: &Value) -> String {
 }
 
 /// Now, as RFC 3339 in UTC with milliseconds: `2026-11-23T22:44:14.123Z`.
-fn timestamp() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.millisecond()
-    )
+struct Timestamp;
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let now = time::OffsetDateTime::now_utc();
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second(),
+            now.millisecond()
+        )
+    }
 }
 
 /// An event's fields in the order they were written.
