@@ -4,8 +4,6 @@
 
 use super::wire::customers::{CustomerView, PaymentSourceView};
 use super::wire::orders::OrderView;
-use serde::Deserialize;
-use serde_json::Value;
 
 /// What a checked order answer says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,11 +16,11 @@ pub struct CheckedOrder {
 /// Checks an order Conekta made for us: it has an id, its amount is what was asked, and a
 /// checkout (when one was asked for) has a link and an integer expiry.
 pub fn order(
-    order: &Value,
+    order: &str,
     expected_cents: i64,
     with_checkout: bool,
 ) -> Result<CheckedOrder, String> {
-    let view = OrderView::deserialize(order)
+    let view = serde_json::from_str::<OrderView>(order)
         .map_err(|e| format!("Conekta answered an order pagos cannot read: {e}"))?;
     let id = view.id;
     if id.is_empty() {
@@ -52,8 +50,8 @@ pub fn order(
 }
 
 /// A customer Conekta made, read: it has an id.
-pub fn customer(customer: &Value) -> Result<CustomerView, String> {
-    let view = CustomerView::deserialize(customer)
+pub fn customer(customer: &str) -> Result<CustomerView, String> {
+    let view = serde_json::from_str::<CustomerView>(customer)
         .map_err(|e| format!("Conekta answered a customer pagos cannot read: {e}"))?;
     if view.id.is_empty() {
         return Err("Conekta answered a customer without an id".to_owned());
@@ -88,36 +86,47 @@ pub fn reference_source(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn an_order_must_have_an_id_the_asked_amount_and_a_usable_checkout() {
         let good = json!({"id": "ord_1", "amount": 100, "checkout": {"url": "https://x", "expires_at": 7}});
         assert_eq!(
-            order(&good, 100, true),
+            order(&good.to_string(), 100, true),
             Ok(CheckedOrder {
                 id: "ord_1".into(),
                 checkout_expires_at: Some(7)
             })
         );
-        assert!(order(&good, 101, true).unwrap_err().contains("not the 101"));
-        assert!(order(&json!({"amount": 100}), 100, false).is_err());
+        assert!(order(&good.to_string(), 101, true)
+            .unwrap_err()
+            .contains("not the 101"));
+        assert!(order(&json!({"amount": 100}).to_string(), 100, false).is_err());
         let bad_expiry = json!({"id": "ord_1", "amount": 100, "checkout": {"url": "https://x", "expires_at": "7"}});
-        assert!(order(&bad_expiry, 100, true).is_err());
+        assert!(order(&bad_expiry.to_string(), 100, true).is_err());
         let no_link = json!({"id": "ord_1", "amount": 100, "checkout": {"expires_at": 7}});
-        assert!(order(&no_link, 100, true).is_err());
-        assert!(order(&json!({"id": "ord_1", "amount": 100}), 100, false).is_ok());
-        // Numbers keep their digits (arbitrary precision): an integer is still read as one.
-        let parsed: Value = serde_json::from_str(r#"{"id":"ord_2","amount":2147483647}"#).unwrap();
-        assert!(order(&parsed, 2_147_483_647, false).is_ok());
-        let fraction: Value = serde_json::from_str(r#"{"id":"ord_2","amount":100.5}"#).unwrap();
-        assert!(order(&fraction, 100, false).is_err());
+        assert!(order(&no_link.to_string(), 100, true).is_err());
+        assert!(order(
+            &json!({"id": "ord_1", "amount": 100}).to_string(),
+            100,
+            false
+        )
+        .is_ok());
+        // An integer is read as one; a fraction is not an amount in centavos.
+        assert!(order(
+            r#"{"id":"ord_2","amount":2147483647}"#,
+            2_147_483_647,
+            false
+        )
+        .is_ok());
+        assert!(order(r#"{"id":"ord_2","amount":100.5}"#, 100, false).is_err());
     }
 
     #[test]
     fn the_reference_is_the_source_of_the_requested_type() {
         let view = |sources: Value| {
-            customer(&json!({"id": "cus_1", "payment_sources": {"data": sources}})).unwrap()
+            customer(&json!({"id": "cus_1", "payment_sources": {"data": sources}}).to_string())
+                .unwrap()
         };
         let both = view(json!([
             {"id": "src_card", "type": "card"},
@@ -131,6 +140,6 @@ mod tests {
         let bad_expiry = json!({"id": "cus_1", "payment_sources": {"data": [
             {"id": "off_1", "type": "cash_recurrent", "reference": "9300", "expires_at": 5.5}
         ]}});
-        assert!(customer(&bad_expiry).is_err());
+        assert!(customer(&bad_expiry.to_string()).is_err());
     }
 }

@@ -25,20 +25,8 @@ pub fn new_attempt_key() -> String {
     format!("clm_{}", uuid::Uuid::now_v7().simple())
 }
 
-/// What a call or a lookup found at Conekta: the object parsed, and as text.
-pub struct Found {
-    pub json: Value,
-    pub text: String,
-}
-
-impl From<super::client::ConektaAnswer> for Found {
-    fn from(answer: super::client::ConektaAnswer) -> Self {
-        Self {
-            json: answer.json,
-            text: answer.text,
-        }
-    }
-}
+/// What a call or a lookup found at Conekta: the object, as text.
+pub type Found = super::client::ConektaAnswer;
 
 /// What was made, checked: what the storefront is answered, and what the claim records.
 pub struct Made {

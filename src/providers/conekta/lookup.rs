@@ -32,7 +32,7 @@ impl Lookup<'_> {
     ) -> Result<Option<Found>, ConektaError> {
         if let Some(id) = known_id {
             match self.client.get(&format!("/orders/{id}"), self.secret).await {
-                Ok(answer) if carries(&answer.json, attempt_key) => {
+                Ok(answer) if carries(&answer.json(), attempt_key) => {
                     return Ok(Some(Found::from(answer)))
                 }
                 Ok(_) | Err(ConektaError::Rejected { status: 404, .. }) => {}
@@ -96,13 +96,13 @@ impl Lookup<'_> {
                 .client
                 .get_query(path, &page_query, self.secret)
                 .await?;
-            let Some(items) = page.json["data"].as_array() else {
+            let page = page.json();
+            let Some(items) = page["data"].as_array() else {
                 return Err(unreadable(path, "a list without data"));
             };
             if let Some(item) = items.iter().find(|item| carries(item, attempt_key)) {
                 return Ok(Some(Found {
                     text: item.to_string(),
-                    json: item.clone(),
                 }));
             }
             let all_older = older_than.is_some_and(|since| {
@@ -110,11 +110,11 @@ impl Lookup<'_> {
                     .iter()
                     .all(|item| item["created_at"].as_i64().is_some_and(|at| at < since))
             });
-            if page.json["has_more"] != Value::Bool(true) || items.is_empty() || all_older {
+            if page["has_more"] != Value::Bool(true) || items.is_empty() || all_older {
                 return Ok(None);
             }
             next =
-                Some(cursor_after(&page.json, items).ok_or_else(|| {
+                Some(cursor_after(&page, items).ok_or_else(|| {
                     unreadable(path, "a page that says there is more but not where")
                 })?);
         }

@@ -8,7 +8,6 @@ use super::requests::{CaptureRequest, OrderRequest};
 use super::wire::orders::{CaptureRequest as WireCapture, PaymentView};
 use super::ConektaProvider;
 use crate::providers::{ActionError, ActionReply};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub fn reply(answer: ConektaAnswer) -> ActionReply {
@@ -17,7 +16,7 @@ pub fn reply(answer: ConektaAnswer) -> ActionReply {
 
 /// What pagos reads of an order before acting on its money.
 pub fn payment_view(answer: &ConektaAnswer) -> Result<PaymentView, ActionError> {
-    PaymentView::deserialize(&answer.json).map_err(|e| {
+    serde_json::from_str::<PaymentView>(&answer.text).map_err(|e| {
         ActionError::ProviderUnavailable(format!(
             "Conekta answered an order pagos cannot read: {e}"
         ))

@@ -124,7 +124,6 @@ impl<R: OrderSource> OnceOperation for OrderOperation<'_, R> {
                 .client()
                 .post_text("/orders", self.request.secret(), Some(attempt_key), body)
                 .await
-                .map(Found::from)
                 .map_err(CallError::Conekta)
         })
     }
@@ -132,7 +131,7 @@ impl<R: OrderSource> OnceOperation for OrderOperation<'_, R> {
     fn check(&self, found: Found) -> Result<Made, String> {
         let request = self.request;
         let checked = answers::order(
-            &found.json,
+            &found.text,
             request.amount().centavos(),
             request.with_checkout(),
         )?;

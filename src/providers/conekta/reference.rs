@@ -97,13 +97,12 @@ impl OnceOperation for ReferenceOperation<'_> {
             self.client
                 .post("/customers", &self.request.secret, None, &customer)
                 .await
-                .map(Found::from)
                 .map_err(CallError::Conekta)
         })
     }
 
     fn check(&self, found: Found) -> Result<Made, String> {
-        let customer = answers::customer(&found.json)?;
+        let customer = answers::customer(&found.text)?;
         let source = answers::reference_source(&customer, self.request.payment_type)?;
         let answer = json!({
             "customer_id": customer.id,
@@ -113,7 +112,7 @@ impl OnceOperation for ReferenceOperation<'_> {
             "barcode_url": source.barcode_url,
             "store_names": source.store_names,
             "expires_at": source.expires_at,
-            "provider_response": found.json,
+            "provider_response": found.json(),
         })
         .to_string();
         Ok(Made {

@@ -106,7 +106,7 @@ async fn refund_made(
     note: &RefundNote,
 ) -> Result<Option<ConektaAnswer>, ConektaError> {
     let answer = client.get(order_path, secret).await?;
-    let order = PaymentView::deserialize(&answer.json).unwrap_or_default();
+    let order = serde_json::from_str::<PaymentView>(&answer.text).unwrap_or_default();
     Ok(made_by(&order, note).then_some(answer))
 }
 

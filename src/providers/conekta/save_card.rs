@@ -12,7 +12,6 @@ use super::requests::{CardOwner, SaveCardRequest};
 use super::wire::customers::{CustomerView, DefaultSourceUpdate, PaymentSourceView};
 use super::ConektaProvider;
 use crate::providers::{ActionError, ActionReply};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 pub async fn save_card(
@@ -107,7 +106,7 @@ impl CardSaver<'_> {
                 .get(&customer_path, secret)
                 .await
                 .map_err(provider_error)?;
-            let customer = answers::customer(&customer.json).map_err(unreadable)?;
+            let customer = answers::customer(&customer.text).map_err(unreadable)?;
             let known: Vec<&str> = customer.cards().map(|card| card.id.as_str()).collect();
             keyed.begin(&json!(known).to_string()).await?;
         }
@@ -120,7 +119,7 @@ impl CardSaver<'_> {
             )
             .await
             .map_err(provider_error)?;
-        PaymentSourceView::deserialize(&saved.json)
+        serde_json::from_str::<PaymentSourceView>(&saved.text)
             .ok()
             .filter(|card| !card.id.is_empty())
             .ok_or_else(no_card)
@@ -139,7 +138,7 @@ impl CardSaver<'_> {
             .get(customer_path, &self.request.secret)
             .await?;
         let customer =
-            answers::customer(&answer.json).map_err(|reason| ConektaError::Unavailable {
+            answers::customer(&answer.text).map_err(|reason| ConektaError::Unavailable {
                 reason,
                 maybe_done: false,
             })?;
@@ -181,7 +180,7 @@ impl CardSaver<'_> {
                         .await
                         .map_err(provider_error)?;
                     if let Some(customer) = found {
-                        return answers::customer(&customer.json).map_err(unreadable);
+                        return answers::customer(&customer.text).map_err(unreadable);
                     }
                 }
                 keyed.begin("{}").await?;
@@ -197,6 +196,6 @@ impl CardSaver<'_> {
             .post("/customers", secret, None, &body)
             .await
             .map_err(provider_error)?;
-        answers::customer(&answer.json).map_err(unreadable)
+        answers::customer(&answer.text).map_err(unreadable)
     }
 }
