@@ -32,9 +32,7 @@ impl Lookup<'_> {
     ) -> Result<Option<Found>, ConektaError> {
         if let Some(id) = known_id {
             match self.client.get(&format!("/orders/{id}"), self.secret).await {
-                Ok(answer) if carries(&answer.json(), attempt_key) => {
-                    return Ok(Some(Found::from(answer)))
-                }
+                Ok(answer) if carries(&answer.json(), attempt_key) => return Ok(Some(answer)),
                 Ok(_) | Err(ConektaError::Rejected { status: 404, .. }) => {}
                 Err(error) => return Err(error),
             }
