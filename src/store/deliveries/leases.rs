@@ -202,7 +202,20 @@ fn claimable(d: &str) -> String {
 /// The claimed columns are read with the rows and carried through `chosen`, so no join back to
 /// `deliveries` is planned from rough estimates. (Each part locks in a subquery of its own: a
 /// locking clause may not sit on a branch of a `UNION`.)
-static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
+static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| pg_lease_claim("chosen"));
+
+/// `PG_LEASE_CLAIM` as its own transaction's statement: its leases are taken with the flush off
+/// (`set_config(…, true)` lasts until the transaction ends), so it needs no `BEGIN` and `COMMIT`
+/// of its own. The setting is read where the leases are written: a claim that leases nothing
+/// writes nothing to flush.
+static PG_LEASE_CLAIM_NOT_DURABLE: LazyLock<String> = LazyLock::new(|| {
+    pg_lease_claim(
+        "chosen CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS not_durable",
+    )
+});
+
+/// `PG_LEASE_CLAIM`, its leases written from `leased` (`chosen`, or `chosen` joined to more).
+fn pg_lease_claim(leased: &str) -> String {
     format!(
         "WITH wanted AS (SELECT * FROM json_to_recordset(CAST($5 AS json)) \
            AS t(target_key text, n bigint, ids text[], from_at bigint, from_id text)), \
@@ -220,9 +233,12 @@ static PG_LEASE_CLAIM: LazyLock<String> = LazyLock::new(|| {
          taken AS ({upsert}) \
          SELECT c.* FROM chosen c JOIN taken ON c.id = taken.delivery_id",
         claimable = claimable("d"),
-        upsert = UPSERT_LEASES.replace("{rows}", "SELECT id, target_key, $1, $4 FROM chosen"),
+        upsert = UPSERT_LEASES.replace(
+            "{rows}",
+            &format!("SELECT id, target_key, $1, $4 FROM {leased}")
+        ),
     )
-});
+}
 
 impl LeaseClaim {
     /// The slots as PostgreSQL's statement takes them (`PG_LEASE_CLAIM`'s `$5`): each target
@@ -294,12 +310,27 @@ impl Write for LeaseClaim {
         false
     }
 
+    /// On PostgreSQL: `PG_LEASE_CLAIM`.
+    fn one_statement(&self) -> bool {
+        self.postgres
+    }
+
+    /// On PostgreSQL, alone: `PG_LEASE_CLAIM_NOT_DURABLE`.
+    fn says_not_durable(&self) -> bool {
+        self.postgres
+    }
+
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
             let rows = if self.postgres {
                 let slots = self.slots_json();
-                tx.fetch_all(&PG_LEASE_CLAIM, &self.args(now, &args![&slots]))
-                    .await?
+                // Inside a group's transaction the flush is the group's, never turned off here.
+                let sql = if tx.own_transaction() {
+                    &PG_LEASE_CLAIM_NOT_DURABLE
+                } else {
+                    &PG_LEASE_CLAIM
+                };
+                tx.fetch_all(sql, &self.args(now, &args![&slots])).await?
             } else {
                 let ids: Vec<&str> = self.slots.iter().map(|slot| slot.id.as_str()).collect();
                 let ids = serde_json::Value::from(ids).to_string();
@@ -453,7 +484,9 @@ impl Write for LeasesRelease {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::group_commit::Write;
     use crate::store::pg_group_commit::fresh_database;
+    use crate::store::tx::OwnTransaction;
     use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
     /// Ten targets, 300 pending notifications each, due in the order they were queued.
@@ -475,6 +508,40 @@ mod tests {
             .take_while(|line| indent(line) > depth)
             .map(String::as_str)
             .collect()
+    }
+
+    /// Run as its own transaction (no `BEGIN` before it), a lease claim turns the flush off in
+    /// its own statement, where it writes the leases, so the planner cannot leave the setting
+    /// out; inside a group's transaction the group's setting stands.
+    #[tokio::test]
+    async fn a_lease_claim_alone_takes_its_leases_without_waiting_for_the_flush() {
+        let (_store, url) = fresh_database().await;
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(TEN_TARGETS).execute(&mut conn).await.unwrap();
+        let claim = LeaseClaim {
+            slots: vec![Slot::any_of("http://shop-3"), Slot::any_of("http://shop-4")],
+            lease_ms: 60_000,
+            owner: "me".into(),
+            postgres: true,
+        };
+        assert!(claim.one_statement() && claim.says_not_durable());
+        for alone in [true, false] {
+            // Opened here, so the setting can be read before the transaction ends.
+            sqlx::raw_sql("BEGIN").execute(&mut conn).await.unwrap();
+            let leased = if alone {
+                claim.run(&mut OwnTransaction(&mut conn), 5_000).await
+            } else {
+                claim.run(&mut conn, 5_000).await
+            }
+            .unwrap();
+            let flush: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+            assert_eq!(leased.len(), 2, "alone: {alone}");
+            assert_eq!(flush, if alone { "off" } else { "on" }, "alone: {alone}");
+        }
     }
 
     /// A claim whose named notifications another replica took goes on from where its slots
