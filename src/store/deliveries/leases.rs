@@ -484,7 +484,6 @@ impl Write for LeasesRelease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::group_commit::Write;
     use crate::store::pg_group_commit::fresh_database;
     use crate::store::tx::OwnTransaction;
     use sqlx::{AnyConnection, AssertSqlSafe, Connection};
