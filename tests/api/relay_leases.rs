@@ -424,6 +424,50 @@ async fn a_claim_naming_a_notification_another_replica_took_fills_its_slot_once_
     }
 }
 
+on_both_stores!(
+    a_claim_reaches_a_target_queued_behind_a_backlog_longer_than_its_read,
+    |db: Db| async move {
+        let (app, receiver) = app_with_paid_orders(db, ["behind"]).await;
+        let store = &app.app_store;
+        // A storefront that fell behind: 600 notifications due before the receiver's one, more
+        // than one read of the queue takes in (512).
+        let mut conn = sqlx::AnyConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600) \
+             INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
+             status, next_attempt_at_ms, created_at_ms, updated_at_ms, reference_id) \
+             SELECT 'msg_busy_' || CAST(1000 + i AS TEXT), 'ord_busy_' || CAST(i AS TEXT), \
+             'http://busy.example/n', 'http://busy.example', 'order.paid', '{}', 'pending', \
+             1, 1, 1, '' FROM n",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let claimed = claim(store, 4).await;
+        let behind = the_receivers_notification(&mut conn, &receiver.url).await;
+        let busy = claimed
+            .iter()
+            .filter(|id| id.starts_with("msg_busy_"))
+            .count();
+        assert_eq!((claimed.len(), busy), (5, 4), "{claimed:?}");
+        assert!(
+            claimed.contains(&behind),
+            "the target behind is served in the same claim"
+        );
+    }
+);
+
+/// The id of the notification addressed to `url`.
+async fn the_receivers_notification(conn: &mut sqlx::AnyConnection, url: &str) -> String {
+    sqlx::query_scalar("SELECT id FROM deliveries WHERE target_url LIKE $1")
+        .bind(format!("{url}%"))
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
 /// A second process on `app`'s store, as another replica would be.
 async fn another_replica(app: &TestApp) -> Store {
     Store::connect(&app.database_url.clone().into())

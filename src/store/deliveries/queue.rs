@@ -10,7 +10,7 @@ use crate::clock;
 use crate::store::instances::OWNER_SILENCE_MS;
 use crate::store::{column, Backend, Store, StoreError};
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::LazyLock;
 
 /// A notification claimed for one attempt.
@@ -61,26 +61,61 @@ pub struct AttemptRecord {
     pub next: AttemptNext,
 }
 
-/// Due notifications that head their subject (a later one never overtakes an earlier one still
-/// pending, so a storefront sees one order's news in order), oldest first, not leased, of
-/// targets below their in-flight limit `$5`. Reading stops after `$4` rows: the cost follows the
-/// window, not the size of the queue. `$1`: now; `$2`, `$3`: see `live_owners`.
-static DUE_HEADS: LazyLock<String> = LazyLock::new(|| {
+/// Each target's oldest due notifications that head their subject (a later one never overtakes
+/// an earlier one still pending, so a storefront sees one order's news in order) and are not
+/// leased, oldest first overall, at most `$4`; of each target `$4` shared among the targets, and
+/// at least `$5`. `$1`: now; `$2`, `$3`: see `live_owners`. The targets with pending work are
+/// found by skipping through `deliveries_due_by_target` from one target to the next, and each
+/// target's queue is read from its head: a read costs the window and the number of targets,
+/// never the backlog behind them. (Read in due order, leaving out targets at their limit, the
+/// queue was walked to its end to find nothing when the only target with work was at its
+/// limit.) `{heads}` joins each of `targets` to its first notifications (`per_target_heads`).
+fn due_heads_read(heads: &str) -> String {
     format!(
         "
-SELECT d.id, d.target_key, d.next_attempt_at_ms FROM deliveries d
-WHERE d.status = 'pending' AND d.next_attempt_at_ms <= $1 AND {old}
-  AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = d.id AND {held})
-  AND d.target_key NOT IN (
-    SELECT l.target_key FROM delivery_leases l WHERE {held}
-    GROUP BY l.target_key HAVING COUNT(*) >= $5)
-  AND {first}
+WITH RECURSIVE targets(key) AS (
+  SELECT (SELECT t.target_key FROM deliveries t WHERE t.status = 'pending'
+          ORDER BY t.target_key LIMIT 1)
+  UNION ALL
+  SELECT (SELECT t.target_key FROM deliveries t WHERE t.status = 'pending'
+          AND t.target_key > targets.key ORDER BY t.target_key LIMIT 1)
+  FROM targets WHERE targets.key IS NOT NULL)
+SELECT d.id, d.target_key, d.next_attempt_at_ms FROM targets {heads}
 ORDER BY d.next_attempt_at_ms, d.id
-LIMIT $4",
-        old = free_of_old_lease("d", "$1", "$2", "$3"),
-        held = held("$1", "$2", "$3"),
-        first = first_of_subject("d"),
+LIMIT $4"
     )
+}
+
+/// The first due notifications of `targets.key` a claim may take (see `due_heads_read`), as `x`
+/// with `columns`; `greatest` is the backend's name for the larger of two values.
+fn per_target_heads(columns: &str, greatest: &str) -> String {
+    format!(
+        "SELECT {columns} FROM deliveries x WHERE x.target_key = targets.key \
+         AND x.status = 'pending' AND x.next_attempt_at_ms <= $1 AND {old} \
+         AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = x.id AND {held}) \
+         AND {first} ORDER BY x.next_attempt_at_ms, x.id \
+         LIMIT {greatest}($5, $4 / (SELECT {greatest}(COUNT(every.key), 1) FROM targets every))",
+        old = free_of_old_lease("x", "$1", "$2", "$3"),
+        held = held("$1", "$2", "$3"),
+        first = first_of_subject("x"),
+    )
+}
+
+/// `due_heads_read` on PostgreSQL: each target's first notifications in a lateral subquery.
+static PG_DUE_HEADS: LazyLock<String> = LazyLock::new(|| {
+    due_heads_read(&format!(
+        "CROSS JOIN LATERAL ({}) d",
+        per_target_heads("x.id, x.target_key, x.next_attempt_at_ms", "GREATEST")
+    ))
+});
+
+/// `due_heads_read` on SQLite, which has no lateral join: each target's first notifications
+/// looked up by id from a correlated list (its plan reads them from the index, target by target).
+static SQLITE_DUE_HEADS: LazyLock<String> = LazyLock::new(|| {
+    due_heads_read(&format!(
+        "JOIN deliveries d ON d.id IN ({})",
+        per_target_heads("x.id", "MAX")
+    ))
 });
 
 /// Deliveries in flight per target, across every worker and replica (their leases hold).
@@ -93,7 +128,7 @@ static IN_FLIGHT_BY_TARGET: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// How many due notifications one read of the queue takes in, per delivery a claim may take,
-/// and at least. Targets at their limit are left out of the read.
+/// and at least.
 const WINDOW_PER_SLOT: usize = 4;
 const MIN_WINDOW: usize = 512;
 /// How long a read of the queue may serve claims before the queue is read again, so newly due
@@ -142,6 +177,9 @@ pub struct DueWindow {
     stale: bool,
     /// How many times news was marked: a read that began before the last mark is stale.
     marks: u64,
+    /// Targets at their limit when the last claim counted: their candidates wait for a slot of
+    /// their own target to pass on, and stand in no other target's way.
+    full: HashSet<String>,
 }
 
 impl DueWindow {
@@ -170,20 +208,33 @@ impl DueWindow {
                 .any(|slot| busy.get(&slot.target).copied().unwrap_or(0) < per_target)
     }
 
-    /// The oldest candidate, if it is `target`'s and the read is still fresh.
+    /// The oldest candidate of `target` or of a target below its limit, if it is `target`'s and
+    /// the read is still fresh: a slot passes on to its own target only when no other target
+    /// that could take it has an older notification waiting.
     pub fn take_next_of(&mut self, target: &str, now: i64) -> Option<Slot> {
         if self.stale || now - self.read_at_ms > WINDOW_MAX_AGE_MS {
             return None;
         }
-        match self.candidates.front() {
-            Some(next) if next.target == target => self.candidates.pop_front(),
-            _ => None,
+        let next = self
+            .candidates
+            .iter()
+            .position(|slot| slot.target == target || !self.full.contains(&slot.target))?;
+        if self.candidates[next].target == target {
+            self.candidates.remove(next)
+        } else {
+            None
         }
     }
 
     /// How many due notifications a read for claims of `batch` takes in.
     pub fn read_size(batch: usize) -> usize {
         (batch * WINDOW_PER_SLOT).max(MIN_WINDOW)
+    }
+
+    /// How many of one target's due notifications a read takes in at least, when a target may
+    /// have `per_target` in flight: enough to fill its slots.
+    pub fn read_size_per_target(per_target: usize) -> usize {
+        per_target.max(1)
     }
 
     /// The queue as read from `start` on (`Store::due_heads`), in place of what was left. News
@@ -195,7 +246,7 @@ impl DueWindow {
     }
 
     /// Takes up to `batch` candidates of targets below `per_target`, oldest first, counting
-    /// them as busy. Each is a slot (see `Slot`).
+    /// them as busy, and notes which targets are at their limit. Each is a slot (see `Slot`).
     pub fn take(
         &mut self,
         busy: &mut HashMap<String, usize>,
@@ -215,6 +266,11 @@ impl DueWindow {
             chosen.push(slot.clone());
             false
         });
+        self.full = busy
+            .iter()
+            .filter(|(_, in_flight)| **in_flight >= per_target)
+            .map(|(target, _)| target.clone())
+            .collect();
         chosen
     }
 }
@@ -265,15 +321,22 @@ impl Store {
             .collect()
     }
 
-    /// Up to `limit` due notifications, oldest first, that a claim may take (see `DUE_HEADS`).
+    /// Up to `limit` due notifications, oldest first, that a claim may take, `limit` shared
+    /// among the targets but at least `DueWindow::read_size_per_target(per_target)` of each
+    /// (see `due_heads_read`).
     async fn due_heads(&self, limit: usize, per_target: usize) -> Result<Vec<Slot>, StoreError> {
         let now = clock::unix_ms();
-        sqlx::query(DUE_HEADS.as_str())
+        let sql = match self.backend() {
+            Backend::Postgres => PG_DUE_HEADS.as_str(),
+            Backend::Sqlite => SQLITE_DUE_HEADS.as_str(),
+        };
+        let of_each = DueWindow::read_size_per_target(per_target);
+        sqlx::query(sql)
             .bind(now)
             .bind(now - OWNER_SILENCE_MS)
             .bind(self.instance())
             .bind(limit as i64)
-            .bind(i64::try_from(per_target).unwrap_or(i64::MAX))
+            .bind(i64::try_from(of_each).unwrap_or(i64::MAX))
             .fetch_all(self.pool())
             .await?
             .iter()
@@ -397,8 +460,7 @@ mod tests {
                 .map(|(id, target)| slot(id, target))
                 .collect(),
             read_at_ms,
-            stale: false,
-            marks: 0,
+            ..DueWindow::default()
         }
     }
 
@@ -413,6 +475,21 @@ mod tests {
         assert_eq!(w.take_next_of("a", 1_000 + WINDOW_MAX_AGE_MS + 1), None);
         w.mark_stale();
         assert_eq!(w.take_next_of("a", 1_000), None);
+    }
+
+    #[test]
+    fn a_target_at_its_limit_stands_in_no_other_targets_way_when_a_slot_passes_on() {
+        let mut w = window(&[("1", "a"), ("2", "b"), ("3", "c"), ("4", "b")], 1_000);
+        // The claim finds "a" at its limit: its candidate waits for a slot of its own.
+        let mut busy = HashMap::from([("a".to_string(), 2usize), ("c".to_string(), 1)]);
+        assert_eq!(w.take(&mut busy, 2, 1), vec![slot("2", "b")]);
+        // "c"'s next is the oldest a free slot could take: "b"'s waits.
+        assert_eq!(w.take_next_of("b", 1_000), None);
+        assert_eq!(w.take_next_of("c", 1_000), Some(slot("3", "c")));
+        assert_eq!(w.take_next_of("b", 1_000), Some(slot("4", "b")));
+        // "a" hands its slot on to its own, older than anything left.
+        assert_eq!(w.take_next_of("a", 1_000), Some(slot("1", "a")));
+        assert!(w.candidates.is_empty());
     }
 
     #[test]
