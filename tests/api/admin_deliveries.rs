@@ -143,10 +143,12 @@ on_both_stores!(
     |db: Db| async move {
         let app = spawn_app(db).await;
         let up = Receiver::start();
-        let order = app.create_order("adm-old", &up.url).await;
-        let event = order_event("order.paid", &order, Some("paid"), 100000);
-        assert_eq!(app.post_webhook(&event).await.status, 200);
-        app.wait_deliveries("delivered", 1).await;
+        for reference in ["adm-old", "adm-old-2"] {
+            let order = app.create_order(reference, &up.url).await;
+            let event = order_event("order.paid", &order, Some("paid"), 100000);
+            assert_eq!(app.post_webhook(&event).await.status, 200);
+        }
+        app.wait_deliveries("delivered", 2).await;
         // As an older release wrote it: no reference_id column value.
         let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
         sqlx::query("UPDATE deliveries SET reference_id = NULL")
@@ -156,12 +158,58 @@ on_both_stores!(
         let path = "/admin/deliveries?reference_id=adm-old";
         let before = admin_json(&app, Method::GET, path, 200).await;
         assert!(before["deliveries"].as_array().unwrap().is_empty());
-        assert_eq!(app.app_store.fill_reference_ids(500).await.unwrap(), 1);
+        // One batch fills in every row it read, each from its own body.
+        assert_eq!(app.app_store.fill_reference_ids(500).await.unwrap(), 2);
         assert_eq!(app.app_store.fill_reference_ids(500).await.unwrap(), 0);
-        let after = admin_json(&app, Method::GET, path, 200).await;
-        assert_eq!(after["deliveries"][0]["reference_id"], "adm-old");
+        for reference in ["adm-old", "adm-old-2"] {
+            let path = format!("/admin/deliveries?reference_id={reference}");
+            let after = admin_json(&app, Method::GET, &path, 200).await;
+            assert_eq!(after["deliveries"].as_array().unwrap().len(), 1, "{after}");
+            assert_eq!(after["deliveries"][0]["reference_id"], reference);
+        }
     }
 );
+
+/// On PostgreSQL the fill takes no row another transaction is writing (a relay's record batch
+/// writes several in its own order: waiting for them deadlocked): that one waits for a later pass.
+#[actix_web::test]
+async fn filling_in_reference_ids_leaves_a_notification_being_written_for_a_later_pass() {
+    let app = spawn_app(Db::Postgres).await;
+    let up = Receiver::start();
+    for reference in ["adm-busy", "adm-free"] {
+        let order = app.create_order(reference, &up.url).await;
+        let event = order_event("order.paid", &order, Some("paid"), 100000);
+        assert_eq!(app.post_webhook(&event).await.status, 200);
+    }
+    app.wait_deliveries("delivered", 2).await;
+    let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    sqlx::query("UPDATE deliveries SET reference_id = NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Another transaction holds one notification's row.
+    let mut writing = pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM deliveries WHERE body LIKE '%adm-busy%' FOR UPDATE")
+        .fetch_one(&mut *writing)
+        .await
+        .unwrap();
+    let filled = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.app_store.fill_reference_ids(500),
+    )
+    .await
+    .expect("the fill does not wait for the row's lock");
+    assert_eq!(filled.unwrap(), 1);
+    writing.rollback().await.unwrap();
+    assert_eq!(app.app_store.fill_reference_ids(500).await.unwrap(), 1);
+    assert_eq!(app.app_store.fill_reference_ids(500).await.unwrap(), 0);
+    let references: Vec<String> =
+        sqlx::query_scalar("SELECT reference_id FROM deliveries ORDER BY reference_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(references, ["adm-busy", "adm-free"]);
+}
 
 on_both_stores!(
     a_notification_held_by_an_earlier_one_says_which,

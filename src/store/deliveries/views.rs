@@ -5,7 +5,7 @@ use super::DeliveryStatus;
 use crate::clock;
 use crate::store::group_commit::{Write, WriteFuture};
 use crate::store::tx::{args, Tx};
-use crate::store::{column, Store, StoreError};
+use crate::store::{column, Backend, Store, StoreError};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
@@ -212,7 +212,8 @@ impl Store {
     }
 
     /// Fills in `reference_id` on up to `batch` notifications queued by a release that did not
-    /// record it, from their bodies; how many it filled (0: none left).
+    /// record it, from their bodies; how many it filled (0: none left, or none free: on
+    /// PostgreSQL a notification another transaction is writing is left for a later pass).
     pub async fn fill_reference_ids(&self, batch: i64) -> Result<usize, StoreError> {
         let rows =
             sqlx::query("SELECT id, body FROM deliveries WHERE reference_id IS NULL LIMIT $1")
@@ -229,11 +230,16 @@ impl Store {
                 .unwrap_or_default();
             found.push((column::<String>(row, "id")?, reference_id));
         }
-        let filled = found.len();
-        if filled > 0 {
-            self.write(FillReferences(found)).await?;
+        if found.is_empty() {
+            return Ok(0);
         }
-        Ok(filled)
+        let filled = self
+            .write(FillReferences {
+                found,
+                postgres: self.backend() == Backend::Postgres,
+            })
+            .await?;
+        Ok(filled as usize)
     }
 
     pub async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
@@ -342,22 +348,43 @@ impl Write for Recover {
     }
 }
 
-/// Reference ids read from older notifications' bodies.
-struct FillReferences(Vec<(String, String)>);
+/// Reference ids read from older notifications' bodies, filled in by one statement. On
+/// PostgreSQL it takes no row another transaction holds: filled in row by row, a batch held
+/// the rows it had written (500, some of them deliveries in flight) until its last round trip,
+/// and a relay's record batch, writing some of the same rows in another order, deadlocked with
+/// it (the record failed, and its deliveries were sent again when their leases lapsed).
+struct FillReferences {
+    found: Vec<(String, String)>,
+    postgres: bool,
+}
+
+/// `$1`: one JSON object, reference id by notification id, its members as rows.
+const FILL_REFERENCES_PG: &str = "UPDATE deliveries SET reference_id = j.value \
+     FROM json_each_text(CAST($1 AS json)) AS j \
+     WHERE deliveries.id = j.key AND deliveries.reference_id IS NULL \
+     AND deliveries.id IN (SELECT d.id FROM deliveries d \
+       WHERE d.id IN (SELECT key FROM json_each_text(CAST($1 AS json))) \
+       AND d.reference_id IS NULL FOR UPDATE SKIP LOCKED)";
+const FILL_REFERENCES_SQLITE: &str = "UPDATE deliveries SET reference_id = j.value \
+     FROM json_each($1) AS j WHERE deliveries.id = j.key AND deliveries.reference_id IS NULL";
 
 impl Write for FillReferences {
-    type Output = ();
+    type Output = u64;
 
-    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, ()> {
+    fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, u64> {
         Box::pin(async move {
-            for (id, reference_id) in &self.0 {
-                tx.execute(
-                    "UPDATE deliveries SET reference_id = $2 WHERE id = $1 AND reference_id IS NULL",
-                    &args![id, reference_id],
-                )
-                .await?;
-            }
-            Ok(())
+            let by_id: serde_json::Map<String, serde_json::Value> = self
+                .found
+                .iter()
+                .map(|(id, reference_id)| (id.clone(), reference_id.as_str().into()))
+                .collect();
+            let sql = if self.postgres {
+                FILL_REFERENCES_PG
+            } else {
+                FILL_REFERENCES_SQLITE
+            };
+            let by_id = serde_json::Value::Object(by_id).to_string();
+            tx.execute(sql, &args![&by_id]).await
         })
     }
 }
