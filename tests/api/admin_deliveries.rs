@@ -138,23 +138,33 @@ fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
+/// An app whose paid orders' notifications, one per reference, were delivered and then stored
+/// as an older release wrote them: without their `reference_id`. The receiver stays up.
+async fn delivered_as_an_older_release_wrote_them<const N: usize>(
+    db: Db,
+    references: [&str; N],
+) -> (TestApp, Receiver) {
+    let app = spawn_app(db).await;
+    let up = Receiver::start();
+    for reference in references {
+        let order = app.create_order(reference, &up.url).await;
+        let event = order_event("order.paid", &order, Some("paid"), 100000);
+        assert_eq!(app.post_webhook(&event).await.status, 200);
+    }
+    app.wait_deliveries("delivered", N).await;
+    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    sqlx::query("UPDATE deliveries SET reference_id = NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    (app, up)
+}
+
 on_both_stores!(
     notifications_queued_before_the_upgrade_get_their_reference,
     |db: Db| async move {
-        let app = spawn_app(db).await;
-        let up = Receiver::start();
-        for reference in ["adm-old", "adm-old-2"] {
-            let order = app.create_order(reference, &up.url).await;
-            let event = order_event("order.paid", &order, Some("paid"), 100000);
-            assert_eq!(app.post_webhook(&event).await.status, 200);
-        }
-        app.wait_deliveries("delivered", 2).await;
-        // As an older release wrote it: no reference_id column value.
-        let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
-        sqlx::query("UPDATE deliveries SET reference_id = NULL")
-            .execute(&pool)
-            .await
-            .unwrap();
+        let (app, _receiver) =
+            delivered_as_an_older_release_wrote_them(db, ["adm-old", "adm-old-2"]).await;
         let path = "/admin/deliveries?reference_id=adm-old";
         let before = admin_json(&app, Method::GET, path, 200).await;
         assert!(before["deliveries"].as_array().unwrap().is_empty());
@@ -174,19 +184,9 @@ on_both_stores!(
 /// writes several in its own order: waiting for them deadlocked): that one waits for a later pass.
 #[actix_web::test]
 async fn filling_in_reference_ids_leaves_a_notification_being_written_for_a_later_pass() {
-    let app = spawn_app(Db::Postgres).await;
-    let up = Receiver::start();
-    for reference in ["adm-busy", "adm-free"] {
-        let order = app.create_order(reference, &up.url).await;
-        let event = order_event("order.paid", &order, Some("paid"), 100000);
-        assert_eq!(app.post_webhook(&event).await.status, 200);
-    }
-    app.wait_deliveries("delivered", 2).await;
+    let (app, _receiver) =
+        delivered_as_an_older_release_wrote_them(Db::Postgres, ["adm-busy", "adm-free"]).await;
     let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
-    sqlx::query("UPDATE deliveries SET reference_id = NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
     // Another transaction holds one notification's row.
     let mut writing = pool.begin().await.unwrap();
     sqlx::query("SELECT id FROM deliveries WHERE body LIKE '%adm-busy%' FOR UPDATE")
