@@ -513,6 +513,24 @@ mod tests {
             .collect()
     }
 
+    /// `EXPLAIN` of `statement` on `TEN_TARGETS`, prepared as the writers run it (on its
+    /// generic plan): `prepare` names it and its parameters' types, `execute` its arguments.
+    async fn generic_plan(prepare: &str, statement: &str, execute: &str) -> Vec<String> {
+        let (_store, url) = fresh_database().await;
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(TEN_TARGETS).execute(&mut conn).await.unwrap();
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SET plan_cache_mode = force_generic_plan; PREPARE {prepare} AS {statement}"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN EXECUTE {execute}")))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    }
+
     /// Run as its own transaction (no `BEGIN` before it), a lease claim turns the flush off in
     /// its own statement, where it writes the leases, so the planner cannot leave the setting
     /// out; inside a group's transaction the group's setting stands.
@@ -553,26 +571,14 @@ mod tests {
     /// sorted at least 32 rows per target for a slot or two.
     #[tokio::test]
     async fn a_claim_goes_on_through_its_targets_own_index() {
-        let (_store, url) = fresh_database().await;
-        let mut conn = AnyConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql(TEN_TARGETS).execute(&mut conn).await.unwrap();
-        // As the writers run it: a prepared statement, on its generic plan.
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "SET plan_cache_mode = force_generic_plan; \
-             PREPARE claim (bigint, bigint, bigint, text, text) AS {}",
-            PG_LEASE_CLAIM.as_str()
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
         let wanted = r#"[{"target_key": "http://shop-3", "n": 4, "ids": ["msg_000003"],
             "from_at": 1003, "from_id": "msg_000003"}]"#;
-        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "EXPLAIN EXECUTE claim(99999, 5000, 0, 'me', '{wanted}')"
-        )))
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+        let plan = generic_plan(
+            "claim (bigint, bigint, bigint, text, text)",
+            &PG_LEASE_CLAIM,
+            &format!("claim(99999, 5000, 0, 'me', '{wanted}')"),
+        )
+        .await;
         let next = subtree(&plan, "Subquery Scan on next");
         assert!(
             next.iter()
@@ -590,26 +596,15 @@ mod tests {
     /// rows for 100, and joined by `id` alone it read the whole table for each batch.
     #[tokio::test]
     async fn a_record_batch_looks_its_notifications_up_by_key() {
-        let (_store, url) = fresh_database().await;
-        let mut conn = AnyConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql(TEN_TARGETS).execute(&mut conn).await.unwrap();
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "SET plan_cache_mode = force_generic_plan; \
-             PREPARE record (bigint, bigint, bigint, text, text, text) AS {}",
-            RECORD_AND_CLAIM.as_str()
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
         let records = r#"[{"id": "msg_000003", "status": "delivered", "attempt": 1,
             "next_at": 5000, "status_code": 200, "error": null, "finished_at": 5000,
             "started_at": 4990, "duration": 3}]"#;
-        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "EXPLAIN EXECUTE record(99999, 5000, 0, 'me', '[]', '{records}')"
-        )))
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+        let plan = generic_plan(
+            "record (bigint, bigint, bigint, text, text, text)",
+            &RECORD_AND_CLAIM,
+            &format!("record(99999, 5000, 0, 'me', '[]', '{records}')"),
+        )
+        .await;
         let update = subtree(&plan, "Update on deliveries");
         assert!(
             update
