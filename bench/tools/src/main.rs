@@ -10,7 +10,8 @@
 //! - `fake-conekta`: answers `POST /orders` with a canned real-shaped order (id derived from
 //!   `metadata.reference_id`), after `--delay-ms`.
 //! - `receivers`: notification endpoints on several ports (some may hang, all may answer after
-//!   `--delay-ms`), with a control port reporting how many each got and when.
+//!   `--delay-ms`), with a control port reporting how many each got and when (at once, or once
+//!   they have counted `?until=N` POSTs in all, waiting at most `wait_ms`).
 //! - `sign`: writes `order.paid` events about `ord_<prefix><i>`, signed as Conekta signs them.
 //! - `wait-ready`: polls a URL until 200, printing ms since a given start time.
 
@@ -553,10 +554,21 @@ async fn receivers(args: Args) -> i32 {
         }));
     }
     // Control: one line per receiver port: `port count first_ms last_ms`, then `hanging n`.
-    serve(control, move |_req: Request<Incoming>| {
+    // `?until=N&wait_ms=T` answers once the receivers have counted N POSTs in all, or after T
+    // ms: the harness waits on one request instead of polling, which would take CPU from the
+    // drain it measures.
+    serve(control, move |req: Request<Incoming>| {
         let tallies = tallies.clone();
         let hanging = hanging.clone();
         async move {
+            let query = query_pairs(req.uri().query().unwrap_or(""));
+            let until: u64 = query.get("until").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let wait_ms: u64 = query.get("wait_ms").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let deadline = Instant::now() + Duration::from_millis(wait_ms);
+            let total = || -> u64 { tallies.iter().map(|t| t.count.load(Ordering::Relaxed)).sum() };
+            while total() < until && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             let mut out = String::new();
             for (k, t) in tallies.iter().enumerate() {
                 out.push_str(&format!(
@@ -573,6 +585,14 @@ async fn receivers(args: Args) -> i32 {
     })
     .await;
     0
+}
+
+/// A URL's query as name -> value (no percent-decoding: the harness sends digits).
+fn query_pairs(query: &str) -> HashMap<&str, &str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .collect()
 }
 
 // ---------------------------------------------------------------- signing, readiness
