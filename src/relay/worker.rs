@@ -288,7 +288,7 @@ impl Relay {
             ),
         }
         let record = AttemptRecord {
-            delivery_id: delivery.id,
+            delivery_id: delivery.id.clone(),
             attempt,
             started_at_ms,
             duration_ms: started.elapsed().as_millis() as i64,
@@ -297,8 +297,16 @@ impl Relay {
             next,
         };
         let hand_over = self.hand_over_to(&delivery.target_key);
-        match self.recorder.record(record, hand_over).await {
-            Ok(next) => next,
+        let recorded = self.recorder.record(record, hand_over).await;
+        let mut window = self.window.borrow_mut();
+        window.release(&delivery.id);
+        match recorded {
+            Ok(next) => {
+                if let Some(next) = &next {
+                    window.hold(&next.id);
+                }
+                next
+            }
             Err(error) => {
                 // The lease lapses and the notification is attempted again: at-least-once.
                 tracing::error!(%error, "could not record a delivery attempt");

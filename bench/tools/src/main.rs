@@ -563,9 +563,17 @@ async fn receivers(args: Args) -> i32 {
         async move {
             let query = query_pairs(req.uri().query().unwrap_or(""));
             let until: u64 = query.get("until").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let wait_ms: u64 = query.get("wait_ms").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let wait_ms: u64 = query
+                .get("wait_ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             let deadline = Instant::now() + Duration::from_millis(wait_ms);
-            let total = || -> u64 { tallies.iter().map(|t| t.count.load(Ordering::Relaxed)).sum() };
+            let total = || -> u64 {
+                tallies
+                    .iter()
+                    .map(|t| t.count.load(Ordering::Relaxed))
+                    .sum()
+            };
             while total() < until && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }

@@ -180,6 +180,11 @@ pub struct DueWindow {
     /// Targets at their limit when the last claim counted: their candidates wait for a slot of
     /// their own target to pass on, and stand in no other target's way.
     full: HashSet<String>,
+    /// Notifications this process holds leases on. A read that began before a lease committed
+    /// still lists its notification: named to a slot, it cannot be leased again, and the slot
+    /// falls back to walking its target's queue (on PostgreSQL; on SQLite the slot ends), which
+    /// then takes the next candidates from under the names that follow.
+    held: HashSet<String>,
 }
 
 impl DueWindow {
@@ -237,10 +242,38 @@ impl DueWindow {
         per_target.max(1)
     }
 
-    /// The queue as read from `start` on (`Store::due_heads`), in place of what was left. News
-    /// marked since the read began keeps the window stale.
+    /// This process leased `id` (a claim, or a slot passed on): it is no candidate any more.
+    /// Nor are its target's older candidates, if it was still one: a slot's lease goes to the
+    /// one it names or, when that was taken, to its target's oldest free notification (on
+    /// PostgreSQL), so the store found those older ones taken too, by this process or another
+    /// replica. Named again they would each cost the store that walk once more.
+    pub fn hold(&mut self, id: &str) {
+        if let Some(at) = self.candidates.iter().position(|slot| slot.id == id) {
+            let target = self.candidates[at].target.clone();
+            let mut position = 0;
+            self.candidates.retain(|slot| {
+                let older = position <= at;
+                position += 1;
+                !(older && slot.target == target)
+            });
+        }
+        self.held.insert(id.to_owned());
+    }
+
+    /// The attempt on `id` was recorded (or could not be): its lease is over. A read that
+    /// begins from now on sees it recorded, or leased no more.
+    pub fn release(&mut self, id: &str) {
+        self.held.remove(id);
+    }
+
+    /// The queue as read from `start` on (`Store::due_heads`), in place of what was left, less
+    /// what this process holds. News marked since the read began keeps the window stale.
     pub fn refill(&mut self, due: Vec<Slot>, start: ReadStart) {
-        self.candidates = due.into();
+        let held = &self.held;
+        self.candidates = due
+            .into_iter()
+            .filter(|slot| !held.contains(&slot.id))
+            .collect();
         self.read_at_ms = start.at_ms;
         self.stale = self.marks != start.marks;
     }
@@ -298,7 +331,12 @@ impl Store {
             window.borrow_mut().refill(due, start);
         }
         let slots = window.borrow_mut().take(&mut busy, per_target, batch);
-        self.lease_deliveries(slots, lease_ms).await
+        let claimed = self.lease_deliveries(slots, lease_ms).await?;
+        let mut window = window.borrow_mut();
+        for delivery in &claimed {
+            window.hold(&delivery.id);
+        }
+        Ok(claimed)
     }
 
     /// Deliveries in flight per target, across every worker and replica (their leases hold).
@@ -505,6 +543,36 @@ mod tests {
             w.needs_read(0, &busy, 2),
             "only a target at its limit is left"
         );
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_lease_does_not_name_its_notification_again() {
+        let mut w = window(&[], 0);
+        let start = w.read_begins(1_000);
+        // The lease on "1" committed while the queue was read, which still listed it.
+        w.hold("1");
+        w.refill(vec![slot("1", "a"), slot("2", "a")], start);
+        assert_eq!(w.take_next_of("a", 1_000), Some(slot("2", "a")));
+        // Once its attempt is recorded, a read that lists it again (a retry come due) counts.
+        w.release("1");
+        let start = w.read_begins(1_010);
+        w.refill(vec![slot("1", "a"), slot("3", "a")], start);
+        assert_eq!(w.take_next_of("a", 1_010), Some(slot("1", "a")));
+    }
+
+    #[test]
+    fn a_lease_past_its_targets_older_candidates_drops_them() {
+        let mut w = window(
+            &[("1", "a"), ("2", "b"), ("3", "a"), ("4", "a"), ("5", "a")],
+            0,
+        );
+        // "4" was leased for a slot of "a" that named an older one: "1" and "3" were taken.
+        w.hold("4");
+        let ids: Vec<&str> = w.candidates.iter().map(|slot| slot.id.as_str()).collect();
+        assert_eq!(ids, vec!["2", "5"]);
+        // A lease on what is no candidate (named, so taken out already) drops nothing.
+        w.hold("9");
+        assert_eq!(w.candidates.len(), 2);
     }
 
     #[test]
