@@ -475,7 +475,9 @@ for round in $(seq 1 "$HANG_PAIRS"); do
   # the end.
   ingest "two-$round" "$(copy_seeded postgres "${PG_DB}_two")" 2
   INGEST_TWO_ALL+=("$INGEST_RPS")
-  [ "$round" = 1 ] && CPU_EVENT_TWO=$CPU_EVENT && PGSERVER_EVENT_TWO=$PG_CPU_EVENT
+  if [ "$round" = 1 ]; then
+    CPU_EVENT_TWO=$CPU_EVENT; PGSERVER_EVENT_TWO=$PG_CPU_EVENT; PG_INGEST_XACTS_TWO=$INGEST_XACTS
+  fi
 done
 INGEST_SQLITE=$(median "${INGEST_SQLITE_ALL[@]}")
 INGEST_PG=$(median "${INGEST_PG_ALL[@]}")
@@ -730,7 +732,7 @@ PostgreSQL: $PG_KIND
 | CPU per create / event / delivery, pagos on SQLite | $CPU_CREATE_SQLITE / $CPU_EVENT_SQLITE / $SQLITE_DRAIN_CPU us (create at saturation, $SAT_CONNS conns: $CPU_CREATE_SAT us) | |
 | CPU per create / event / delivery, pagos on PostgreSQL (two replicas' drain, both) | $CPU_CREATE_PG / $CPU_EVENT_PG / $PG_DRAIN_CPU us ($PG2_DRAIN_CPU us) | |
 | CPU per create / event / delivery, the PostgreSQL server (its processes) | $PGSERVER_CREATE / $PGSERVER_EVENT / $PG_DRAIN_SERVER us | |
-| CPU per event taken in by two replicas on PostgreSQL (first round): pagos (both) / the server; one replica's | $CPU_EVENT_TWO / $PGSERVER_EVENT_TWO us; $CPU_EVENT_PG / $PGSERVER_EVENT us | |
+| CPU per event taken in by two replicas on PostgreSQL (first round): pagos (both) / the server, and transactions per event; one replica's | $CPU_EVENT_TWO / $PGSERVER_EVENT_TWO us, $PG_INGEST_XACTS_TWO; $CPU_EVENT_PG / $PGSERVER_EVENT us, $PG_INGEST_XACTS | |
 | 4 nine receivers' rate, one of ten hanging vs all healthy (medians of $HANG_PAIRS pairs) | $NINE_HANG / $NINE_HEALTHY per s = $(r "$NINE_HANG / $NINE_HEALTHY") (pairs: $(for i in "${!HANG_RATES[@]}"; do printf '%s/%s ' "${HANG_RATES[$i]}" "${HEALTHY_RATES[$i]}"; done)) | >= 0.9 |
 | 5 idle RSS | $(mb "$IDLE_KB") MB | <= 20 |
 | 5 peak RSS during 1 / during 2 | $(mb "$PEAK1_KB") / $(mb "$PEAK2_KB") MB | |
