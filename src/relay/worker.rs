@@ -297,13 +297,18 @@ impl Relay {
             next,
         };
         let hand_over = self.hand_over_to(&delivery.target_key);
+        let named = hand_over.as_ref().map(|slot| slot.id.clone());
         let recorded = self.recorder.record(record, hand_over).await;
         let mut window = self.window.borrow_mut();
         window.release(&delivery.id);
         match recorded {
             Ok(next) => {
-                if let Some(next) = &next {
-                    window.hold(&next.id);
+                match &next {
+                    Some(next) if named.as_deref() == Some(next.id.as_str()) => {
+                        window.hold(&next.id)
+                    }
+                    Some(next) => window.hold_in_place_of_named(&next.id),
+                    None => {}
                 }
                 next
             }

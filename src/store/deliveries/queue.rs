@@ -242,12 +242,18 @@ impl DueWindow {
         per_target.max(1)
     }
 
-    /// This process leased `id` (a claim, or a slot passed on): it is no candidate any more.
-    /// Nor are its target's older candidates, if it was still one: a slot's lease goes to the
-    /// one it names or, when that was taken, to its target's oldest free notification (on
-    /// PostgreSQL), so the store found those older ones taken too, by this process or another
-    /// replica. Named again they would each cost the store that walk once more.
+    /// This process leased `id`, the notification its slot named (a claim, or a slot passed
+    /// on): the window gave it out already.
     pub fn hold(&mut self, id: &str) {
+        self.held.insert(id.to_owned());
+    }
+
+    /// This process leased `id` in place of the notification its slot named: it is no candidate
+    /// any more, nor are its target's older candidates. A slot's lease goes to the one it names
+    /// or, when that was taken, to its target's oldest free notification (on PostgreSQL), so the
+    /// store found those older ones taken too, by this process or another replica. Named again
+    /// they would each cost the store that walk once more.
+    pub fn hold_in_place_of_named(&mut self, id: &str) {
         if let Some(at) = self.candidates.iter().position(|slot| slot.id == id) {
             let target = self.candidates[at].target.clone();
             let mut position = 0;
@@ -257,7 +263,7 @@ impl DueWindow {
                 !(older && slot.target == target)
             });
         }
-        self.held.insert(id.to_owned());
+        self.hold(id);
     }
 
     /// The attempt on `id` was recorded (or could not be): its lease is over. A read that
@@ -331,10 +337,15 @@ impl Store {
             window.borrow_mut().refill(due, start);
         }
         let slots = window.borrow_mut().take(&mut busy, per_target, batch);
+        let named: HashSet<String> = slots.iter().map(|slot| slot.id.clone()).collect();
         let claimed = self.lease_deliveries(slots, lease_ms).await?;
         let mut window = window.borrow_mut();
         for delivery in &claimed {
-            window.hold(&delivery.id);
+            if named.contains(&delivery.id) {
+                window.hold(&delivery.id);
+            } else {
+                window.hold_in_place_of_named(&delivery.id);
+            }
         }
         Ok(claimed)
     }
@@ -567,11 +578,11 @@ mod tests {
             0,
         );
         // "4" was leased for a slot of "a" that named an older one: "1" and "3" were taken.
-        w.hold("4");
+        w.hold_in_place_of_named("4");
         let ids: Vec<&str> = w.candidates.iter().map(|slot| slot.id.as_str()).collect();
         assert_eq!(ids, vec!["2", "5"]);
-        // A lease on what is no candidate (named, so taken out already) drops nothing.
-        w.hold("9");
+        // A lease on what is no candidate (read after the window was) drops nothing.
+        w.hold_in_place_of_named("9");
         assert_eq!(w.candidates.len(), 2);
     }
 
