@@ -70,6 +70,9 @@ pub struct AttemptRecord {
 /// never the backlog behind them. (Read in due order, leaving out targets at their limit, the
 /// queue was walked to its end to find nothing when the only target with work was at its
 /// limit.) `{heads}` joins each of `targets` to its first notifications (`per_target_heads`).
+/// The skip ends on a NULL key, which is left out before the join: on a store whose statistics
+/// show one target, the planner reads a target's head from `deliveries_due` filtered by target,
+/// and for a NULL key that read went through every due notification to find none.
 fn due_heads_read(heads: &str) -> String {
     format!(
         "
@@ -80,7 +83,8 @@ WITH RECURSIVE targets(key) AS (
   SELECT (SELECT t.target_key FROM deliveries t WHERE t.status = 'pending'
           AND t.target_key > targets.key ORDER BY t.target_key LIMIT 1)
   FROM targets WHERE targets.key IS NOT NULL)
-SELECT d.id, d.target_key, d.next_attempt_at_ms FROM targets {heads}
+SELECT d.id, d.target_key, d.next_attempt_at_ms
+FROM (SELECT key FROM targets WHERE key IS NOT NULL) targets {heads}
 ORDER BY d.next_attempt_at_ms, d.id
 LIMIT $4"
     )
@@ -596,5 +600,48 @@ mod tests {
         let start = w.read_begins(1_010);
         w.refill(vec![slot("1", "a")], start);
         assert_eq!(w.take_next_of("a", 1_010), Some(slot("1", "a")));
+    }
+
+    /// One target's queue, as a drain to one receiver reads it: the skip through the targets
+    /// ends on a NULL key, and reading that key's head went through every due notification (on
+    /// these statistics, `deliveries_due` filtered by target) to find none.
+    #[tokio::test]
+    async fn a_read_of_the_queue_reads_no_head_for_the_end_of_the_targets() {
+        use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+        let (_store, url) = crate::store::pg_group_commit::fresh_database().await;
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
+             status, next_attempt_at_ms, created_at_ms, updated_at_ms) \
+             SELECT 'msg_' || lpad(n::text, 6, '0'), 'ref-' || n, 'http://shop/n', 'http://shop', \
+             'order.paid', '{}', 'pending', 1000 + n, 1000 + n, 1000 + n \
+             FROM generate_series(1, 3000) n; ANALYZE deliveries",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SET plan_cache_mode = force_generic_plan; \
+             PREPARE heads (bigint, bigint, text, bigint, bigint) AS {}",
+            *PG_DUE_HEADS
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar(
+            "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) EXECUTE heads(99999, 0, 'me', 512, 16)",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let heads: Vec<&String> = plan
+            .iter()
+            .filter(|line| line.contains(" on deliveries x "))
+            .collect();
+        assert!(!heads.is_empty(), "{plan:#?}");
+        assert!(
+            heads.iter().all(|line| line.contains(" loops=1)")),
+            "the one target's head, read once: {plan:#?}"
+        );
     }
 }
