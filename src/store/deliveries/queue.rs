@@ -122,14 +122,48 @@ static SQLITE_DUE_HEADS: LazyLock<String> = LazyLock::new(|| {
     ))
 });
 
-/// Deliveries in flight per target, across every worker and replica (their leases hold).
+/// Deliveries in flight per target and owner, across every worker and replica (their leases
+/// hold).
 static IN_FLIGHT_BY_TARGET: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT l.target_key, COUNT(*) AS busy FROM delivery_leases l WHERE {} \
-         GROUP BY l.target_key",
+        "SELECT l.target_key, l.lease_owner, COUNT(*) AS busy FROM delivery_leases l WHERE {} \
+         GROUP BY l.target_key, l.lease_owner",
         held("$1", "$2", "$3")
     )
 });
+
+/// What a target's leases say, across every worker and replica.
+struct InFlight {
+    /// Deliveries in flight per target.
+    busy: HashMap<String, usize>,
+    /// This process's share of each target that other replicas hold leases on too.
+    shares: HashMap<String, Share>,
+}
+
+/// This process's part of a target that `of` replicas serve at once, the replica `mine` of them
+/// in the order of their ids: the notifications whose id falls in its bucket. Each replica reads
+/// its own window of the same queue, so without shares two replicas passing their slots on
+/// named the same oldest notifications: the one that came second found it leased and walked the
+/// target's queue for another, in most of its record statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    of: usize,
+    mine: usize,
+}
+
+impl Share {
+    fn includes(&self, id: &str) -> bool {
+        bucket(id) % self.of as u64 == self.mine as u64
+    }
+}
+
+/// FNV-1a of `id`: the same in every replica (the standard library's hasher is seeded per
+/// process).
+fn bucket(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
 
 /// How many due notifications one read of the queue takes in, per delivery a claim may take,
 /// and at least.
@@ -184,6 +218,8 @@ pub struct DueWindow {
     /// Targets at their limit when the last claim counted: their candidates wait for a slot of
     /// their own target to pass on, and stand in no other target's way.
     full: HashSet<String>,
+    /// Targets other replicas hold leases on too: a slot passes on within this process's share.
+    shares: HashMap<String, Share>,
     /// Notifications this process holds leases on. A read that began before a lease committed
     /// still lists its notification: named to a slot, it cannot be leased again, and the slot
     /// falls back to walking its target's queue (on PostgreSQL; on SQLite the slot ends), which
@@ -217,17 +253,22 @@ impl DueWindow {
                 .any(|slot| busy.get(&slot.target).copied().unwrap_or(0) < per_target)
     }
 
-    /// The oldest candidate of `target` or of a target below its limit, if it is `target`'s and
-    /// the read is still fresh: a slot passes on to its own target only when no other target
-    /// that could take it has an older notification waiting.
+    /// The oldest candidate of `target` (in this process's share of it, see `Share`) or of a
+    /// target below its limit, if it is `target`'s and the read is still fresh: a slot passes on
+    /// to its own target only when no other target that could take it has an older
+    /// notification waiting.
     pub fn take_next_of(&mut self, target: &str, now: i64) -> Option<Slot> {
         if self.stale || now - self.read_at_ms > WINDOW_MAX_AGE_MS {
             return None;
         }
-        let next = self
-            .candidates
-            .iter()
-            .position(|slot| slot.target == target || !self.full.contains(&slot.target))?;
+        let share = self.shares.get(target);
+        let next = self.candidates.iter().position(|slot| {
+            if slot.target == target {
+                share.is_none_or(|share| share.includes(&slot.id))
+            } else {
+                !self.full.contains(&slot.target)
+            }
+        })?;
         if self.candidates[next].target == target {
             self.candidates.remove(next)
         } else {
@@ -268,6 +309,11 @@ impl DueWindow {
             });
         }
         self.hold(id);
+    }
+
+    /// The targets this process shares with other replicas, as the leases were last counted.
+    pub fn share(&mut self, shares: HashMap<String, Share>) {
+        self.shares = shares;
     }
 
     /// The attempt on `id` was recorded (or could not be): its lease is over. A read that
@@ -332,7 +378,8 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = clock::unix_ms();
-        let mut busy = self.leases_by_target().await?;
+        let InFlight { mut busy, shares } = self.leases_by_target().await?;
+        window.borrow_mut().share(shares);
         if window.borrow().needs_read(now, &busy, per_target) {
             let start = window.borrow().read_begins(now);
             let due = self
@@ -354,24 +401,43 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Deliveries in flight per target, across every worker and replica (their leases hold).
-    async fn leases_by_target(&self) -> Result<HashMap<String, usize>, StoreError> {
+    /// Deliveries in flight per target, across every worker and replica (their leases hold),
+    /// and this process's share of the targets it serves with other replicas.
+    async fn leases_by_target(&self) -> Result<InFlight, StoreError> {
         let now = clock::unix_ms();
         // Reads are on the pool (readers never block the writer under WAL).
-        sqlx::query(IN_FLIGHT_BY_TARGET.as_str())
+        let rows = sqlx::query(IN_FLIGHT_BY_TARGET.as_str())
             .bind(now)
             .bind(now - OWNER_SILENCE_MS)
             .bind(self.instance())
             .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|row| {
-                Ok((
-                    column(row, "target_key")?,
-                    column::<i64>(row, "busy")?.max(0) as usize,
+            .await?;
+        let mut busy: HashMap<String, usize> = HashMap::new();
+        let mut owners: HashMap<String, Vec<String>> = HashMap::new();
+        for row in &rows {
+            let target: String = column(row, "target_key")?;
+            *busy.entry(target.clone()).or_default() += column::<i64>(row, "busy")?.max(0) as usize;
+            owners
+                .entry(target)
+                .or_default()
+                .push(column(row, "lease_owner")?);
+        }
+        let shares = owners
+            .into_iter()
+            .filter(|(_, owners)| owners.len() > 1)
+            .filter_map(|(target, mut owners)| {
+                owners.sort_unstable();
+                let mine = owners.iter().position(|owner| owner == self.instance())?;
+                Some((
+                    target,
+                    Share {
+                        of: owners.len(),
+                        mine,
+                    },
                 ))
             })
-            .collect()
+            .collect();
+        Ok(InFlight { busy, shares })
     }
 
     /// Up to `limit` due notifications, oldest first, that a claim may take, `limit` shared
@@ -600,6 +666,80 @@ mod tests {
         let start = w.read_begins(1_010);
         w.refill(vec![slot("1", "a")], start);
         assert_eq!(w.take_next_of("a", 1_010), Some(slot("1", "a")));
+    }
+
+    /// A target another replica serves too: its slots pass on within this process's share,
+    /// oldest first; served alone again, to its oldest notification.
+    #[test]
+    fn a_shared_target_passes_its_slots_on_within_this_replicas_share() {
+        let ids: Vec<String> = (1..=8).map(|n| format!("msg_{n}")).collect();
+        let share = Share { of: 2, mine: 0 };
+        let mine: Vec<&String> = ids.iter().filter(|id| share.includes(id)).collect();
+        assert!(!mine.is_empty() && mine.len() < ids.len(), "{mine:?}");
+        let candidates: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "a")).collect();
+        let mut w = window(&candidates, 1_000);
+        w.share(HashMap::from([("a".to_owned(), share)]));
+        for id in mine {
+            assert_eq!(
+                w.take_next_of("a", 1_000).map(|slot| slot.id),
+                Some(id.clone())
+            );
+        }
+        assert_eq!(w.take_next_of("a", 1_000), None, "the rest is the other's");
+        w.share(HashMap::new());
+        let oldest = ids.iter().find(|id| !share.includes(id)).unwrap();
+        assert_eq!(
+            w.take_next_of("a", 1_000).map(|slot| slot.id),
+            Some(oldest.clone())
+        );
+    }
+
+    /// Replicas holding leases on one target each get a share of it, and the shares part its
+    /// notifications between them; a target one replica serves alone, and a replica that holds
+    /// nothing there, have none.
+    #[tokio::test]
+    async fn replicas_that_serve_one_target_part_its_notifications() {
+        use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+        let (a, url) = crate::store::pg_group_commit::fresh_database().await;
+        let b = Store::connect(&url.clone().into()).await.unwrap();
+        let c = Store::connect(&url.clone().into()).await.unwrap();
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        let until = clock::unix_ms() + 60_000;
+        for (id, target, owner) in [
+            ("msg_1", "t", a.instance()),
+            ("msg_2", "t", a.instance()),
+            ("msg_3", "t", b.instance()),
+            ("msg_4", "u", a.instance()),
+        ] {
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO delivery_leases (delivery_id, target_key, lease_until_ms, \
+                 lease_owner) VALUES ('{id}', '{target}', {until}, '{owner}')"
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        let [a, b, c] = [
+            a.leases_by_target().await.unwrap(),
+            b.leases_by_target().await.unwrap(),
+            c.leases_by_target().await.unwrap(),
+        ];
+        for counted in [&a, &b, &c] {
+            assert_eq!(counted.busy["t"], 3);
+            assert_eq!(counted.busy["u"], 1);
+        }
+        assert_eq!(a.shares.keys().collect::<Vec<_>>(), ["t"]);
+        assert_eq!(b.shares.keys().collect::<Vec<_>>(), ["t"]);
+        assert!(c.shares.is_empty());
+        let (a, b) = (a.shares["t"], b.shares["t"]);
+        assert_eq!((a.of, b.of), (2, 2));
+        for n in 0..100 {
+            let id = format!("msg_{n:06}");
+            assert!(
+                a.includes(&id) != b.includes(&id),
+                "{id} in exactly one share"
+            );
+        }
     }
 
     /// One target's queue, as a drain to one receiver reads it: the skip through the targets
