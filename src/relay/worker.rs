@@ -303,12 +303,8 @@ impl Relay {
         window.release(&delivery.id);
         match recorded {
             Ok(next) => {
-                match &next {
-                    Some(next) if named.as_deref() == Some(next.id.as_str()) => {
-                        window.hold(&next.id)
-                    }
-                    Some(next) => window.hold_in_place_of_named(&next.id),
-                    None => {}
+                if let Some(next) = &next {
+                    window.leased(&next.id, named.as_deref() == Some(next.id.as_str()));
                 }
                 next
             }

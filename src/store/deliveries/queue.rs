@@ -289,7 +289,7 @@ impl DueWindow {
 
     /// This process leased `id`, the notification its slot named (a claim, or a slot passed
     /// on): the window gave it out already.
-    pub fn hold(&mut self, id: &str) {
+    fn hold(&mut self, id: &str) {
         self.held.insert(id.to_owned());
     }
 
@@ -298,7 +298,7 @@ impl DueWindow {
     /// or, when that was taken, to its target's oldest free notification (on PostgreSQL), so the
     /// store found those older ones taken too, by this process or another replica. Named again
     /// they would each cost the store that walk once more.
-    pub fn hold_in_place_of_named(&mut self, id: &str) {
+    fn hold_in_place_of_named(&mut self, id: &str) {
         if let Some(at) = self.candidates.iter().position(|slot| slot.id == id) {
             let target = self.candidates[at].target.clone();
             let mut position = 0;
@@ -309,6 +309,16 @@ impl DueWindow {
             });
         }
         self.hold(id);
+    }
+
+    /// This process leased `id` for a slot: the notification the slot named (`named`), or one
+    /// the store found in its place (see `hold_in_place_of_named`).
+    pub fn leased(&mut self, id: &str, named: bool) {
+        if named {
+            self.hold(id);
+        } else {
+            self.hold_in_place_of_named(id);
+        }
     }
 
     /// The targets this process shares with other replicas, as the leases were last counted.
@@ -392,11 +402,7 @@ impl Store {
         let claimed = self.lease_deliveries(slots, lease_ms).await?;
         let mut window = window.borrow_mut();
         for delivery in &claimed {
-            if named.contains(&delivery.id) {
-                window.hold(&delivery.id);
-            } else {
-                window.hold_in_place_of_named(&delivery.id);
-            }
+            window.leased(&delivery.id, named.contains(&delivery.id));
         }
         Ok(claimed)
     }
