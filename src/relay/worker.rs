@@ -149,9 +149,16 @@ impl Relay {
         let mut nap = self.config.poll_interval;
         while !*stop.borrow() {
             self.fill().await;
+            // News the window did not read yet is claimed once its gap is over, wake or not.
+            let news_waits = self.window.borrow().news_waits_ms(clock::unix_ms());
+            let wait = news_waits.map_or(nap, |ms| nap.min(Duration::from_millis(ms as u64)));
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(nap) => nap = self.next_poll().await,
+                _ = tokio::time::sleep(wait) => {
+                    if news_waits.is_none() {
+                        nap = self.next_poll().await;
+                    }
+                }
                 _ = stop.changed() => {}
             }
         }
@@ -216,6 +223,7 @@ impl Relay {
                         let span = attempt_span(&delivery);
                         next = relay.deliver(delivery).instrument(span).await;
                     }
+                    relay.window.borrow_mut().slot_ended();
                     relay.in_flight.set(relay.in_flight.get() - 1);
                     relay.metrics.relay_in_flight.dec();
                     relay.wake.notify_one();

@@ -220,6 +220,9 @@ pub struct DueWindow {
     full: HashSet<String>,
     /// Targets other replicas hold leases on too: a slot passes on within this process's share.
     shares: HashMap<String, Share>,
+    /// Since the last read, a claim took from the window, or a slot ended with nothing to pass
+    /// on to: a target may then have more due than the window holds.
+    drawn: bool,
     /// Notifications this process holds leases on. A read that began before a lease committed
     /// still lists its notification: named to a slot, it cannot be leased again, and the slot
     /// falls back to walking its target's queue (on PostgreSQL; on SQLite the slot ends), which
@@ -242,23 +245,43 @@ impl DueWindow {
         }
     }
 
-    /// Whether the queue must be read again before a claim: news, an old read, or nothing left
-    /// in it for a target below its limit.
+    /// Whether the queue must be read again before a claim: an old read; news into an empty
+    /// window; or nothing left in it for a target below its limit, once the window was drawn on
+    /// (see `drawn`). News into a window that still holds candidates waits for the read to age:
+    /// what was queued since is younger than every candidate, and under a steady intake news
+    /// comes with nearly every event. Read for each, a backlog cost the store a read of 512
+    /// heads (each checked against its leases and its subject) per event, and the relay fell
+    /// behind for good. With only targets at their limit left and nothing drawn, a read would
+    /// find what the last one found.
     pub fn needs_read(&self, now: i64, busy: &HashMap<String, usize>, per_target: usize) -> bool {
-        self.stale
-            || now - self.read_at_ms > WINDOW_MAX_AGE_MS
-            || !self
-                .candidates
-                .iter()
-                .any(|slot| busy.get(&slot.target).copied().unwrap_or(0) < per_target)
+        now - self.read_at_ms > WINDOW_MAX_AGE_MS
+            || (self.stale && self.candidates.is_empty())
+            || (self.drawn
+                && !self
+                    .candidates
+                    .iter()
+                    .any(|slot| busy.get(&slot.target).copied().unwrap_or(0) < per_target))
+    }
+
+    /// How long news waits for the read to age (see `needs_read`), if any waits.
+    pub fn news_waits_ms(&self, now: i64) -> Option<i64> {
+        let left = WINDOW_MAX_AGE_MS + 1 - (now - self.read_at_ms);
+        (self.stale && !self.candidates.is_empty() && left > 0).then_some(left)
+    }
+
+    /// A slot ended with nothing to pass on to: the next claim reads the queue if the window
+    /// has nothing for it.
+    pub fn slot_ended(&mut self) {
+        self.drawn = true;
     }
 
     /// The oldest candidate of `target` (in this process's share of it, see `Share`) or of a
     /// target below its limit, if it is `target`'s and the read is still fresh: a slot passes on
     /// to its own target only when no other target that could take it has an older
-    /// notification waiting.
+    /// notification waiting. News does not stop it: what was queued since the read is due now,
+    /// so it is younger than every candidate, and the order holds.
     pub fn take_next_of(&mut self, target: &str, now: i64) -> Option<Slot> {
-        if self.stale || now - self.read_at_ms > WINDOW_MAX_AGE_MS {
+        if now - self.read_at_ms > WINDOW_MAX_AGE_MS {
             return None;
         }
         let share = self.shares.get(target);
@@ -342,6 +365,7 @@ impl DueWindow {
             .collect();
         self.read_at_ms = start.at_ms;
         self.stale = self.marks != start.marks;
+        self.drawn = false;
     }
 
     /// Takes up to `batch` candidates of targets below `per_target`, oldest first, counting
@@ -365,6 +389,7 @@ impl DueWindow {
             chosen.push(slot.clone());
             false
         });
+        self.drawn |= !chosen.is_empty();
         self.full = busy
             .iter()
             .filter(|(_, in_flight)| **in_flight >= per_target)
@@ -596,10 +621,11 @@ mod tests {
         assert_eq!(w.take_next_of("b", 1_000), None);
         assert_eq!(w.take_next_of("a", 1_000), Some(slot("1", "a")));
         assert_eq!(w.take_next_of("b", 1_000), Some(slot("2", "b")));
-        // Too old a read, or news queued since: nothing is handed over.
+        // Too old a read: nothing is handed over.
         assert_eq!(w.take_next_of("a", 1_000 + WINDOW_MAX_AGE_MS + 1), None);
+        // News queued since is younger than every candidate: the slot still passes on.
         w.mark_stale();
-        assert_eq!(w.take_next_of("a", 1_000), None);
+        assert_eq!(w.take_next_of("a", 1_000), Some(slot("3", "a")));
     }
 
     #[test]
@@ -668,10 +694,41 @@ mod tests {
         let start = w.read_begins(1_000);
         w.mark_stale();
         w.refill(vec![slot("1", "a")], start);
-        assert_eq!(w.take_next_of("a", 1_000), None, "read before the news");
-        let start = w.read_begins(1_010);
+        assert_eq!(w.news_waits_ms(1_010), Some(WINDOW_MAX_AGE_MS - 9));
+        // Read before the news: its claims take no notice of the news until the read ages.
+        let busy = HashMap::from([("a".to_string(), 2usize)]);
+        assert!(!w.needs_read(1_000 + WINDOW_MAX_AGE_MS, &busy, 2));
+        assert!(w.needs_read(1_001 + WINDOW_MAX_AGE_MS, &busy, 2));
+        let start = w.read_begins(1_300);
         w.refill(vec![slot("1", "a")], start);
-        assert_eq!(w.take_next_of("a", 1_010), Some(slot("1", "a")));
+        assert_eq!(w.news_waits_ms(1_300), None, "read after the news");
+    }
+
+    /// A steady intake brings news with nearly every event. While the window holds candidates,
+    /// news waits for the read to age, not a read per event: read each time, a backlog of one
+    /// busy target cost the store a read of 512 heads per event, and the relay fell behind for
+    /// good. A slot that ends, or a claim that takes, has the queue read at once when the window
+    /// has nothing for a target below its limit.
+    #[test]
+    fn news_alone_reads_a_window_of_busy_targets_once_it_ages() {
+        let busy = HashMap::from([("a".to_string(), 2usize)]);
+        let mut w = window(&[("1", "a"), ("2", "a")], 1_000);
+        w.mark_stale();
+        assert!(!w.needs_read(1_001, &busy, 2), "news just after a read");
+        assert_eq!(w.news_waits_ms(1_001), Some(WINDOW_MAX_AGE_MS));
+        assert!(w.needs_read(1_001 + WINDOW_MAX_AGE_MS, &busy, 2));
+        // Read again: no news, nothing drawn, only "a" at its limit: nothing to read for.
+        let start = w.read_begins(1_100);
+        w.refill(vec![slot("1", "a"), slot("2", "a")], start);
+        assert!(!w.needs_read(1_101, &busy, 2));
+        // One of its slots ended with nothing to pass on to ("b" may have work unread).
+        w.slot_ended();
+        assert!(w.needs_read(1_101, &busy, 2));
+        // News into an empty window is read at once (an idle relay).
+        let mut idle = window(&[], 1_000);
+        idle.mark_stale();
+        assert!(idle.needs_read(1_001, &HashMap::new(), 2));
+        assert_eq!(idle.news_waits_ms(1_001), None);
     }
 
     /// A target another replica serves too: its slots pass on within this process's share,
