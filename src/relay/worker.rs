@@ -149,7 +149,7 @@ impl Relay {
         let mut nap = self.config.poll_interval;
         while !*stop.borrow() {
             self.fill().await;
-            // News the window did not read yet is claimed once its gap is over, wake or not.
+            // News that waits for the window's read to age is claimed when it has, wake or not.
             let news_waits = self.window.borrow().news_waits_ms(clock::unix_ms());
             let wait = news_waits.map_or(nap, |ms| nap.min(Duration::from_millis(ms as u64)));
             tokio::select! {

@@ -491,7 +491,7 @@ impl Write for LeasesRelease {
 
 /// Makes the space of ended leases reusable (PostgreSQL). Every lease taken and ended leaves a
 /// dead row, and a claim reads the whole lease table once per statement; autovacuum comes at
-/// most once a minute, so at 1,000 deliveries a second the table grew to about 200 pages
+/// most once a minute, so at 1,000 deliveries a second the table grew to 200-300 pages
 /// between its visits (at 16 leases live), and each claim read them all. `SKIP_LOCKED`: a
 /// replica already vacuuming it is enough. `TRUNCATE false`: the end of the table is left as it
 /// is, so this takes no lock that a claim or a record would wait on. A role that does not own
