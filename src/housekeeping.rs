@@ -1,7 +1,8 @@
 //! Small periodic work every process does besides serving: release events held for orders that
 //! got recorded meanwhile, drop claims whose binding ended long ago, fill in the
 //! `reference_id` of notifications queued by an older release (once, after an upgrade), and
-//! make the space of ended relay leases reusable (PostgreSQL).
+//! keep the relay's tables tidy (PostgreSQL: ended leases' space reused, a young outbox's
+//! statistics taken).
 
 use crate::clock;
 use crate::relay::RelayHandle;
@@ -13,9 +14,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 /// How often ended claims are dropped, and how long after their end.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 const CLAIMS_KEPT_AFTER_END_S: i64 = 86_400;
-/// How often the lease table is tidied (`Store::tidy_leases`): at 1,000 deliveries a second it
-/// then held 55-86 pages, against 200-300 between autovacuum's visits.
-const TIDY_LEASES_EVERY: Duration = Duration::from_secs(10);
+/// How often the relay's tables are tidied (`Store::tidy_relay_tables`): at 1,000 deliveries a
+/// second the lease table then held 55-86 pages, against 200-300 between autovacuum's visits.
+const TIDY_EVERY: Duration = Duration::from_secs(10);
 
 /// Runs until the store closes.
 pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
@@ -23,7 +24,7 @@ pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut purge = tokio::time::interval(PURGE_EVERY);
     purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut tidy = tokio::time::interval(TIDY_LEASES_EVERY);
+    let mut tidy = tokio::time::interval(TIDY_EVERY);
     tidy.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -54,8 +55,8 @@ pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
                 if store.is_closed() {
                     return;
                 }
-                if let Err(error) = store.tidy_leases().await {
-                    tracing::warn!(%error, "could not tidy the relay's lease table");
+                if let Err(error) = store.tidy_relay_tables().await {
+                    tracing::warn!(%error, "could not tidy the relay's tables");
                 }
             }
         }
