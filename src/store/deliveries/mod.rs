@@ -1,10 +1,11 @@
 //! The relay's outbox: the worker's queue (`queue.rs`: claiming due notifications, recording
 //! attempts, handing leases back; `leases.rs`: who holds a lease, and the writes on leases) and
 //! the operator's views (`views.rs`: listing, queue figures, a retry). Both speak of a
-//! notification's `DeliveryStatus`.
+//! notification's `DeliveryStatus`. `upkeep.rs` keeps the relay's tables fit on PostgreSQL.
 
 mod leases;
 mod queue;
+mod upkeep;
 mod views;
 
 pub use queue::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, ReadStart, Slot};
