@@ -22,11 +22,14 @@ if [ "$MODE" = full ]; then
   SAT_SECS=10; SAT_CONNS=64; RATE=500; RATE_SECS=10; WARM_SECS=2
   SLOW_CONC=2000; SLOW_SECS=15; SLOW_DELAY_MS=300
   EVENTS=12000; DRAIN=10000; HANG_PAIRS=3; PROFILE=release
+  STEADY_RATE=1000; STEADY_SECS=30
 else
   SAT_SECS=1; SAT_CONNS=8; RATE=50; RATE_SECS=1; WARM_SECS=0.3
   SLOW_CONC=50; SLOW_SECS=1; SLOW_DELAY_MS=300
   EVENTS=300; DRAIN=200; HANG_PAIRS=1; PROFILE=debug
+  STEADY_RATE=100; STEADY_SECS=3
 fi
+STEADY_EVENTS=$((STEADY_RATE * STEADY_SECS))
 # Crash takeover, the same in both modes: 64 notifications to one receiver answering after 2 s.
 TAKEOVER=64; TAKEOVER_DELAY_MS=2000
 RECEIVERS=10
@@ -51,7 +54,7 @@ cleanup() {
   if [ -n "${PG_OWN:-}" ]; then
     "${PG_AS[@]}" "$PG_OWN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
   elif [ -n "${PG_CREATED:-}" ]; then
-    for db in $PG_DB ${PG_DB}_seeded ${PG_DB}_ing ${PG_DB}_two ${PG_DB}_d1 ${PG_DB}_d10 ${PG_DB}_run ${PG_DB}_tls; do
+    for db in $PG_DB ${PG_DB}_seeded ${PG_DB}_ing ${PG_DB}_two ${PG_DB}_d1 ${PG_DB}_d10 ${PG_DB}_run ${PG_DB}_tls ${PG_DB}_steady; do
       psql "$PG_ADMIN" -qc "drop database if exists $db" >/dev/null 2>&1 || true
     done
   fi
@@ -697,6 +700,53 @@ TAKEOVER_ALL_MS=$(( $(date +%s%3N) - T0 ))
 stop_pagos
 stop_pid "$TAKEOVER_RECV_PID"
 
+# ------------------------------------------------------------------ 7. steady intake
+say "7. the relay under a steady intake on PostgreSQL: $STEADY_RATE events/s for $STEADY_SECS s"
+# A copy of the seeded PostgreSQL store gets $STEADY_EVENTS orders more, created through pagos
+# (untimed) and all notifying one receiver. Then pagos, relay on, takes their order.paid events
+# at a fixed rate (open loop) while the receiver answers at once, and the pending count is read
+# every second. A relay that keeps up delivers the last notification moments after the last
+# event; one that falls behind (the relay before 2026-12-07 day, BENCHMARKS.md) leaves a
+# backlog that only grows. Its own section: the drains above start from a full queue.
+"${NICE[@]}" "$BT" sign --key "$ROOT/tests/data/keys/webhook_private.pem" --prefix "s-" \
+  --count "$STEADY_EVENTS" --out "$WORK/steady.tsv" --threads 2
+STEADY_DB=${PG_DB}_steady
+psql "$PG_ADMIN" -qc "create database $STEADY_DB template ${PG_DB}_seeded" >/dev/null ||
+  die "cannot copy ${PG_DB}_seeded"
+STEADY_URL="postgres://postgres@$PG_HOST/$STEADY_DB$PLAIN"
+start_pagos steady-seed "$STEADY_URL" $P_FAKE
+load steady-seed "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "s-")" \
+  --rports $P_RECV:1 --conns 32 --requests "$STEADY_EVENTS" --duration 600 >/dev/null
+stop_pagos
+psql "postgres://postgres@$PG_HOST/$STEADY_DB" -qc "vacuum analyze" >/dev/null
+steady_pending() { psql "postgres://postgres@$PG_HOST/$STEADY_DB" -qAtc \
+  "select count(*) from deliveries where status = 'pending'"; }
+start_bg recv-steady "$BT" receivers --base $P_RECV --count 1 --control $P_CTL --hang none --threads 1
+STEADY_RECV_PID=$LAST_PID
+wait_port $P_CTL
+start_pagos steady "$STEADY_URL" $P_FAKE on
+( for _ in $(seq 1 "$STEADY_SECS"); do sleep 1; steady_pending; done ) >"$WORK/steady-pending.txt" &
+STEADY_SAMPLER=$!
+PIDS+=("$STEADY_SAMPLER")
+out=$(load steady "http://127.0.0.1:$P_PAGOS/webhooks/conekta" --signed "$WORK/steady.tsv" \
+  --conns 16 --rate "$STEADY_RATE" --requests "$STEADY_EVENTS" --duration "$((STEADY_SECS + 30))")
+STEADY_END=$(date +%s%3N)
+wait "$STEADY_SAMPLER" 2>/dev/null || true
+STEADY_P99=$(field "$out" p99_ms)
+[ "$(field "$out" ok)" = "$STEADY_EVENTS" ] || die "steady: $(field "$out" ok) of $STEADY_EVENTS events taken"
+report=$(curl -fsS --max-time 40 "http://127.0.0.1:$P_CTL/?until=$STEADY_EVENTS&wait_ms=30000")
+read -r STEADY_GOT STEADY_LAST < <(awk -v p=$P_RECV '$1 == p {print $2, $4}' <<<"$report")
+[ "${STEADY_GOT:-0}" -ge "$STEADY_EVENTS" ] ||
+  die "steady: $STEADY_GOT of $STEADY_EVENTS delivered 30 s after the load (pending each second: $(paste -sd ' ' "$WORK/steady-pending.txt"))"
+STEADY_LAG_MS=$((STEADY_LAST - STEADY_END))
+sleep 0.5
+got=$(curl -fsS "http://127.0.0.1:$P_CTL/" | awk -v p=$P_RECV '$1 == p {print $2}')
+[ "$got" = "$STEADY_EVENTS" ] || die "steady: $got notifications arrived for $STEADY_EVENTS events"
+STEADY_MAX=$(sort -n "$WORK/steady-pending.txt" | tail -n 1)
+STEADY_SAMPLES=$(awk 'NR % 5 == 0' "$WORK/steady-pending.txt" | paste -sd ' ')
+stop_pagos
+stop_pid "$STEADY_RECV_PID"
+
 # ------------------------------------------------------------------ table
 cat <<EOF
 
@@ -738,5 +788,6 @@ PostgreSQL: $PG_KIND
 | 5 peak RSS during 1 / during 2 | $(mb "$PEAK1_KB") / $(mb "$PEAK2_KB") MB | |
 | 5 start to /readyz 200 | $START_READY_MS ms | <= 300 |
 | 6 crash takeover, PostgreSQL: restart to first delivery ($TAKEOVER to one receiver, 16 in flight at kill -9) | $TAKEOVER_MS ms (ready in $TAKEOVER_READY_MS ms; all delivered $TAKEOVER_ALL_MS ms after the restart) | <= 3000 |
+| 7 steady intake on PostgreSQL, relay on, one receiver: $STEADY_EVENTS events at $STEADY_RATE/s; most pending (read each second) / every 5 s; last delivery after the last event; intake p99 | $STEADY_MAX / $STEADY_SAMPLES; ${STEADY_LAG_MS} ms; ${STEADY_P99} ms | all delivered, once |
 EOF
 say "done: every process started, no request failed"
