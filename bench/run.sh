@@ -185,6 +185,13 @@ pg_xacts() { # database -> transactions it committed or rolled back so far (auto
   psql "$PG_ADMIN" -Atc "select xact_commit + xact_rollback from pg_stat_database where datname = '$1'"
 }
 statements_reset() { [ -z "$PG_OWN" ] || psql "$PG_ADMIN" -qAtc "select pg_stat_statements_reset()" >/dev/null; }
+# settle: the copies a measurement starts from are made by `CREATE DATABASE … TEMPLATE`, which
+# on PostgreSQL 15 writes the copy through shared buffers and leaves it there dirty (7,000 of
+# their 16,384 after a copy of the seeded store). A timed load then wrote the copy out page by
+# page as it evicted buffers, each write waiting for the WAL up to that page: the setup's cost,
+# paid by the measurement (PostgreSQL's intake at 0.70-0.78 of SQLite's without it, 0.85-0.86
+# with it, in alternating rounds; BENCHMARKS.md). A checkpoint writes it before the clock starts.
+settle() { psql "$PG_ADMIN" -qc checkpoint >/dev/null || die "CHECKPOINT failed"; }
 statements_per() { # database count -> statements and execution time per item since the reset, and the top three
   if [ -z "$PG_OWN" ]; then echo "-"; return; fi
   psql "$PG_ADMIN" -qAt -v n="$2" -v db="$1" <<'SQL'
@@ -408,6 +415,7 @@ copy_seeded() {
       psql "$PG_ADMIN" -qc "drop database if exists $2" >/dev/null
       psql "$PG_ADMIN" -qc "create database $2 template ${PG_DB}_seeded" >/dev/null ||
         die "cannot copy ${PG_DB}_seeded"
+      settle
       if [ "$1" = postgres-tls ]; then
         echo "postgres://postgres@$PG_HOST/$2?sslmode=require"
       else
@@ -542,6 +550,7 @@ run_store() {
       psql "$PG_ADMIN" -qc "drop database if exists ${PG_DB}_run" >/dev/null
       psql "$PG_ADMIN" -qc "create database ${PG_DB}_run template ${PG_DB}_$1" >/dev/null ||
         die "cannot copy ${PG_DB}_$1"
+      settle
       echo "postgres://postgres@$PG_HOST/${PG_DB}_run$PLAIN" ;;
   esac
 }
@@ -665,6 +674,7 @@ DELETE FROM deliveries WHERE id NOT IN (SELECT id FROM deliveries ORDER BY id LI
 UPDATE deliveries SET target_url = 'http://127.0.0.1:$P_RECV/notify',
                       target_key = 'http://127.0.0.1:$P_RECV';
 SQL
+settle
 start_bg recv-takeover "$BT" receivers --base $P_RECV --count 1 --control $P_CTL \
   --delay-ms "$TAKEOVER_DELAY_MS" --threads 1
 TAKEOVER_RECV_PID=$LAST_PID
@@ -719,6 +729,7 @@ load steady-seed "http://127.0.0.1:$P_PAGOS/pagos" --template "$(create_body "s-
   --rports $P_RECV:1 --conns 32 --requests "$STEADY_EVENTS" --duration 600 >/dev/null
 stop_pagos
 psql "postgres://postgres@$PG_HOST/$STEADY_DB" -qc "vacuum analyze" >/dev/null
+settle
 steady_pending() { psql "postgres://postgres@$PG_HOST/$STEADY_DB" -qAtc \
   "select count(*) from deliveries where status = 'pending'"; }
 start_bg recv-steady "$BT" receivers --base $P_RECV --count 1 --control $P_CTL --hang none --threads 1

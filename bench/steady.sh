@@ -4,7 +4,8 @@
 # With no binary, builds pagos (release) and measures it. Runs a PostgreSQL server of its own
 # (initdb in a temporary directory, default settings, pg_stat_statements, port 18433), creates
 # rate x seconds orders through the first binary into a seed database, then for each binary in
-# turn: a fresh `CREATE DATABASE … TEMPLATE` copy, pagos with the relay on and one receiver, and
+# turn: a fresh `CREATE DATABASE … TEMPLATE` copy (a checkpoint writes it out before the load,
+# see bench/run.sh's `settle`), pagos with the relay on and one receiver, and
 # rate x seconds signed `order.paid` events posted at a fixed rate (open loop). Every 10 s it
 # prints the notifications pending and the lease table's pages; at the end, how many were
 # delivered 3 s after the load, and the statements that took the server longest. A relay that
@@ -88,7 +89,7 @@ sql seeded "vacuum analyze"
 for i in "${!BINS[@]}"; do
   bin=${BINS[$i]}
   psql "$ADMIN" -qc "set client_min_messages = warning" -c "drop database if exists run" \
-    -c "create database run template seeded" \
+    -c "create database run template seeded" -c "checkpoint" \
     -c "select pg_stat_statements_reset()" >/dev/null
   nice -n 10 "$BT" receivers --base $P_RECV --count 1 --control $P_CTL --hang none --threads 1 \
     >"$WORK/receiver-$i.log" 2>&1 &
