@@ -37,11 +37,19 @@ pub(super) fn free_of_old_lease(d: &str, now: &str, silent: &str, me: &str) -> S
     )
 }
 
-/// `{d}` is the oldest pending notification of its subject (one order's news goes out in order).
+/// `{d}` is the oldest pending notification of its subject (one order's news goes out in order),
+/// checked per row by a lookup in `deliveries_pending_by_subject`. `OFFSET 0` keeps the check a
+/// sub-plan on PostgreSQL (SQLite runs it per row anyway, and wants a `LIMIT` before it). Pulled
+/// up into an anti-join, where the statistics counted a few pending (taken when nearly all were
+/// delivered), the planner joined every candidate to every pending notification: under a
+/// backlog they had not seen, a read of the queue compared 512 heads with thousands
+/// (BENCHMARKS.md, "2026-12-07 late morning"). (As `{d}.id = (the subject's first)` the check
+/// was a lookup too, but estimated to pass one row in all, so a claim sorted its target's whole
+/// queue rather than read it in order.)
 pub(super) fn first_of_subject(d: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' \
-         AND e.subject_key = {d}.subject_key AND e.id < {d}.id)"
+         AND e.subject_key = {d}.subject_key AND e.id < {d}.id LIMIT 1 OFFSET 0)"
     )
 }
 

@@ -847,4 +847,67 @@ mod tests {
             "the one target's head, read once: {plan:#?}"
         );
     }
+
+    /// A backlog the statistics have not seen (they were taken when nearly everything was
+    /// delivered): a read of the queue checks each head against its own subject's first pending
+    /// notification, a lookup, whatever the planner expects. Estimated at a few pending, every
+    /// head was compared with every pending notification (528 heads x 3,721 pending at 1,500
+    /// events a second in `bench/steady.sh`, 98 ms a read), and the relay fell behind.
+    #[tokio::test]
+    async fn a_read_of_a_backlog_the_statistics_never_saw_looks_up_each_heads_subject() {
+        use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+        let (_store, url) = crate::store::pg_group_commit::fresh_database().await;
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        let queued = |status: &str, from: u32, to: u32| {
+            format!(
+                "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, \
+                 body, status, next_attempt_at_ms, created_at_ms, updated_at_ms) \
+                 SELECT 'msg_' || lpad(n::text, 6, '0'), 'ref-' || n, 'http://shop/n', \
+                 'http://shop', 'order.paid', '{{}}', '{status}', 1000 + n, 1000 + n, 1000 + n \
+                 FROM generate_series({from}, {to}) n;"
+            )
+        };
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER TABLE deliveries SET (autovacuum_enabled = false); {} {} ANALYZE deliveries; {}",
+            queued("delivered", 1, 20_000),
+            queued("pending", 20_001, 20_020),
+            queued("pending", 20_021, 23_000),
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        for mode in ["force_custom_plan", "force_generic_plan"] {
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "DEALLOCATE ALL; SET plan_cache_mode = {mode}; \
+                 PREPARE heads (bigint, bigint, text, bigint, bigint) AS {}",
+                *PG_DUE_HEADS
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            let plan: Vec<String> = sqlx::query_scalar(
+                "EXPLAIN (ANALYZE, TIMING OFF) EXECUTE heads(99999, 0, 'me', 512, 16)",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            let compared: u64 = plan
+                .iter()
+                .filter_map(|line| line.trim().strip_prefix("Rows Removed by Join Filter: "))
+                .map(|count| count.parse::<u64>().unwrap())
+                .sum();
+            assert!(
+                compared <= 512,
+                "{mode}: {compared} rows compared: {plan:#?}"
+            );
+            let heads: u64 = plan
+                .iter()
+                .find_map(|line| line.trim().strip_prefix("Limit"))
+                .and_then(|line| line.split("rows=").nth(2))
+                .and_then(|rest| rest.split(' ').next())
+                .map(|rows| rows.parse().unwrap())
+                .unwrap();
+            assert_eq!(heads, 512, "{mode}: {plan:#?}");
+        }
+    }
 }
