@@ -805,12 +805,31 @@ mod tests {
         }
     }
 
+    /// `EXPLAIN ANALYZE` of a read of the queue (`PG_DUE_HEADS`) for 512 heads, at least 16 of
+    /// each target, planned as `mode` (`plan_cache_mode`) says.
+    async fn read_plan(conn: &mut sqlx::AnyConnection, mode: &str) -> Vec<String> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DEALLOCATE ALL; SET plan_cache_mode = {mode}; \
+             PREPARE heads (bigint, bigint, text, bigint, bigint) AS {}",
+            *PG_DUE_HEADS
+        )))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        sqlx::query_scalar(
+            "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) EXECUTE heads(99999, 0, 'me', 512, 16)",
+        )
+        .fetch_all(conn)
+        .await
+        .unwrap()
+    }
+
     /// One target's queue, as a drain to one receiver reads it: the skip through the targets
     /// ends on a NULL key, and reading that key's head went through every due notification (on
     /// these statistics, `deliveries_due` filtered by target) to find none.
     #[tokio::test]
     async fn a_read_of_the_queue_reads_no_head_for_the_end_of_the_targets() {
-        use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+        use sqlx::{AnyConnection, Connection};
         let (_store, url) = crate::store::pg_group_commit::fresh_database().await;
         let mut conn = AnyConnection::connect(&url).await.unwrap();
         sqlx::raw_sql(
@@ -823,20 +842,7 @@ mod tests {
         .execute(&mut conn)
         .await
         .unwrap();
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "SET plan_cache_mode = force_generic_plan; \
-             PREPARE heads (bigint, bigint, text, bigint, bigint) AS {}",
-            *PG_DUE_HEADS
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        let plan: Vec<String> = sqlx::query_scalar(
-            "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) EXECUTE heads(99999, 0, 'me', 512, 16)",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+        let plan = read_plan(&mut conn, "force_generic_plan").await;
         let heads: Vec<&String> = plan
             .iter()
             .filter(|line| line.contains(" on deliveries x "))
@@ -877,20 +883,7 @@ mod tests {
         .await
         .unwrap();
         for mode in ["force_custom_plan", "force_generic_plan"] {
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "DEALLOCATE ALL; SET plan_cache_mode = {mode}; \
-                 PREPARE heads (bigint, bigint, text, bigint, bigint) AS {}",
-                *PG_DUE_HEADS
-            )))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-            let plan: Vec<String> = sqlx::query_scalar(
-                "EXPLAIN (ANALYZE, TIMING OFF) EXECUTE heads(99999, 0, 'me', 512, 16)",
-            )
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+            let plan = read_plan(&mut conn, mode).await;
             let compared: u64 = plan
                 .iter()
                 .filter_map(|line| line.trim().strip_prefix("Rows Removed by Join Filter: "))
