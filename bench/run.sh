@@ -187,10 +187,10 @@ pg_xacts() { # database -> transactions it committed or rolled back so far (auto
 statements_reset() { [ -z "$PG_OWN" ] || psql "$PG_ADMIN" -qAtc "select pg_stat_statements_reset()" >/dev/null; }
 # settle: the copies a measurement starts from are made by `CREATE DATABASE … TEMPLATE`, which
 # on PostgreSQL 15 writes the copy through shared buffers and leaves it there dirty (7,000 of
-# their 16,384 after a copy of the seeded store). A timed load then wrote the copy out page by
-# page as it evicted buffers, each write waiting for the WAL up to that page: the setup's cost,
-# paid by the measurement (PostgreSQL's intake at 0.70-0.78 of SQLite's without it, 0.85-0.86
-# with it, in alternating rounds; BENCHMARKS.md). A checkpoint writes it before the clock starts.
+# their 16,384 after a copy of the seeded store). A timed load then ran while it was still
+# dirty and paid for writing it out: the setup's cost, paid by the measurement (PostgreSQL's
+# intake at 0.70-0.78 of SQLite's without this, 0.85-0.86 with it, in alternating rounds;
+# BENCHMARKS.md, "2026-12-07 late morning"). A checkpoint writes it before the clock starts.
 settle() { psql "$PG_ADMIN" -qc checkpoint >/dev/null || die "CHECKPOINT failed"; }
 statements_per() { # database count -> statements and execution time per item since the reset, and the top three
   if [ -z "$PG_OWN" ]; then echo "-"; return; fi

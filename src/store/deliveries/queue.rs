@@ -857,7 +857,7 @@ mod tests {
     /// A backlog the statistics have not seen (they were taken when nearly everything was
     /// delivered): a read of the queue checks each head against its own subject's first pending
     /// notification, a lookup, whatever the planner expects. Estimated at a few pending, every
-    /// head was compared with every pending notification (528 heads x 3,721 pending at 1,500
+    /// head was compared with every pending notification (528 heads x 1,147 pending at 1,500
     /// events a second in `bench/steady.sh`, 98 ms a read), and the relay fell behind.
     #[tokio::test]
     async fn a_read_of_a_backlog_the_statistics_never_saw_looks_up_each_heads_subject() {
