@@ -72,15 +72,16 @@ pub struct AttemptRecord {
 /// limit.) `{heads}` joins each of `targets` to its first notifications (`per_target_heads`).
 /// The skip ends on a NULL key, which is left out before the join: on a store whose statistics
 /// show one target, the planner reads a target's head from `deliveries_due` filtered by target,
-/// and for a NULL key that read went through every due notification to find none.
-fn due_heads_read(heads: &str) -> String {
+/// and for a NULL key that read went through every due notification to find none. `{pending}`
+/// is where the skip reads the pending notifications' targets (see `SQLITE_DUE_HEADS`).
+fn due_heads_read(pending: &str, heads: &str) -> String {
     format!(
         "
 WITH RECURSIVE targets(key) AS (
-  SELECT (SELECT t.target_key FROM deliveries t WHERE t.status = 'pending'
+  SELECT (SELECT t.target_key FROM {pending} WHERE t.status = 'pending'
           ORDER BY t.target_key LIMIT 1)
   UNION ALL
-  SELECT (SELECT t.target_key FROM deliveries t WHERE t.status = 'pending'
+  SELECT (SELECT t.target_key FROM {pending} WHERE t.status = 'pending'
           AND t.target_key > targets.key ORDER BY t.target_key LIMIT 1)
   FROM targets WHERE targets.key IS NOT NULL)
 SELECT d.id, d.target_key, d.next_attempt_at_ms
@@ -107,19 +108,29 @@ fn per_target_heads(columns: &str, greatest: &str) -> String {
 
 /// `due_heads_read` on PostgreSQL: each target's first notifications in a lateral subquery.
 static PG_DUE_HEADS: LazyLock<String> = LazyLock::new(|| {
-    due_heads_read(&format!(
-        "CROSS JOIN LATERAL ({}) d",
-        per_target_heads("x.id, x.target_key, x.next_attempt_at_ms", "GREATEST")
-    ))
+    due_heads_read(
+        "deliveries t",
+        &format!(
+            "CROSS JOIN LATERAL ({}) d",
+            per_target_heads("x.id, x.target_key, x.next_attempt_at_ms", "GREATEST")
+        ),
+    )
 });
 
 /// `due_heads_read` on SQLite, which has no lateral join: each target's first notifications
 /// looked up by id from a correlated list (its plan reads them from the index, target by target).
+/// The skip names its index: SQLite plans without statistics, and left to itself it took
+/// `deliveries_by_status` and sorted every pending notification by target at each step of the
+/// skip, so a read cost the targets times the backlog (11,569 pages read for 510 heads out of
+/// 5,000 pending to ten targets, 194 through the index; BENCHMARKS.md, "2026-12-07 midday").
 static SQLITE_DUE_HEADS: LazyLock<String> = LazyLock::new(|| {
-    due_heads_read(&format!(
-        "JOIN deliveries d ON d.id IN ({})",
-        per_target_heads("x.id", "MAX")
-    ))
+    due_heads_read(
+        "deliveries t INDEXED BY deliveries_due_by_target",
+        &format!(
+            "JOIN deliveries d ON d.id IN ({})",
+            per_target_heads("x.id", "MAX")
+        ),
+    )
 });
 
 /// Deliveries in flight per target and owner, across every worker and replica (their leases
@@ -902,5 +913,56 @@ mod tests {
                 .unwrap();
             assert_eq!(heads, 512, "{mode}: {plan:#?}");
         }
+    }
+
+    /// On SQLite, which plans without statistics, a read of the queue skips from one target to
+    /// the next through the targets' index and sorts only the heads it found. Left to choose, it
+    /// read every pending notification by status and sorted them by target at each step of the
+    /// skip: the targets times the backlog, in every read of a drain.
+    #[tokio::test]
+    async fn a_read_of_the_queue_on_sqlite_skips_through_the_targets_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+        let store = Store::connect(&url.into()).await.unwrap();
+        sqlx::raw_sql(
+            "WITH RECURSIVE n(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM n WHERE n < 3000) \
+             INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
+             status, next_attempt_at_ms, created_at_ms, updated_at_ms) \
+             SELECT printf('msg_%06d', n), 'ref-' || n, 'http://shop-' || (n % 10) || '/n', \
+             'http://shop-' || (n % 10), 'order.paid', '{}', 'pending', 1000 + n, 1000 + n, \
+             1000 + n FROM n",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            *SQLITE_DUE_HEADS
+        )))
+        .bind(99_999_i64)
+        .bind(0_i64)
+        .bind("me")
+        .bind(512_i64)
+        .bind(16_i64)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| column(row, "detail").unwrap())
+        .collect();
+        let sorts = plan
+            .iter()
+            .filter(|step| step.contains("TEMP B-TREE"))
+            .count();
+        assert_eq!(sorts, 1, "only the heads are sorted: {plan:#?}");
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("deliveries_due_by_target (target_key>?)")),
+            "{plan:#?}"
+        );
+        let heads = store.due_heads(512, 16).await.unwrap();
+        assert_eq!(heads.len(), 510, "51 of each of ten targets");
+        assert_eq!(heads[0].id, "msg_000001");
+        store.close().await;
     }
 }
