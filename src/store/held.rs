@@ -126,6 +126,14 @@ struct Sweep {
     build: BuildHeld,
 }
 
+/// The recorded ids of events held too long (`$1`: received before it) stay recorded (a
+/// redelivery is still a duplicate), unlinked from the notification that was never made. Found
+/// by their key, which a held event shares with its recorded id: `delivery_id` has no index, and
+/// matched on it alone this read every event ever recorded, every 2 s while anything was held.
+const UNLINK_DROPPED: &str = "UPDATE webhook_events SET delivery_id = NULL \
+     WHERE (provider, event_id, delivery_id) IN (SELECT provider, event_id, delivery_id \
+     FROM held_events WHERE received_at_ms < $1)";
+
 /// Orders released per sweep; the rest wait for the next one.
 const SWEEP_ORDERS: i64 = 100;
 
@@ -155,14 +163,7 @@ impl Write for Sweep {
                 released += release_in(tx, &provider, &order_id, self.build, now_ms).await?;
             }
             let cutoff = now_ms - HELD_FOR_MS;
-            // Their event ids stay recorded (a redelivery is still a duplicate), unlinked from
-            // the notification that was never made.
-            tx.execute(
-                "UPDATE webhook_events SET delivery_id = NULL WHERE delivery_id IN \
-                 (SELECT delivery_id FROM held_events WHERE received_at_ms < $1)",
-                &args![cutoff],
-            )
-            .await?;
+            tx.execute(UNLINK_DROPPED, &args![cutoff]).await?;
             let dropped = tx
                 .execute(
                     "DELETE FROM held_events WHERE received_at_ms < $1",
@@ -177,5 +178,21 @@ impl Write for Sweep {
             }
             Ok(released)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UNLINK_DROPPED;
+    use crate::store::sqlite_plans::{assert_no_scan_of, sqlite_plan, sqlite_store};
+
+    /// Unlinking the events held too long looks each up by its key, however many events were
+    /// ever recorded (the sweep runs every 2 s while anything is held).
+    #[tokio::test]
+    async fn unlinking_dropped_events_looks_each_up_by_key_on_sqlite() {
+        let (_dir, store) = sqlite_store().await;
+        let plan = sqlite_plan(&store, UNLINK_DROPPED).await;
+        assert_no_scan_of("webhook_events", &plan);
+        store.close().await;
     }
 }

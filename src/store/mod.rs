@@ -17,6 +17,8 @@ mod intake_together;
 mod orders;
 mod pg_group_commit;
 mod references;
+#[cfg(test)]
+mod sqlite_plans;
 mod tx;
 
 pub use claims::{

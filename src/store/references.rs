@@ -5,6 +5,7 @@ use super::tx::{args, Tx};
 use super::{column, Store, StoreError};
 use crate::domain::{Amount, Centavos, ReferenceId};
 use sqlx::any::AnyRow;
+use std::sync::LazyLock;
 
 #[derive(Debug, Clone)]
 pub struct NewReference<'a> {
@@ -119,6 +120,21 @@ pub(super) async fn insert_reference_in(
     Ok(())
 }
 
+/// A provider's newest reference with a number (`$1`, `$2`). One statement for both lookups
+/// (`reference = $2 OR ($2 = '' AND customer_id = …)`) could use neither index: SQLite read every
+/// reference of the provider and sorted them, on each question from Conekta and each payment on
+/// a reference.
+static BY_NUMBER: LazyLock<String> = LazyLock::new(|| newest_where("reference = $2"));
+/// A provider's newest reference of a customer (`$1`, `$2`).
+static BY_CUSTOMER: LazyLock<String> = LazyLock::new(|| newest_where("customer_id = $2"));
+
+fn newest_where(condition: &str) -> String {
+    format!(
+        "SELECT {COLUMNS} FROM payment_references WHERE provider = $1 AND {condition} \
+         ORDER BY created_at DESC LIMIT 1"
+    )
+}
+
 impl Store {
     /// The reference a payment is about: by its number, else by its customer.
     pub async fn find_reference(
@@ -127,15 +143,13 @@ impl Store {
         reference: Option<&str>,
         customer_id: Option<&str>,
     ) -> Result<Option<StoredReference>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payment_references WHERE provider = $1 \
-             AND (reference = $2 OR ($2 = '' AND customer_id = $3)) \
-             ORDER BY created_at DESC LIMIT 1"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let (sql, key) = match reference.filter(|number| !number.is_empty()) {
+            Some(number) => (&*BY_NUMBER, number),
+            None => (&*BY_CUSTOMER, customer_id.unwrap_or("")),
+        };
+        let row = sqlx::query(sql.as_str())
             .bind(provider)
-            .bind(reference.unwrap_or(""))
-            .bind(customer_id.unwrap_or(""))
+            .bind(key)
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(stored).transpose()
@@ -191,4 +205,32 @@ fn stored(row: &AnyRow) -> Result<StoredReference, StoreError> {
         answer: column(row, "answer")?,
         storefront: column(row, "storefront")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BY_CUSTOMER, BY_NUMBER};
+    use crate::store::sqlite_plans::{assert_no_scan_of, sqlite_plan, sqlite_store};
+
+    /// A reference is found by its number, or its customer's, through their indexes: never by
+    /// reading every reference of the provider.
+    #[tokio::test]
+    async fn a_reference_is_looked_up_through_its_index_on_sqlite() {
+        let (_dir, store) = sqlite_store().await;
+        for (sql, index) in [
+            (
+                &*BY_NUMBER,
+                "payment_references_by_number (provider=? AND reference=?)",
+            ),
+            (
+                &*BY_CUSTOMER,
+                "payment_references_by_customer (provider=? AND customer_id=?)",
+            ),
+        ] {
+            let plan = sqlite_plan(&store, sql).await;
+            assert_no_scan_of("payment_references", &plan);
+            assert!(plan.iter().any(|step| step.contains(index)), "{plan:#?}");
+        }
+        store.close().await;
+    }
 }

@@ -449,6 +449,9 @@ impl Write for LeasesVoid {
     }
 }
 
+/// Claims that expired before `$1`, found through `claims_by_expiry` (its migration says why).
+pub(super) const PURGE_EXPIRED: &str = "DELETE FROM claims WHERE expires_at < $1";
+
 pub(super) struct ClaimsPurge {
     pub(super) before: i64,
 }
@@ -457,12 +460,24 @@ impl Write for ClaimsPurge {
     type Output = u64;
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now_ms: i64) -> WriteFuture<'c, u64> {
-        Box::pin(async move {
-            tx.execute(
-                "DELETE FROM claims WHERE expires_at < $1",
-                &args![self.before],
-            )
-            .await
-        })
+        Box::pin(async move { tx.execute(PURGE_EXPIRED, &args![self.before]).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PURGE_EXPIRED;
+    use crate::store::sqlite_plans::{sqlite_plan, sqlite_store};
+
+    /// The purge finds expired claims through `claims_by_expiry`, not by reading every claim.
+    #[tokio::test]
+    async fn the_purge_reads_only_expired_claims_on_sqlite() {
+        let (_dir, store) = sqlite_store().await;
+        let plan = sqlite_plan(&store, PURGE_EXPIRED).await;
+        assert_eq!(
+            plan,
+            vec!["SEARCH claims USING INDEX claims_by_expiry (expires_at<?)"]
+        );
+        store.close().await;
     }
 }

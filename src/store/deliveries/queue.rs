@@ -921,9 +921,7 @@ mod tests {
     /// skip: the targets times the backlog, in every read of a drain.
     #[tokio::test]
     async fn a_read_of_the_queue_on_sqlite_skips_through_the_targets_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
-        let store = Store::connect(&url.into()).await.unwrap();
+        let (_dir, store) = crate::store::sqlite_plans::sqlite_store().await;
         sqlx::raw_sql(
             "WITH RECURSIVE n(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM n WHERE n < 3000) \
              INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
@@ -935,21 +933,7 @@ mod tests {
         .execute(store.pool())
         .await
         .unwrap();
-        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {}",
-            *SQLITE_DUE_HEADS
-        )))
-        .bind(99_999_i64)
-        .bind(0_i64)
-        .bind("me")
-        .bind(512_i64)
-        .bind(16_i64)
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| column(row, "detail").unwrap())
-        .collect();
+        let plan = crate::store::sqlite_plans::sqlite_plan(&store, &SQLITE_DUE_HEADS).await;
         let sorts = plan
             .iter()
             .filter(|step| step.contains("TEMP B-TREE"))
