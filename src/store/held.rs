@@ -184,15 +184,12 @@ impl Write for Sweep {
 #[cfg(test)]
 mod tests {
     use super::UNLINK_DROPPED;
-    use crate::store::sqlite_plans::{assert_no_scan_of, sqlite_plan, sqlite_store};
+    use crate::store::sqlite_plans::{assert_no_scan_of, plan_on_empty_store};
 
     /// Unlinking the events held too long looks each up by its key, however many events were
     /// ever recorded (the sweep runs every 2 s while anything is held).
     #[tokio::test]
     async fn unlinking_dropped_events_looks_each_up_by_key_on_sqlite() {
-        let (_dir, store) = sqlite_store().await;
-        let plan = sqlite_plan(&store, UNLINK_DROPPED).await;
-        assert_no_scan_of("webhook_events", &plan);
-        store.close().await;
+        assert_no_scan_of("webhook_events", &plan_on_empty_store(UNLINK_DROPPED).await);
     }
 }

@@ -210,13 +210,12 @@ fn stored(row: &AnyRow) -> Result<StoredReference, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::{BY_CUSTOMER, BY_NUMBER};
-    use crate::store::sqlite_plans::{assert_no_scan_of, sqlite_plan, sqlite_store};
+    use crate::store::sqlite_plans::{assert_no_scan_of, plan_on_empty_store};
 
     /// A reference is found by its number, or its customer's, through their indexes: never by
     /// reading every reference of the provider.
     #[tokio::test]
     async fn a_reference_is_looked_up_through_its_index_on_sqlite() {
-        let (_dir, store) = sqlite_store().await;
         for (sql, index) in [
             (
                 &*BY_NUMBER,
@@ -227,10 +226,9 @@ mod tests {
                 "payment_references_by_customer (provider=? AND customer_id=?)",
             ),
         ] {
-            let plan = sqlite_plan(&store, sql).await;
+            let plan = plan_on_empty_store(sql).await;
             assert_no_scan_of("payment_references", &plan);
             assert!(plan.iter().any(|step| step.contains(index)), "{plan:#?}");
         }
-        store.close().await;
     }
 }

@@ -23,6 +23,14 @@ pub(crate) async fn sqlite_plan(store: &Store, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// `sqlite_plan` of `sql` on a fresh, empty store (enough: the plan does not depend on the data).
+pub(crate) async fn plan_on_empty_store(sql: &str) -> Vec<String> {
+    let (_dir, store) = sqlite_store().await;
+    let plan = sqlite_plan(&store, sql).await;
+    store.close().await;
+    plan
+}
+
 /// Asserts that no step of `plan` reads `table` whole (a `SCAN` of it, without an index).
 pub(crate) fn assert_no_scan_of(table: &str, plan: &[String]) {
     let whole = format!("SCAN {table}");

@@ -467,17 +467,14 @@ impl Write for ClaimsPurge {
 #[cfg(test)]
 mod tests {
     use super::PURGE_EXPIRED;
-    use crate::store::sqlite_plans::{sqlite_plan, sqlite_store};
+    use crate::store::sqlite_plans::plan_on_empty_store;
 
     /// The purge finds expired claims through `claims_by_expiry`, not by reading every claim.
     #[tokio::test]
     async fn the_purge_reads_only_expired_claims_on_sqlite() {
-        let (_dir, store) = sqlite_store().await;
-        let plan = sqlite_plan(&store, PURGE_EXPIRED).await;
         assert_eq!(
-            plan,
+            plan_on_empty_store(PURGE_EXPIRED).await,
             vec!["SEARCH claims USING INDEX claims_by_expiry (expires_at<?)"]
         );
-        store.close().await;
     }
 }

@@ -396,14 +396,13 @@ impl Write for FillReferences {
 #[cfg(test)]
 mod tests {
     use super::FILL_REFERENCES_SQLITE;
-    use crate::store::sqlite_plans::{sqlite_plan, sqlite_store};
+    use crate::store::sqlite_plans::plan_on_empty_store;
 
     /// Filling in reference ids goes through the batch's ids, each a lookup by primary key:
     /// never through every notification still without one.
     #[tokio::test]
     async fn filling_reference_ids_looks_up_each_of_the_batch_on_sqlite() {
-        let (_dir, store) = sqlite_store().await;
-        let plan = sqlite_plan(&store, FILL_REFERENCES_SQLITE).await;
+        let plan = plan_on_empty_store(FILL_REFERENCES_SQLITE).await;
         assert!(
             !plan
                 .iter()
@@ -415,6 +414,5 @@ mod tests {
                 .starts_with("SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 (id=?)")),
             "{plan:#?}"
         );
-        store.close().await;
     }
 }
