@@ -83,6 +83,72 @@ const VIEW_COLUMNS: &str = "id, status, event_type, reference_id, storefront, ta
        WHERE e.status = 'pending' AND e.subject_key = d.subject_key AND e.id < d.id) END \
        AS waiting_behind";
 
+/// The statement that lists `filter`'s notifications, and its parameters' values.
+fn list_statement(filter: &DeliveryFilter) -> (String, Vec<&str>) {
+    let mut conditions = Vec::new();
+    let mut values: Vec<&str> = Vec::new();
+    // Only the filters given become conditions, so each list can use its index.
+    for (template, value) in [
+        ("status = $n", filter.status.map(DeliveryStatus::as_str)),
+        ("reference_id = $n", filter.reference_id.as_deref()),
+        ("storefront = $n", filter.storefront.as_deref()),
+        (
+            "(target_url = $n OR target_key = $n)",
+            filter.target.as_deref(),
+        ),
+    ] {
+        if let Some(value) = value {
+            values.push(value);
+            conditions.push(template.replace("$n", &format!("${}", values.len())));
+        }
+    }
+    let limit = filter.limit.clamp(1, 1000);
+    let indexed =
+        filter.status.is_some() || filter.reference_id.is_some() || filter.storefront.is_some();
+    let sql = if indexed {
+        newest(&conditions, limit)
+    } else {
+        newest_of_each_status(&conditions, limit)
+    };
+    (sql, values)
+}
+
+/// The newest `limit` notifications that meet every one of `conditions`, in one read (a filter
+/// with an index of its own: status, reference id, storefront).
+fn newest(conditions: &[String], limit: i64) -> String {
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    format!(
+        "SELECT {VIEW_COLUMNS} FROM deliveries d {filter} \
+         ORDER BY created_at_ms DESC, id DESC LIMIT {limit}"
+    )
+}
+
+/// The same without such a filter: each status's newest, read newest first through
+/// `deliveries_by_status (status, created_at_ms)`, then merged. Read as one list, the whole table
+/// (every notification ever queued) was scanned and sorted at each call, the subject's first
+/// pending one looked up for each: a storefront's `GET /deliveries` in single-storefront mode.
+fn newest_of_each_status(conditions: &[String], limit: i64) -> String {
+    let arms: Vec<String> = DeliveryStatus::ALL
+        .iter()
+        .enumerate()
+        .map(|(arm, status)| {
+            let status = format!("status = '{}'", status.as_str());
+            let both: Vec<String> = std::iter::once(status)
+                .chain(conditions.iter().cloned())
+                .collect();
+            format!("SELECT * FROM ({}) s{arm}", newest(&both, limit))
+        })
+        .collect();
+    format!(
+        "SELECT * FROM ({}) d ORDER BY created_at_ms DESC, id DESC LIMIT {limit}",
+        arms.join(" UNION ALL ")
+    )
+}
+
 impl Store {
     /// Puts a finished delivery (failed, or delivered: sent again) back in the queue for a fresh
     /// round of attempts. `storefront`: only one of that storefront's.
@@ -108,33 +174,7 @@ impl Store {
         &self,
         filter: &DeliveryFilter,
     ) -> Result<Vec<DeliveryView>, StoreError> {
-        let mut conditions = Vec::new();
-        let mut values: Vec<&str> = Vec::new();
-        // Only the filters given become conditions, so each list can use its index.
-        for (template, value) in [
-            ("status = $n", filter.status.map(DeliveryStatus::as_str)),
-            ("reference_id = $n", filter.reference_id.as_deref()),
-            ("storefront = $n", filter.storefront.as_deref()),
-            (
-                "(target_url = $n OR target_key = $n)",
-                filter.target.as_deref(),
-            ),
-        ] {
-            if let Some(value) = value {
-                values.push(value);
-                conditions.push(template.replace("$n", &format!("${}", values.len())));
-            }
-        }
-        let sql = format!(
-            "SELECT {VIEW_COLUMNS} FROM deliveries d {} ORDER BY created_at_ms DESC, id DESC \
-             LIMIT {}",
-            if conditions.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", conditions.join(" AND "))
-            },
-            filter.limit.clamp(1, 1000)
-        );
+        let (sql, values) = list_statement(filter);
         // Safe: the text is this function's own; every value is a bound parameter.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for value in values {
@@ -395,8 +435,8 @@ impl Write for FillReferences {
 
 #[cfg(test)]
 mod tests {
-    use super::FILL_REFERENCES_SQLITE;
-    use crate::store::sqlite_plans::plan_on_empty_store;
+    use super::{list_statement, DeliveryFilter, FILL_REFERENCES_SQLITE};
+    use crate::store::sqlite_plans::{assert_no_scan_of, plan_on_empty_store, sqlite_store};
 
     /// Filling in reference ids goes through the batch's ids, each a lookup by primary key:
     /// never through every notification still without one.
@@ -414,5 +454,56 @@ mod tests {
                 .starts_with("SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 (id=?)")),
             "{plan:#?}"
         );
+    }
+
+    /// Without a filter of its own index, the list merges each status's newest, read through
+    /// `deliveries_by_status`: the same notifications in the same order (newest first, then by
+    /// id) as one read of the whole table, which it never makes.
+    #[tokio::test]
+    async fn the_list_without_a_filter_reads_each_statuss_newest_on_sqlite() {
+        let (_dir, store) = sqlite_store().await;
+        // Twelve, their statuses in turn, two at each creation time.
+        sqlx::raw_sql(
+            "WITH RECURSIVE n(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM n WHERE n < 12) \
+             INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, body, \
+             status, next_attempt_at_ms, created_at_ms, updated_at_ms) \
+             SELECT printf('msg_%02d', n), 'ref-' || n, 'http://shop/n', 'http://shop', \
+             'order.paid', '{}', CASE n % 3 WHEN 0 THEN 'pending' WHEN 1 THEN 'delivered' \
+             ELSE 'failed' END, 0, 1000 + n / 2, 0 FROM n",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let filter = DeliveryFilter {
+            status: None,
+            reference_id: None,
+            target: None,
+            storefront: None,
+            limit: 5,
+        };
+        let ids: Vec<String> = store
+            .list_deliveries(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|view| view.id)
+            .collect();
+        assert_eq!(ids, ["msg_12", "msg_11", "msg_10", "msg_09", "msg_08"]);
+        let plan = plan_on_empty_store(&list_statement(&filter).0).await;
+        assert_no_scan_of("d", &plan);
+        assert_eq!(
+            plan.iter()
+                .filter(|step| step.starts_with("SEARCH d USING INDEX deliveries_by_status"))
+                .count(),
+            3,
+            "{plan:#?}"
+        );
+        let targeted = DeliveryFilter {
+            target: Some("http://shop".into()),
+            limit: 2,
+            ..filter
+        };
+        assert_eq!(store.list_deliveries(&targeted).await.unwrap().len(), 2);
+        store.close().await;
     }
 }
