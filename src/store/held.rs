@@ -183,8 +183,70 @@ impl Write for Sweep {
 
 #[cfg(test)]
 mod tests {
-    use super::UNLINK_DROPPED;
-    use crate::store::sqlite_plans::{assert_no_scan_of, plan_on_empty_store};
+    use super::{HELD_FOR_MS, UNLINK_DROPPED};
+    use crate::clock;
+    use crate::store::sqlite_plans::{assert_no_scan_of, plan_on_empty_store, sqlite_store};
+    use crate::store::Store;
+
+    /// An event held longer than a day is dropped and its recorded id unlinked from the
+    /// notification never made; a younger one stays held, and linked.
+    async fn an_event_held_a_day_is_dropped_and_unlinked(store: Store) {
+        let old = clock::unix_ms() - HELD_FOR_MS - 60_000;
+        let young = clock::unix_ms();
+        for (event, at) in [("evt_old", old), ("evt_young", young)] {
+            sqlx::query(
+                "INSERT INTO webhook_events (provider, event_id, event_type, received_at_ms, \
+                 delivery_id) VALUES ('conekta', $1, 'order.paid', $2, $3)",
+            )
+            .bind(event)
+            .bind(at)
+            .bind(format!("msg_{event}"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO held_events (provider, event_id, order_id, delivery_id, event, \
+                 received_at_ms) VALUES ('conekta', $1, 'ord_never', $2, '{}', $3)",
+            )
+            .bind(event)
+            .bind(format!("msg_{event}"))
+            .bind(at)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        assert_eq!(store.sweep_held_events(|_, _| None).await.unwrap(), 0);
+        let links: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT event_id, delivery_id FROM webhook_events ORDER BY event_id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            links,
+            [
+                ("evt_old".to_owned(), None),
+                ("evt_young".to_owned(), Some("msg_evt_young".to_owned()))
+            ]
+        );
+        let held: Vec<String> = sqlx::query_scalar("SELECT event_id FROM held_events")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(held, ["evt_young"]);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_event_held_a_day_is_dropped_and_unlinked_on_sqlite() {
+        let (_dir, store) = sqlite_store().await;
+        an_event_held_a_day_is_dropped_and_unlinked(store).await;
+    }
+
+    #[tokio::test]
+    async fn an_event_held_a_day_is_dropped_and_unlinked_on_postgresql() {
+        let (store, _) = crate::store::pg_group_commit::fresh_database().await;
+        an_event_held_a_day_is_dropped_and_unlinked(store).await;
+    }
 
     /// Unlinking the events held too long looks each up by its key, however many events were
     /// ever recorded (the sweep runs every 2 s while anything is held).
