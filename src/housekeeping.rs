@@ -6,11 +6,15 @@
 
 use crate::clock;
 use crate::relay::RelayHandle;
-use crate::store::{BuildHeld, Store};
+use crate::store::{BuildHeld, HeldSweep, Store};
 use std::time::Duration;
 
 /// How often held events are looked at: the rare race it settles costs at most this much delay.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// One sweep in so many, the first included, looks at every held event (`HeldSweep::All`): an
+/// event whose order's write could not release it waits at most a minute. The others look at
+/// the last minute's, where a race leaves one.
+const FULL_SWEEP_EVERY: u32 = 30;
 /// How often ended claims are dropped, and how long after their end.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 const CLAIMS_KEPT_AFTER_END_S: i64 = 86_400;
@@ -26,13 +30,20 @@ pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
     purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tidy = tokio::time::interval(TIDY_EVERY);
     tidy.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweeps: u32 = 0;
     loop {
         tokio::select! {
             _ = sweep.tick() => {
                 if store.is_closed() {
                     return;
                 }
-                match store.sweep_held_events(build_held).await {
+                let scope = if sweeps.is_multiple_of(FULL_SWEEP_EVERY) {
+                    HeldSweep::All
+                } else {
+                    HeldSweep::Recent
+                };
+                sweeps = sweeps.wrapping_add(1);
+                match store.sweep_held_events(build_held, scope).await {
                     Ok(0) => {}
                     Ok(released) => {
                         tracing::info!(released, "held events released to their storefronts");

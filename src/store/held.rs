@@ -3,13 +3,15 @@
 //! it is stored here, and becomes a notification as soon as the order is in the map: in the
 //! transaction that records the order (on PostgreSQL, when a create's record is one statement,
 //! in the write right after it), or by the sweep that catches the rare race between the two on
-//! PostgreSQL. An event whose order never appears is dropped after a day.
+//! PostgreSQL (and an order whose write right after failed). An event whose order never appears
+//! is dropped after a day.
 
 use super::events::{queue, NewDelivery, OrderContext};
 use super::group_commit::{Write, WriteFuture};
 use super::orders::order_context_in;
 use super::tx::{args, Tx};
-use super::{Store, StoreError};
+use super::{Backend, Store, StoreError};
+use std::sync::LazyLock;
 
 /// How long an event waits for its order before it is taken to be about someone else's.
 pub const HELD_FOR_MS: i64 = 24 * 3600 * 1000;
@@ -107,10 +109,53 @@ pub(super) async fn release_in(
     Ok(queued)
 }
 
+/// Which held events a sweep looks at for an order now in the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldSweep {
+    /// Those received in the last `RECENT_MS`: where a race leaves one.
+    Recent,
+    /// Every one: also those whose order was recorded by a write that could not release them
+    /// (the process stopped between that write and the next).
+    All,
+}
+
+/// How far back a `HeldSweep::Recent` looks. A race leaves an event held at most a transaction's
+/// time before its order's record commits; a minute covers that, and clocks that differ
+/// between replicas.
+const RECENT_MS: i64 = 60_000;
+
+/// Held events whose order is in the map (`$1`: at most so many orders). Every held event is
+/// looked up in the map, so the read grows with what is held: events about other systems'
+/// orders stay held a day when they come while a create is in flight, and at one a second a
+/// read every 2 s took 46-70 ms inside SQLite's writer (BENCHMARKS.md, "2026-12-07
+/// afternoon"). Hence `READY_RECENT` at most sweeps.
+const READY_ALL: &str = "SELECT DISTINCT h.provider, h.order_id FROM held_events h \
+     JOIN orders o ON o.provider = h.provider AND o.order_id = h.order_id LIMIT $1";
+
+/// The same among the events received at or after `$2`, through `held_events_by_age`; `held`
+/// names the table. SQLite, which plans without statistics, names the index: left to choose, it
+/// walked `held_events_by_order` (already in the order `DISTINCT` wants) and filtered every
+/// held event by age.
+fn ready_recent(held: &str) -> String {
+    format!(
+        "SELECT DISTINCT h.provider, h.order_id FROM {held} \
+         JOIN orders o ON o.provider = h.provider AND o.order_id = h.order_id \
+         WHERE h.received_at_ms >= $2 LIMIT $1"
+    )
+}
+
+static READY_RECENT_PG: LazyLock<String> = LazyLock::new(|| ready_recent("held_events h"));
+static READY_RECENT_SQLITE: LazyLock<String> =
+    LazyLock::new(|| ready_recent("held_events h INDEXED BY held_events_by_age"));
+
 impl Store {
-    /// Releases events whose order is now in the map, and drops those held too long; how many
-    /// were released.
-    pub async fn sweep_held_events(&self, build: BuildHeld) -> Result<usize, StoreError> {
+    /// Releases the events of `scope` whose order is now in the map, and drops those held too
+    /// long; how many were released.
+    pub async fn sweep_held_events(
+        &self,
+        build: BuildHeld,
+        scope: HeldSweep,
+    ) -> Result<usize, StoreError> {
         // Nearly always nothing is held: then a read is all it costs.
         let any = sqlx::query("SELECT 1 AS one FROM held_events LIMIT 1")
             .fetch_optional(self.pool())
@@ -118,12 +163,24 @@ impl Store {
         if any.is_none() {
             return Ok(0);
         }
-        self.write(Sweep { build }).await
+        let recent: &'static str = match self.backend() {
+            Backend::Sqlite => &READY_RECENT_SQLITE,
+            Backend::Postgres => &READY_RECENT_PG,
+        };
+        self.write(Sweep {
+            build,
+            scope,
+            recent,
+        })
+        .await
     }
 }
 
 struct Sweep {
     build: BuildHeld,
+    scope: HeldSweep,
+    /// `ready_recent` as this store's backend reads it.
+    recent: &'static str,
 }
 
 /// The recorded ids of events held too long (`$1`: received before it) stay recorded (a
@@ -148,14 +205,14 @@ impl Write for Sweep {
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now_ms: i64) -> WriteFuture<'c, usize> {
         Box::pin(async move {
-            let ready = tx
-                .fetch_all(
-                    "SELECT DISTINCT h.provider, h.order_id FROM held_events h \
-                     JOIN orders o ON o.provider = h.provider AND o.order_id = h.order_id \
-                     LIMIT $1",
-                    &args![SWEEP_ORDERS],
-                )
-                .await?;
+            let ready = match self.scope {
+                HeldSweep::All => tx.fetch_all(READY_ALL, &args![SWEEP_ORDERS]).await?,
+                HeldSweep::Recent => {
+                    let since = now_ms - RECENT_MS;
+                    tx.fetch_all(self.recent, &args![SWEEP_ORDERS, since])
+                        .await?
+                }
+            };
             let mut released = 0;
             for row in ready {
                 let provider: String = row.get("provider")?;
@@ -183,9 +240,11 @@ impl Write for Sweep {
 
 #[cfg(test)]
 mod tests {
-    use super::{HELD_FOR_MS, UNLINK_DROPPED};
+    use super::{HeldSweep, HELD_FOR_MS, READY_RECENT_SQLITE, RECENT_MS, UNLINK_DROPPED};
     use crate::clock;
+    use crate::store::events::{NewDelivery, OrderContext};
     use crate::store::sqlite_plans::{assert_no_scan_of, plan_on_empty_store, sqlite_store};
+    use crate::store::HeldEvent;
     use crate::store::Store;
 
     /// An event held longer than a day is dropped and its recorded id unlinked from the
@@ -215,7 +274,13 @@ mod tests {
             .await
             .unwrap();
         }
-        assert_eq!(store.sweep_held_events(|_, _| None).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .sweep_held_events(|_, _| None, HeldSweep::All)
+                .await
+                .unwrap(),
+            0
+        );
         let links: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT event_id, delivery_id FROM webhook_events ORDER BY event_id")
                 .fetch_all(store.pool())
@@ -246,6 +311,101 @@ mod tests {
     async fn an_event_held_a_day_is_dropped_and_unlinked_on_postgresql() {
         let (store, _) = crate::store::pg_group_commit::fresh_database().await;
         an_event_held_a_day_is_dropped_and_unlinked(store).await;
+    }
+
+    /// A notification for any released event, so the sweep counts what it released.
+    fn notify(order: &OrderContext, held: &HeldEvent) -> Option<NewDelivery> {
+        Some(NewDelivery {
+            id: held.delivery_id.clone(),
+            subject_key: "subject".to_owned(),
+            target_url: order.notification_url.clone(),
+            target_key: "http://shop".to_owned(),
+            event_type: "charge.paid".to_owned(),
+            body: held.event.clone(),
+            trace_context: None,
+            storefront: None,
+            reference_id: order.reference_id.as_str().to_owned(),
+        })
+    }
+
+    /// Held events whose order is in the map: one received seconds ago (as a race leaves it),
+    /// one ten minutes ago (as a write that could not release it leaves it); and one whose order
+    /// is not. A recent sweep releases the first only, a full one the second as well.
+    async fn a_recent_sweep_releases_what_a_race_leaves_and_a_full_one_the_rest(store: Store) {
+        let now = clock::unix_ms();
+        for (event, order, at) in [
+            ("evt_race", "ord_race", now - RECENT_MS / 12),
+            ("evt_stranded", "ord_stranded", now - RECENT_MS * 10),
+            ("evt_waiting", "ord_unknown", now),
+        ] {
+            sqlx::query(
+                "INSERT INTO held_events (provider, event_id, order_id, delivery_id, event, \
+                 received_at_ms) VALUES ('conekta', $1, $2, $3, '{}', $4)",
+            )
+            .bind(event)
+            .bind(order)
+            .bind(format!("msg_{event}"))
+            .bind(at)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        for order in ["ord_race", "ord_stranded"] {
+            sqlx::query(
+                "INSERT INTO orders (provider, order_id, account_hash, reference_id, \
+                 notification_url, amount_cents, currency, created_at) \
+                 VALUES ('conekta', $1, 'acct', $1, 'http://shop/n', 1000, 'MXN', 0)",
+            )
+            .bind(order)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        let held = || async {
+            let held: Vec<String> =
+                sqlx::query_scalar("SELECT event_id FROM held_events ORDER BY event_id")
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap();
+            held
+        };
+        let recent = store.sweep_held_events(notify, HeldSweep::Recent).await;
+        assert_eq!(recent.unwrap(), 1);
+        assert_eq!(held().await, ["evt_stranded", "evt_waiting"]);
+        let full = store.sweep_held_events(notify, HeldSweep::All).await;
+        assert_eq!(full.unwrap(), 1);
+        assert_eq!(held().await, ["evt_waiting"]);
+        let queued: Vec<String> = sqlx::query_scalar("SELECT id FROM deliveries ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(queued, ["msg_evt_race", "msg_evt_stranded"]);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_recent_sweep_releases_what_a_race_leaves_and_a_full_one_the_rest_on_sqlite() {
+        let (_dir, store) = sqlite_store().await;
+        a_recent_sweep_releases_what_a_race_leaves_and_a_full_one_the_rest(store).await;
+    }
+
+    #[tokio::test]
+    async fn a_recent_sweep_releases_what_a_race_leaves_and_a_full_one_the_rest_on_postgresql() {
+        let (store, _) = crate::store::pg_group_commit::fresh_database().await;
+        a_recent_sweep_releases_what_a_race_leaves_and_a_full_one_the_rest(store).await;
+    }
+
+    /// A recent sweep reads only the recent held events, through their age's index, however
+    /// many are held.
+    #[tokio::test]
+    async fn a_recent_sweep_reads_held_events_by_age_on_sqlite() {
+        let plan = plan_on_empty_store(&READY_RECENT_SQLITE).await;
+        assert!(
+            plan.iter().any(|step| step
+                .starts_with("SEARCH h USING INDEX held_events_by_age (received_at_ms>?)")),
+            "{plan:#?}"
+        );
+        assert_no_scan_of("h", &plan);
     }
 
     /// Unlinking the events held too long looks each up by its key, however many events were

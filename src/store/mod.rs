@@ -29,7 +29,7 @@ pub use deliveries::{
     DeliveryView, DueWindow, QueueStats, ReadStart, RetryRequest, Slot, UnknownStatus,
 };
 pub use events::{IncomingEvent, Ingested, NewDelivery, OrderContext};
-pub use held::{BuildHeld, HeldEvent};
+pub use held::{BuildHeld, HeldEvent, HeldSweep};
 pub use orders::OrderRecord;
 pub use references::{NewReference, StoredReference};
 
