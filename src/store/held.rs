@@ -127,8 +127,8 @@ const RECENT_MS: i64 = 60_000;
 /// Held events whose order is in the map (`$1`: at most so many orders). Every held event is
 /// looked up in the map, so the read grows with what is held: events about other systems'
 /// orders stay held a day when they come while a create is in flight, and at one a second a
-/// read every 2 s took 46-70 ms inside SQLite's writer (BENCHMARKS.md, "2026-12-07
-/// afternoon"). Hence `READY_RECENT` at most sweeps.
+/// read every 2 s took up to 89 ms inside SQLite's writer (BENCHMARKS.md, "2026-12-07
+/// afternoon"). Hence `ready_recent` at most sweeps.
 const READY_ALL: &str = "SELECT DISTINCT h.provider, h.order_id FROM held_events h \
      JOIN orders o ON o.provider = h.provider AND o.order_id = h.order_id LIMIT $1";
 
