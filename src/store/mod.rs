@@ -210,6 +210,25 @@ impl Store {
         &self.pool
     }
 
+    /// Upkeep that deletes what ended (`write(limit)` deletes at most `limit` rows, oldest
+    /// first, and says how many): a batch a write with a pause after each full one, until one
+    /// is not full, so the writer serves creates and events meanwhile; how many in all. One
+    /// statement for everything took 3.2 s of SQLite's writer for 60,000 ended claims.
+    async fn delete_in_batches<W: Write<Output = u64>>(
+        &self,
+        write: impl Fn(i64) -> W,
+    ) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        loop {
+            let batch = self.write(write(UPKEEP_BATCH)).await?;
+            deleted += batch;
+            if batch < UPKEEP_BATCH as u64 {
+                return Ok(deleted);
+            }
+            tokio::time::sleep(UPKEEP_PAUSE).await;
+        }
+    }
+
     /// Commits `write`, the one way the store writes: group-committed, so one commit (and one
     /// flush to disk) serves the writes that arrive together.
     async fn write<W: Write>(&self, write: W) -> Result<W::Output, StoreError> {
@@ -219,6 +238,12 @@ impl Store {
         }
     }
 }
+
+/// Rows one write of upkeep deletes at most (ended claims: on SQLite about 8 ms of the
+/// writer's time, a create's wait at worst), and the pause after a full batch: upkeep then
+/// takes at most about half of the writer's time while it catches up.
+pub(super) const UPKEEP_BATCH: i64 = 100;
+const UPKEEP_PAUSE: Duration = Duration::from_millis(10);
 
 /// The file the pool's SQLite database lives in.
 async fn database_file(pool: &AnyPool) -> Result<String, StoreError> {

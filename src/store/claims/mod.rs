@@ -144,12 +144,6 @@ pub struct Finish<'a> {
 /// to a concurrent change of the same row.
 const CLAIM_ATTEMPTS: usize = 5;
 
-/// Claims one write of the purge deletes at most (on SQLite about 8 ms of the writer's time,
-/// a create's wait at worst), and the pause after a full batch: the purge then takes at most
-/// about half of the writer's time while it catches up.
-const PURGE_BATCH: i64 = 100;
-const PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
-
 impl Store {
     /// Claims an operation for this request, or says why not.
     pub async fn claim(&self, key: ClaimKey<'_>, new: &NewClaim<'_>) -> Result<Claim, StoreError> {
@@ -342,23 +336,11 @@ impl Store {
         self.write(LeasesVoid).await
     }
 
-    /// Drops claims whose binding ended before `before` (Unix s), a batch a write with a pause
-    /// between, so the writer serves creates and events meanwhile; how many.
+    /// Drops claims whose binding ended before `before` (Unix s), in batches
+    /// (`delete_in_batches`); how many.
     pub async fn purge_claims(&self, before: i64) -> Result<u64, StoreError> {
-        let mut purged = 0;
-        loop {
-            let batch = self
-                .write(ClaimsPurge {
-                    before,
-                    limit: PURGE_BATCH,
-                })
-                .await?;
-            purged += batch;
-            if batch < PURGE_BATCH as u64 {
-                return Ok(purged);
-            }
-            tokio::time::sleep(PURGE_PAUSE).await;
-        }
+        self.delete_in_batches(|limit| ClaimsPurge { before, limit })
+            .await
     }
 }
 
@@ -511,7 +493,7 @@ mod tests {
     /// The purge drops every claim that ended before its cut, a bounded batch a write, and
     /// keeps the others.
     async fn the_purge_drops_ended_claims_in_bounded_batches(store: Store) {
-        let ended = PURGE_BATCH as usize * 2 + 5;
+        let ended = crate::store::UPKEEP_BATCH as usize * 2 + 5;
         let keys: Vec<String> = (0..ended + 3).map(|n| format!("ref-{n}")).collect();
         for (n, key) in keys.iter().enumerate() {
             let claim = NewClaim {
