@@ -6,7 +6,7 @@
 
 use crate::clock;
 use crate::relay::RelayHandle;
-use crate::store::{BuildHeld, HeldSweep, Store};
+use crate::store::{Analyzed, BuildHeld, HeldSweep, Store};
 use std::time::Duration;
 
 /// How often held events are looked at: the rare race it settles costs at most this much delay.
@@ -22,6 +22,9 @@ const CLAIMS_KEPT_AFTER_END_S: i64 = 86_400;
 /// second the lease table then held 55-86 pages, against 200-300 between autovacuum's visits.
 const TIDY_EVERY: Duration = Duration::from_secs(10);
 
+/// At most how often the outbox is analyzed because its statistics missed a backlog.
+const BACKLOG_ANALYZE_EVERY: Duration = Duration::from_secs(60);
+
 /// Runs until the store closes.
 pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
@@ -31,6 +34,7 @@ pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
     let mut tidy = tokio::time::interval(TIDY_EVERY);
     tidy.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweeps: u32 = 0;
+    let mut backlog_analyzed = None;
     loop {
         tokio::select! {
             _ = sweep.tick() => {
@@ -66,8 +70,15 @@ pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
                 if store.is_closed() {
                     return;
                 }
-                if let Err(error) = store.tidy_relay_tables().await {
-                    tracing::warn!(%error, "could not tidy the relay's tables");
+                let backlog_check = backlog_analyzed
+                    .is_none_or(|at: std::time::Instant| at.elapsed() >= BACKLOG_ANALYZE_EVERY);
+                match store.tidy_relay_tables(backlog_check).await {
+                    Ok(Analyzed::UnseenBacklog) => {
+                        tracing::info!("the outbox's statistics were taken again: they did not see its backlog");
+                        backlog_analyzed = Some(std::time::Instant::now());
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "could not tidy the relay's tables"),
                 }
             }
         }

@@ -25,8 +25,9 @@ pub use claims::{
     Abandon, Claim, ClaimKey, ClaimScope, ClaimTarget, EarlierAttempt, Finish, NewClaim, OwnedClaim,
 };
 pub use deliveries::{
-    AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryFilter, DeliveryStatus,
-    DeliveryView, DueWindow, QueueStats, ReadStart, RetryRequest, Slot, UnknownStatus,
+    Analyzed, AttemptNext, AttemptRecord, AttemptView, ClaimedDelivery, DeliveryFilter,
+    DeliveryStatus, DeliveryView, DueWindow, QueueStats, ReadStart, RetryRequest, Slot,
+    UnknownStatus,
 };
 pub use events::{IncomingEvent, Ingested, NewDelivery, OrderContext};
 pub use held::{BuildHeld, HeldEvent, HeldSweep};

@@ -9,6 +9,7 @@ mod upkeep;
 mod views;
 
 pub use queue::{AttemptNext, AttemptRecord, ClaimedDelivery, DueWindow, ReadStart, Slot};
+pub use upkeep::Analyzed;
 pub use views::{AttemptView, DeliveryFilter, DeliveryView, QueueStats, RetryRequest};
 
 use super::tx::Arg;

@@ -886,9 +886,9 @@ mod tests {
         };
         sqlx::raw_sql(AssertSqlSafe(format!(
             "ALTER TABLE deliveries SET (autovacuum_enabled = false); {} {} ANALYZE deliveries; {}",
-            queued("delivered", 1, 20_000),
-            queued("pending", 20_001, 20_020),
-            queued("pending", 20_021, 23_000),
+            queued("delivered", 1, 30_000),
+            queued("pending", 30_001, 30_003),
+            queued("pending", 30_004, 33_000),
         )))
         .execute(&mut conn)
         .await

@@ -21,31 +21,79 @@ const DELIVERIES_STATISTICS_LAG: &str = "SELECT CASE WHEN s.n_mod_since_analyze 
      GREATEST(c.reltuples, 0) THEN 1 ELSE 0 END AS lags FROM pg_stat_user_tables s \
      JOIN pg_class c ON c.oid = s.relid WHERE s.relid = CAST('deliveries' AS regclass)";
 
+/// Whether at least `$1` notifications are pending (counted up to four times that, through the
+/// partial indexes of pending ones) and the statistics of `deliveries` expect fewer than a
+/// quarter of them. Statistics taken while the relay keeps up expect a pending notification or
+/// two, and the planner then takes a whole walk of a partial index of pending ones for free:
+/// it read each head's earlier notification of its order that way, every head against every
+/// pending one. Under a steady intake on a young store (analyzed by the rule above at a quiet
+/// moment), a blip of 1,774 pending made one read of the queue take 3.1 s, and the relay fell
+/// 5,000 behind (BENCHMARKS.md, "2026-12-07 evening"); an outage on a grown store, whose
+/// autovacuum analyzes after a tenth of the table changed, would have its backlog read so
+/// until then.
+const PENDING_UNSEEN: &str = "SELECT CASE WHEN p.pending >= $1 AND 4 * COALESCE((\
+       SELECT m.freq FROM pg_stats s CROSS JOIN LATERAL unnest(\
+         CAST(CAST(s.most_common_vals AS text) AS text[]), s.most_common_freqs) AS m(value, freq) \
+       WHERE s.schemaname = current_schema() AND s.tablename = 'deliveries' \
+         AND s.attname = 'status' AND m.value = 'pending'), 0) * GREATEST(c.reltuples, 0) \
+       < p.pending THEN 1 ELSE 0 END AS unseen \
+     FROM (SELECT COUNT(*) AS pending FROM (SELECT 1 FROM deliveries WHERE status = 'pending' \
+       LIMIT 4 * $1) AS b) AS p, pg_class c WHERE c.oid = CAST('deliveries' AS regclass)";
+
+/// A backlog `PENDING_UNSEEN` looks for: one whose reads, planned as if nothing were pending,
+/// cost a second or more.
+const UNSEEN_BACKLOG: i64 = 1_000;
+
+/// Why `tidy_relay_tables` had the outbox analyzed, if it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Analyzed {
+    No,
+    /// Young: its statistics lag its size (`DELIVERIES_STATISTICS_LAG`).
+    Young,
+    /// A backlog its statistics did not expect (`PENDING_UNSEEN`).
+    UnseenBacklog,
+}
+
 impl Store {
     /// On PostgreSQL, `TIDY_LEASES`, and `ANALYZE deliveries` where its statistics lag (see
-    /// `DELIVERIES_STATISTICS_LAG`; `SKIP_LOCKED`: a replica already at it is enough). Nothing on
-    /// SQLite, where one replica reuses the pages its deletes free and plans without statistics.
-    pub async fn tidy_relay_tables(&self) -> Result<(), StoreError> {
+    /// `DELIVERIES_STATISTICS_LAG`) or, if `backlog_check`, expect far fewer pending than there
+    /// are (`PENDING_UNSEEN`; the caller spaces these out: a sample that still misses the
+    /// backlog would be taken again at every tidy). `SKIP_LOCKED`: a replica already at it is
+    /// enough. Nothing on SQLite, where one replica reuses the pages its deletes free and plans
+    /// without statistics.
+    pub async fn tidy_relay_tables(&self, backlog_check: bool) -> Result<Analyzed, StoreError> {
         if self.backend() != Backend::Postgres {
-            return Ok(());
+            return Ok(Analyzed::No);
         }
         // The simple protocol: `VACUUM` runs outside any transaction block.
         sqlx::raw_sql(TIDY_LEASES).execute(self.pool()).await?;
         let lags: Option<i64> = sqlx::query_scalar(DELIVERIES_STATISTICS_LAG)
             .fetch_optional(self.pool())
             .await?;
-        if lags == Some(1) {
-            sqlx::raw_sql("ANALYZE (SKIP_LOCKED) deliveries")
-                .execute(self.pool())
-                .await?;
-        }
-        Ok(())
+        let why = if lags == Some(1) {
+            Analyzed::Young
+        } else if backlog_check
+            && sqlx::query_scalar::<_, i64>(PENDING_UNSEEN)
+                .bind(UNSEEN_BACKLOG)
+                .fetch_optional(self.pool())
+                .await?
+                == Some(1)
+        {
+            Analyzed::UnseenBacklog
+        } else {
+            return Ok(Analyzed::No);
+        };
+        sqlx::raw_sql("ANALYZE (SKIP_LOCKED) deliveries")
+            .execute(self.pool())
+            .await?;
+        Ok(why)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::leases::tests::TEN_TARGETS;
+    use super::Analyzed;
     use crate::store::pg_group_commit::fresh_database;
     use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
@@ -81,7 +129,7 @@ mod tests {
             untidied > grown + grown / 2,
             "{grown} then {untidied} pages"
         );
-        store.tidy_relay_tables().await.unwrap();
+        store.tidy_relay_tables(false).await.unwrap();
         let tidied = leases_taken_and_ended(&mut conn, 150).await;
         assert!(tidied <= untidied, "{untidied} then {tidied} pages");
     }
@@ -124,9 +172,57 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(reltuples().await < 1.0, "not analyzed yet");
-        store.tidy_relay_tables().await.unwrap();
+        store.tidy_relay_tables(false).await.unwrap();
         assert_eq!(reltuples().await, 3000.0);
         // Analyzed: the next tidy leaves it to autovacuum.
         assert_eq!(counted().await, 0);
+    }
+
+    /// A backlog the statistics never saw (taken when 3 of 30,000 were pending, then 3,000
+    /// more queued) has the outbox analyzed at the next tidy that may look for one; then its
+    /// statistics expect it, and the next tidy leaves it alone. A tidy that may not look leaves
+    /// it too.
+    #[tokio::test]
+    async fn a_backlog_the_statistics_never_saw_has_them_taken_again() {
+        let (store, url) = fresh_database().await;
+        let queued = |status: &str, from: u32, to: u32| {
+            format!(
+                "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, \
+                 body, status, next_attempt_at_ms, created_at_ms, updated_at_ms) \
+                 SELECT 'msg_' || lpad(n::text, 6, '0'), 'ref-' || n, 'http://shop/n', \
+                 'http://shop', 'order.paid', '{{}}', '{status}', 1000 + n, 1000 + n, 1000 + n \
+                 FROM generate_series({from}, {to}) n;"
+            )
+        };
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER TABLE deliveries SET (autovacuum_enabled = false); {} {} ANALYZE deliveries; {}",
+            queued("delivered", 1, 30_000),
+            queued("pending", 30_001, 30_003),
+            queued("pending", 30_004, 33_000),
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let expected = || async {
+            sqlx::query_scalar::<_, f64>(
+                "SELECT CAST(COALESCE((SELECT m.freq FROM pg_stats s CROSS JOIN LATERAL \
+                 unnest(CAST(CAST(s.most_common_vals AS text) AS text[]), \
+                 s.most_common_freqs) AS m(value, freq) WHERE s.tablename = 'deliveries' \
+                 AND s.attname = 'status' AND m.value = 'pending'), 0) * \
+                 (SELECT reltuples FROM pg_class WHERE relname = 'deliveries') AS float8)",
+            )
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+        };
+        assert!(expected().await < 10.0, "{}", expected().await);
+        assert_eq!(store.tidy_relay_tables(false).await.unwrap(), Analyzed::No);
+        assert_eq!(
+            store.tidy_relay_tables(true).await.unwrap(),
+            Analyzed::UnseenBacklog
+        );
+        assert!(expected().await > 2_000.0, "{}", expected().await);
+        assert_eq!(store.tidy_relay_tables(true).await.unwrap(), Analyzed::No);
     }
 }
