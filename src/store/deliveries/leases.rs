@@ -504,6 +504,32 @@ pub(super) mod tests {
     use crate::store::tx::OwnTransaction;
     use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
+    /// PostgreSQL: a store whose statistics were taken when 3 of 30,000 notifications were
+    /// pending, then 3,000 more queued (autovacuum off, so the statistics stay as taken); all to
+    /// one target, each about an order of its own.
+    pub(in crate::store::deliveries) async fn a_backlog_the_statistics_never_saw(
+        conn: &mut sqlx::AnyConnection,
+    ) {
+        let queued = |status: &str, from: u32, to: u32| {
+            format!(
+                "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, \
+                 body, status, next_attempt_at_ms, created_at_ms, updated_at_ms) \
+                 SELECT 'msg_' || lpad(n::text, 6, '0'), 'ref-' || n, 'http://shop/n', \
+                 'http://shop', 'order.paid', '{{}}', '{status}', 1000 + n, 1000 + n, 1000 + n \
+                 FROM generate_series({from}, {to}) n;"
+            )
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE deliveries SET (autovacuum_enabled = false); {} {} ANALYZE deliveries; {}",
+            queued("delivered", 1, 30_000),
+            queued("pending", 30_001, 30_003),
+            queued("pending", 30_004, 33_000),
+        )))
+        .execute(conn)
+        .await
+        .unwrap();
+    }
+
     /// Ten targets, 300 pending notifications each, due in the order they were queued.
     pub(in crate::store::deliveries) const TEN_TARGETS: &str =
         "INSERT INTO deliveries (id, subject_key, target_url, target_key, \

@@ -872,27 +872,11 @@ mod tests {
     /// events a second in `bench/steady.sh`, 98 ms a read), and the relay fell behind.
     #[tokio::test]
     async fn a_read_of_a_backlog_the_statistics_never_saw_looks_up_each_heads_subject() {
-        use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+        use sqlx::{AnyConnection, Connection};
         let (_store, url) = crate::store::pg_group_commit::fresh_database().await;
         let mut conn = AnyConnection::connect(&url).await.unwrap();
-        let queued = |status: &str, from: u32, to: u32| {
-            format!(
-                "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, \
-                 body, status, next_attempt_at_ms, created_at_ms, updated_at_ms) \
-                 SELECT 'msg_' || lpad(n::text, 6, '0'), 'ref-' || n, 'http://shop/n', \
-                 'http://shop', 'order.paid', '{{}}', '{status}', 1000 + n, 1000 + n, 1000 + n \
-                 FROM generate_series({from}, {to}) n;"
-            )
-        };
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "ALTER TABLE deliveries SET (autovacuum_enabled = false); {} {} ANALYZE deliveries; {}",
-            queued("delivered", 1, 30_000),
-            queued("pending", 30_001, 30_003),
-            queued("pending", 30_004, 33_000),
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        use super::super::leases::tests::a_backlog_the_statistics_never_saw;
+        a_backlog_the_statistics_never_saw(&mut conn).await;
         for mode in ["force_custom_plan", "force_generic_plan"] {
             let plan = read_plan(&mut conn, mode).await;
             let compared: u64 = plan

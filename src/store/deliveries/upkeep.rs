@@ -92,7 +92,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::leases::tests::TEN_TARGETS;
+    use super::super::leases::tests::{a_backlog_the_statistics_never_saw, TEN_TARGETS};
     use super::Analyzed;
     use crate::store::pg_group_commit::fresh_database;
     use sqlx::{AnyConnection, AssertSqlSafe, Connection};
@@ -185,25 +185,8 @@ mod tests {
     #[tokio::test]
     async fn a_backlog_the_statistics_never_saw_has_them_taken_again() {
         let (store, url) = fresh_database().await;
-        let queued = |status: &str, from: u32, to: u32| {
-            format!(
-                "INSERT INTO deliveries (id, subject_key, target_url, target_key, event_type, \
-                 body, status, next_attempt_at_ms, created_at_ms, updated_at_ms) \
-                 SELECT 'msg_' || lpad(n::text, 6, '0'), 'ref-' || n, 'http://shop/n', \
-                 'http://shop', 'order.paid', '{{}}', '{status}', 1000 + n, 1000 + n, 1000 + n \
-                 FROM generate_series({from}, {to}) n;"
-            )
-        };
         let mut conn = AnyConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "ALTER TABLE deliveries SET (autovacuum_enabled = false); {} {} ANALYZE deliveries; {}",
-            queued("delivered", 1, 30_000),
-            queued("pending", 30_001, 30_003),
-            queued("pending", 30_004, 33_000),
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        a_backlog_the_statistics_never_saw(&mut conn).await;
         let expected = || async {
             sqlx::query_scalar::<_, f64>(
                 "SELECT CAST(COALESCE((SELECT m.freq FROM pg_stats s CROSS JOIN LATERAL \
