@@ -27,8 +27,8 @@ const DELIVERIES_STATISTICS_LAG: &str = "SELECT CASE WHEN s.n_mod_since_analyze 
 /// two, and the planner then takes a whole walk of a partial index of pending ones for free:
 /// it read each head's earlier notification of its order that way, every head against every
 /// pending one. Under a steady intake on a young store (analyzed by the rule above at a quiet
-/// moment), a blip of 1,774 pending made one read of the queue take 3.1 s, and the relay fell
-/// 5,000 behind (BENCHMARKS.md, "2026-12-07 evening"); an outage on a grown store, whose
+/// moment), a blip of 2,994 pending made one read of the queue take 11 s, and the relay fell
+/// 10,000 behind (BENCHMARKS.md, "2026-12-07 evening"); an outage on a grown store, whose
 /// autovacuum analyzes after a tenth of the table changed, would have its backlog read so
 /// until then.
 const PENDING_UNSEEN: &str = "SELECT CASE WHEN p.pending >= $1 AND 4 * COALESCE((\
