@@ -153,9 +153,9 @@ fn newest(conditions: &[String], limit: i64) -> String {
 
 /// The same without a status: each status's newest, read newest first through the index that
 /// `status_key` names (`deliveries_by_status` as `status`, or the storefront's as
-/// `unkeyed("status")`), then merged. Read as one list, the whole table (every notification ever queued) was scanned
-/// and sorted at each call, the subject's first pending one looked up for each: a storefront's
-/// `GET /deliveries` in single-storefront mode.
+/// `unkeyed("status")`), then merged. Read as one list, the whole table (every notification
+/// ever queued) was scanned and sorted at each call, the subject's first pending one looked up
+/// for each: a storefront's `GET /deliveries` in single-storefront mode.
 fn newest_of_each_status(status_key: &str, conditions: &[String], limit: i64) -> String {
     let arms: Vec<String> = DeliveryStatus::ALL
         .iter()
