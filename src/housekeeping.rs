@@ -74,7 +74,7 @@ pub async fn run(store: Store, relay: RelayHandle, build_held: BuildHeld) {
                     .is_none_or(|at: std::time::Instant| at.elapsed() >= BACKLOG_ANALYZE_EVERY);
                 match store.tidy_relay_tables(backlog_check).await {
                     Ok(Analyzed::UnseenBacklog) => {
-                        tracing::info!("the outbox's statistics were taken again: they did not see its backlog");
+                        tracing::info!("the outbox's statistics missed its backlog: taken again");
                         backlog_analyzed = Some(std::time::Instant::now());
                     }
                     Ok(_) => {}
