@@ -4,7 +4,8 @@
 
 use super::group_commit::{Write, WriteFuture};
 use super::tx::{args, Tx};
-use super::{Store, StoreError};
+use super::{Store, StoreError, Writer};
+use crate::clock;
 use std::time::Duration;
 
 /// How often a process says it is alive.
@@ -32,8 +33,32 @@ impl Store {
             }
             if let Err(error) = self.register_instance().await {
                 tracing::warn!(%error, "could not record this process's heartbeat");
+            } else if let Err(error) = self.note_others_alive().await {
+                tracing::warn!(%error, "could not count the other processes on this database");
             }
         }
+    }
+
+    /// On PostgreSQL, tells the writers whether other processes beat on the same database
+    /// (`PgGroupWriter::share`): while they do, fewer writers take this process's writes.
+    pub(super) async fn note_others_alive(&self) -> Result<(), StoreError> {
+        let Writer::Postgres(writer) = &self.writer else {
+            return Ok(());
+        };
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM instances WHERE id <> $1 AND heartbeat_ms >= $2",
+        )
+        .bind(self.instance())
+        .bind(clock::unix_ms() - OWNER_SILENCE_MS)
+        .fetch_one(self.pool())
+        .await?;
+        if writer.share(others > 0) {
+            tracing::info!(
+                others,
+                "other processes alive on this database, writers to match"
+            );
+        }
+        Ok(())
     }
 
     /// Removes this process from the running ones (a clean stop): its claims are free at once.
@@ -89,5 +114,42 @@ impl Write for Forget {
                 .await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::pg_group_commit::fresh_database;
+
+    fn shared(store: &Store) -> bool {
+        match &store.writer {
+            Writer::Postgres(writer) => writer.shared(),
+            Writer::Sqlite(_) => unreachable!("a PostgreSQL store"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_process_tells_its_writers_whether_others_beat_on_its_database() {
+        let (first, url) = fresh_database().await;
+        // A process that stopped beating a while ago does not count.
+        sqlx::query(
+            "INSERT INTO instances (id, started_at_ms, heartbeat_ms) VALUES ('gone', 0, $1)",
+        )
+        .bind(clock::unix_ms() - OWNER_SILENCE_MS - 1_000)
+        .execute(first.pool())
+        .await
+        .unwrap();
+        first.note_others_alive().await.unwrap();
+        assert!(!shared(&first), "alone");
+        let second = Store::connect(&url.clone().into()).await.unwrap();
+        first.note_others_alive().await.unwrap();
+        second.note_others_alive().await.unwrap();
+        assert!(shared(&first) && shared(&second), "each sees the other");
+        second.forget_instance().await.unwrap();
+        second.close().await;
+        first.note_others_alive().await.unwrap();
+        assert!(!shared(&first), "alone again once the other stopped");
+        first.close().await;
     }
 }

@@ -30,6 +30,12 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex, OwnedSemaphorePermit, Semaphore};
 /// second is enough for one group's flush to overlap the next group's statements; each more
 /// only splits what queued into smaller groups, each with its own commit (see BENCHMARKS.md).
 const WRITERS: u32 = 2;
+/// Writers that take writes while other processes write to the same database (`share`): their
+/// writers already overlap this one's flushes, and a second writer here would only split this
+/// process's share of the load into smaller groups. Two replicas with two writers each paid
+/// twice one replica's transactions per event; with one each they took events in 3-22% faster
+/// (BENCHMARKS.md, "2026-12-07 late evening").
+const WRITERS_SHARING: u32 = 1;
 /// Most writes one group commit takes in: a group's transaction holds its row locks until it
 /// commits, so it stays short.
 const MAX_GROUP: usize = 256;
@@ -160,6 +166,8 @@ pub(super) struct PgGroupWriter {
     closing: Arc<watch::Sender<bool>>,
     /// Set when the store closes: later writes are refused.
     closed: Arc<AtomicBool>,
+    /// Whether other processes write to the same database (`WRITERS_SHARING`).
+    sharing: Arc<watch::Sender<bool>>,
 }
 
 impl PgGroupWriter {
@@ -177,6 +185,7 @@ impl PgGroupWriter {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue: Queue = Arc::new(Mutex::new(queue));
         let (closing, told) = watch::channel(false);
+        let (sharing, shared) = watch::channel(false);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -185,18 +194,21 @@ impl PgGroupWriter {
         std::thread::Builder::new()
             .name("pagos-pg-writer".into())
             .spawn(move || {
-                runtime.block_on(futures_util::future::join_all((0..WRITERS).map(|_| {
+                runtime.block_on(futures_util::future::join_all((0..WRITERS).map(|n| {
                     let conn = WriterConnection {
                         url: url.clone(),
                         open: None,
                         answered: None,
                     };
+                    // Those past `WRITERS_SHARING` stand aside while others share the database.
+                    let stand_aside = (n >= WRITERS_SHARING).then(|| shared.clone());
                     commit_groups(
                         conn,
                         turns.clone(),
                         queue.clone(),
                         gathering.clone(),
                         told.clone(),
+                        stand_aside,
                     )
                 })))
             })
@@ -205,6 +217,24 @@ impl PgGroupWriter {
             jobs,
             closing: Arc::new(closing),
             closed: Arc::default(),
+            sharing: Arc::new(sharing),
+        })
+    }
+
+    /// Whether the writers were last told the database is shared.
+    #[cfg(test)]
+    pub fn shared(&self) -> bool {
+        *self.sharing.borrow()
+    }
+
+    /// Tells the writers whether other processes write to the same database: while they do,
+    /// only `WRITERS_SHARING` take writes (a writer in the middle of a group finishes it).
+    /// True when that changed.
+    pub fn share(&self, shared: bool) -> bool {
+        self.sharing.send_if_modified(|sharing| {
+            let changed = *sharing != shared;
+            *sharing = shared;
+            changed
         })
     }
 
@@ -236,19 +266,43 @@ impl PgGroupWriter {
 }
 
 /// One writer: takes what queued (one writer at a time takes from the queue), commits it as a
-/// group, answers each caller after the commit. Ends, closing its connection, when told to or
-/// when every handle is gone.
+/// group, answers each caller after the commit. With `stand_aside`, takes nothing while it says
+/// the database is shared. Ends, closing its connection, when told to or when every handle is
+/// gone.
 async fn commit_groups(
     mut conn: WriterConnection,
     turns: WriteTurns,
     queue: Queue,
     gathering: Gathering,
     mut closing: watch::Receiver<bool>,
+    mut stand_aside: Option<watch::Receiver<bool>>,
 ) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     loop {
-        let Some(slot) = take_group(&queue, &gathering, &mut closing, &mut group).await else {
-            break;
+        if let Some(shared) = stand_aside.as_mut() {
+            tokio::select! {
+                biased;
+                _ = closing.wait_for(|closing| *closing) => break,
+                alone = shared.wait_for(|shared| !*shared) => {
+                    if alone.is_err() {
+                        // The handle that says so is gone: so is every other.
+                        break;
+                    }
+                }
+            }
+        }
+        let slot = match take_group(
+            &queue,
+            &gathering,
+            &mut closing,
+            &mut stand_aside,
+            &mut group,
+        )
+        .await
+        {
+            Taken::Group(slot) => slot,
+            Taken::StandAside => continue,
+            Taken::End => break,
         };
         // A turn is only a gate (tests close it to make writes queue): held through the group,
         // it would run the writers one at a time, and no flush would overlap the next group.
@@ -278,26 +332,42 @@ async fn commit_groups(
     conn.close().await;
 }
 
+/// What a writer's wait for writes came to.
+enum Taken {
+    /// A group, in the writer's `group`, and its statement slot.
+    Group(StatementSlot),
+    /// The database became shared before a write came: this writer stands aside.
+    StandAside,
+    /// Told to close before a write came, or every handle is gone.
+    End,
+}
+
 /// Waits for a write, then for the statement slot (see `Gathering`), and takes whatever else
-/// queued meanwhile into `group`. None once every handle is gone, or when told to close before
-/// a write came.
+/// queued meanwhile into `group`; or stands aside if `stand_aside` says the database became
+/// shared before a write came.
 async fn take_group(
     queue: &Queue,
     gathering: &Gathering,
     closing: &mut watch::Receiver<bool>,
+    stand_aside: &mut Option<watch::Receiver<bool>>,
     group: &mut Vec<Box<dyn Job>>,
-) -> Option<StatementSlot> {
+) -> Taken {
     // Only the waits for the queue and for a write end on closing: once a write is taken it
     // is committed and answered.
     let mut queue = tokio::select! {
         biased;
-        _ = closing.wait_for(|closing| *closing) => return None,
+        _ = closing.wait_for(|closing| *closing) => return Taken::End,
+        _ = until_shared(stand_aside) => return Taken::StandAside,
         queue = queue.lock() => queue,
     };
     let first = tokio::select! {
         biased;
-        _ = closing.wait_for(|closing| *closing) => return None,
-        first = queue.recv() => first?,
+        _ = closing.wait_for(|closing| *closing) => return Taken::End,
+        _ = until_shared(stand_aside) => return Taken::StandAside,
+        first = queue.recv() => match first {
+            Some(first) => first,
+            None => return Taken::End,
+        },
     };
     let slot = gathering.slot().await;
     group.push(first);
@@ -308,7 +378,17 @@ async fn take_group(
         }
     }
     gathering.took(group.len());
-    Some(slot)
+    Taken::Group(slot)
+}
+
+/// Ends once `stand_aside` says the database is shared; never without one.
+async fn until_shared(stand_aside: &mut Option<watch::Receiver<bool>>) {
+    if let Some(shared) = stand_aside {
+        if shared.wait_for(|shared| *shared).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 /// A writer's connection, kept from one group to the next: a pooled one cost a round trip to
@@ -825,6 +905,62 @@ mod tests {
         }
         assert_eq!(claim.await.unwrap().unwrap(), "on");
         assert_eq!(record.await.unwrap().unwrap(), "on");
+        writer.close().await;
+    }
+
+    /// Queues `write` itself (so it is in the queue on return); its answer, once committed.
+    async fn queued<W: Write>(
+        writer: &PgGroupWriter,
+        write: W,
+    ) -> oneshot::Receiver<Result<W::Output, StoreError>> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending {
+            write,
+            output: None,
+            reply,
+        });
+        assert!(writer.jobs.send(job).await.is_ok(), "the writers are gone");
+        answer
+    }
+
+    /// Two writes queued behind the turns, the second once a writer has taken the first, then a
+    /// moment for any writer free to take it: the connections they ran on.
+    async fn two_writes_behind_a_held_turn(
+        writer: &PgGroupWriter,
+        turns: &WriteTurns,
+    ) -> (i64, i64) {
+        let held = turns.lock().await;
+        let first = queued(writer, BackendPid).await;
+        until_queued(writer, 0).await;
+        let second = queued(writer, BackendPid).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(held);
+        (
+            first.await.unwrap().unwrap(),
+            second.await.unwrap().unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn while_the_database_is_shared_one_writer_takes_the_writes() {
+        sqlx::any::install_default_drivers();
+        let turns = WriteTurns::default();
+        let writer =
+            PgGroupWriter::start_taking(&admin_url(), turns.clone(), Gathering::new(GATHER_LIMIT))
+                .unwrap();
+        // Alone: a write queued while one writer waits with its group goes to another.
+        let (first, second) = two_writes_behind_a_held_turn(&writer, &turns).await;
+        assert_ne!(first, second, "alone, a second writer takes writes");
+        assert!(writer.share(true), "shared from now on");
+        assert!(!writer.share(true), "no change");
+        // A writer standing aside finishes nothing; the one that takes writes may be either.
+        for _ in 0..3 {
+            let (first, second) = two_writes_behind_a_held_turn(&writer, &turns).await;
+            assert_eq!(first, second, "shared, one writer takes every write");
+        }
+        assert!(writer.share(false));
+        let (first, second) = two_writes_behind_a_held_turn(&writer, &turns).await;
+        assert_ne!(first, second, "alone again, both writers take writes");
         writer.close().await;
     }
 
