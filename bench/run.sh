@@ -61,6 +61,8 @@ cleanup() {
   if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
     say "logs kept in $WORK"
     for f in "$WORK"/*.log; do [ -s "$f" ] && { echo "--- $f (tail)"; tail -n 5 "$f"; }; done >&2
+  elif [ -n "${PAGOS_BENCH_KEEP:-}" ]; then
+    say "logs kept in $WORK (PAGOS_BENCH_KEEP)"
   else
     rm -rf "$WORK"
   fi
@@ -94,7 +96,8 @@ if [ "$MODE" = full ] && [ -x "$pg_bin/initdb" ]; then
   if "${PG_AS[@]}" "$pg_bin/initdb" -D "$WORK/pg" -A trust -U postgres >"$WORK/initdb.log" 2>&1; then
     printf '%s\n' "port = $P_PG" "listen_addresses = '127.0.0.1'" \
       "unix_socket_directories = '$WORK/pg'" "shared_preload_libraries = 'pg_stat_statements'" \
-      "max_connections = 200" | "${PG_AS[@]}" tee -a "$WORK/pg/postgresql.conf" >/dev/null
+      "max_connections = 200" "log_autovacuum_min_duration = 0" "log_min_duration_statement = 250" |
+      "${PG_AS[@]}" tee -a "$WORK/pg/postgresql.conf" >/dev/null
     # TLS as well, with a throwaway self-signed certificate, for the ingest over TLS in (3).
     if openssl req -new -x509 -days 2 -nodes -subj /CN=127.0.0.1 -keyout "$WORK/pg/server.key" \
       -out "$WORK/pg/server.crt" >/dev/null 2>&1; then
@@ -435,6 +438,9 @@ ingest() {
   if [ "$replicas" = 2 ]; then
     PAGOS_PORT=$P_PAGOS2 start_pagos "ingest-$name-b" "$url" $P_FAKE
     pids+=("$PAGOS_PID"); urls="$urls,http://127.0.0.1:$P_PAGOS2/webhooks/conekta"
+    # A heartbeat, so that the first knows of the second (as replicas in service know of
+    # each other) and takes its share with one writer (pg_group_commit.rs, WRITERS_SHARING).
+    sleep 1.2
   fi
   case $url in
     postgres*) db=${url##*/}; db=${db%%\?*}; xacts=$(pg_xacts "$db"); statements_reset ;;

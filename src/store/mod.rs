@@ -176,6 +176,8 @@ impl Store {
             instance: uuid::Uuid::now_v7().simple().to_string().into(),
         };
         store.register_instance().await?;
+        // A replica that joins takes its share of writes with one writer from the start.
+        store.note_others_alive().await?;
         Ok(store)
     }
 
