@@ -953,7 +953,7 @@ mod tests {
         assert_ne!(first, second, "alone, a second writer takes writes");
         assert!(writer.share(true), "shared from now on");
         assert!(!writer.share(true), "no change");
-        // A writer standing aside finishes nothing; the one that takes writes may be either.
+        // The first writer takes every write; the second stands aside.
         for _ in 0..3 {
             let (first, second) = two_writes_behind_a_held_turn(&writer, &turns).await;
             assert_eq!(first, second, "shared, one writer takes every write");
