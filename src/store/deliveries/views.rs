@@ -76,11 +76,12 @@ pub struct QueueStats {
 
 /// The columns of a view, from `deliveries d`; `waiting_behind`: the earlier pending
 /// notification of the same subject that a pending one waits for (notifications about one order
-/// go out in order), read from the partial index the relay's claim uses.
+/// go out in order), read from the partial index the relay's claim uses
+/// (`deliveries_first_of_subject`, its predicate as `PENDING_OF_SUBJECT` names it).
 const VIEW_COLUMNS: &str = "id, status, event_type, reference_id, storefront, target_url, \
      attempts, next_attempt_at_ms, created_at_ms, finished_at_ms, last_status_code, last_error, \
      body, CASE WHEN d.status = 'pending' THEN (SELECT MIN(e.id) FROM deliveries e \
-       WHERE e.status = 'pending' AND e.subject_key = d.subject_key AND e.id < d.id) END \
+       WHERE (e.status || '') = 'pending' AND e.subject_key = d.subject_key AND e.id < d.id) END \
        AS waiting_behind";
 
 /// `column` as no plain index keys it: a list names the filters that are not its index's so,
@@ -673,7 +674,7 @@ mod tests {
                         .or_else(|| step.split_once(" using "))
                 })
                 .filter_map(|(_, rest)| rest.split_whitespace().next())
-                .filter(|name| *name != "deliveries_pending_by_subject")
+                .filter(|name| *name != "deliveries_first_of_subject")
                 .collect();
             assert_eq!(indexes, expected, "{filter:?}: {plan:#?}");
         }
