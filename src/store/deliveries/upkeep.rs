@@ -30,7 +30,9 @@ const DELIVERIES_STATISTICS_LAG: &str = "SELECT CASE WHEN s.n_mod_since_analyze 
 /// moment), a blip of 2,994 pending made one read of the queue take 11 s, and the relay fell
 /// 10,000 behind (BENCHMARKS.md, "2026-12-07 evening"); an outage on a grown store, whose
 /// autovacuum analyzes after a tenth of the table changed, would have its backlog read so
-/// until then.
+/// until then. That lookup now has an index no other plan can stand in for
+/// (`deliveries_first_of_subject`, "2026-12-07 late evening"); the heads' own reads still plan
+/// from these statistics.
 const PENDING_UNSEEN: &str = "SELECT CASE WHEN p.pending >= $1 AND 4 * COALESCE((\
        SELECT m.freq FROM pg_stats s CROSS JOIN LATERAL unnest(\
          CAST(CAST(s.most_common_vals AS text) AS text[]), s.most_common_freqs) AS m(value, freq) \
