@@ -647,13 +647,20 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_burst_commits_in_groups_and_one_bad_write_fails_alone() {
-        let (admin, table) = scratch_table("group_commit").await;
+    /// Writers on the test server whose groups wait on the turns the test can hold.
+    fn gated_writer() -> (PgGroupWriter, WriteTurns) {
+        sqlx::any::install_default_drivers();
         let turns = WriteTurns::default();
         let writer =
             PgGroupWriter::start_taking(&admin_url(), turns.clone(), Gathering::new(GATHER_LIMIT))
                 .unwrap();
+        (writer, turns)
+    }
+
+    #[tokio::test]
+    async fn a_burst_commits_in_groups_and_one_bad_write_fails_alone() {
+        let (admin, table) = scratch_table("group_commit").await;
+        let (writer, turns) = gated_writer();
         // While the turn is held, the burst queues up: every writer forms a group and waits,
         // the rest of the burst lands in the groups after them, the bad write among the others.
         let held = turns.lock().await;
@@ -869,11 +876,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_group_flushes_at_commit_when_any_write_in_it_is_durable() {
-        sqlx::any::install_default_drivers();
-        let turns = WriteTurns::default();
-        let writer =
-            PgGroupWriter::start_taking(&admin_url(), turns.clone(), Gathering::new(GATHER_LIMIT))
-                .unwrap();
+        let (writer, turns) = gated_writer();
         let alone = |durable| writer.write(SyncLevel { durable });
         assert_eq!(
             alone(false).await.unwrap(),
@@ -943,11 +946,7 @@ mod tests {
 
     #[tokio::test]
     async fn while_the_database_is_shared_one_writer_takes_the_writes() {
-        sqlx::any::install_default_drivers();
-        let turns = WriteTurns::default();
-        let writer =
-            PgGroupWriter::start_taking(&admin_url(), turns.clone(), Gathering::new(GATHER_LIMIT))
-                .unwrap();
+        let (writer, turns) = gated_writer();
         // Alone: a write queued while one writer waits with its group goes to another.
         let (first, second) = two_writes_behind_a_held_turn(&writer, &turns).await;
         assert_ne!(first, second, "alone, a second writer takes writes");
