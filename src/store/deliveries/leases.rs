@@ -380,9 +380,21 @@ pub(super) struct RecordBatch {
 impl Write for RecordBatch {
     type Output = Vec<ClaimedDelivery>;
 
+    /// An attempt's record lost in a power cut is harmless: its notification is pending again
+    /// and delivered again (at least once), its hand-overs are leases. Records commit in the
+    /// order they were made, so a lost record never leaves a later one of the same order behind.
+    fn durable(&self) -> bool {
+        false
+    }
+
     /// On PostgreSQL: `RECORD_AND_CLAIM`.
     fn one_statement(&self) -> bool {
         self.postgres && !self.records.is_empty()
+    }
+
+    /// On PostgreSQL, alone: `RECORD_AND_CLAIM_NOT_DURABLE`.
+    fn says_not_durable(&self) -> bool {
+        self.one_statement()
     }
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
@@ -412,9 +424,9 @@ impl Write for RecordBatch {
 /// by `id` alone a table of a few thousand rows, freshly written, was read whole (a sequential
 /// scan and a hash join, 3-7 ms a batch) rather than looked up by key; an array it takes for
 /// about 10 elements, which keeps the primary key's index in the plan.
-const RECORD_TOGETHER: &str = "WITH v AS (SELECT * FROM json_to_recordset(CAST($6 AS json)) \
+const RECORD_TOGETHER: &str = "WITH v AS (SELECT t.* FROM json_to_recordset(CAST($6 AS json)) \
        AS t(id text, status text, attempt bigint, next_at bigint, status_code bigint, \
-       error text, finished_at bigint, started_at bigint, duration bigint)), \
+       error text, finished_at bigint, started_at bigint, duration bigint) {flush}), \
      logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, started_at_ms, duration_ms, \
        status_code, error) SELECT id, attempt, started_at, duration, status_code, error FROM v \
        ON CONFLICT (delivery_id, attempt) DO NOTHING), \
@@ -425,13 +437,23 @@ const RECORD_TOGETHER: &str = "WITH v AS (SELECT * FROM json_to_recordset(CAST($
        AND deliveries.status = 'pending' RETURNING deliveries.id), \
      ended AS (DELETE FROM delivery_leases WHERE delivery_id IN (SELECT id FROM recorded))";
 
-/// `RECORD_TOGETHER` followed by the claim's own `WITH` list: one statement.
-static RECORD_AND_CLAIM: LazyLock<String> = LazyLock::new(|| {
+/// `RECORD_TOGETHER` followed by the claim's own `WITH` list: one statement, inside a group's
+/// transaction, whose flush is the group's.
+static RECORD_AND_CLAIM: LazyLock<String> = LazyLock::new(|| record_and_claim(""));
+
+/// `RECORD_AND_CLAIM` as its own transaction's statement: the flush is turned off where the
+/// records are read, which every part of the statement needs, so no plan can leave it out.
+static RECORD_AND_CLAIM_NOT_DURABLE: LazyLock<String> = LazyLock::new(|| {
+    record_and_claim("CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS q")
+});
+
+fn record_and_claim(flush: &str) -> String {
     let claim = PG_LEASE_CLAIM
         .strip_prefix("WITH ")
         .unwrap_or(PG_LEASE_CLAIM.as_str());
-    format!("{RECORD_TOGETHER}, {claim}")
-});
+    let records = RECORD_TOGETHER.replace("{flush}", flush);
+    format!("{records}, {claim}")
+}
 
 /// `records` as `RECORD_TOGETHER`'s `$6`.
 fn records_json(records: &[AttemptRecord], now: i64) -> String {
@@ -477,7 +499,13 @@ async fn record_together(
     let slots = claim.slots_json();
     let rows = records_json(records, now);
     let values = claim.args(now, &args![&slots, &rows]);
-    let rows = tx.fetch_all(&RECORD_AND_CLAIM, &values).await?;
+    // Inside a group's transaction the flush is the group's, never turned off here.
+    let sql = if tx.own_transaction() {
+        &RECORD_AND_CLAIM_NOT_DURABLE
+    } else {
+        &RECORD_AND_CLAIM
+    };
+    let rows = tx.fetch_all(sql, &values).await?;
     rows.iter().map(claimed).collect()
 }
 
@@ -591,28 +619,24 @@ pub(super) mod tests {
             .unwrap()
     }
 
-    /// Run as its own transaction (no `BEGIN` before it), a lease claim turns the flush off in
-    /// its own statement, where it writes the leases, so the planner cannot leave the setting
-    /// out; inside a group's transaction the group's setting stands.
-    #[tokio::test]
-    async fn a_lease_claim_alone_takes_its_leases_without_waiting_for_the_flush() {
+    /// `write` run on the ten targets' store as its own transaction (no `BEGIN` before it) and
+    /// inside a group's: how many rows it answered and the flush setting it left, each time.
+    async fn flush_alone_and_in_a_group<W: Write>(write: &W) -> Vec<(usize, String)>
+    where
+        W::Output: IntoIterator,
+    {
+        assert!(write.one_statement() && write.says_not_durable() && !write.durable());
         let (_store, url) = fresh_database().await;
         let mut conn = AnyConnection::connect(&url).await.unwrap();
         sqlx::raw_sql(TEN_TARGETS).execute(&mut conn).await.unwrap();
-        let claim = LeaseClaim {
-            slots: vec![Slot::any_of("http://shop-3"), Slot::any_of("http://shop-4")],
-            lease_ms: 60_000,
-            owner: "me".into(),
-            postgres: true,
-        };
-        assert!(claim.one_statement() && claim.says_not_durable());
+        let mut seen = Vec::new();
         for alone in [true, false] {
             // Opened here, so the setting can be read before the transaction ends.
             sqlx::raw_sql("BEGIN").execute(&mut conn).await.unwrap();
-            let leased = if alone {
-                claim.run(&mut OwnTransaction(&mut conn), 5_000).await
+            let rows = if alone {
+                write.run(&mut OwnTransaction(&mut conn), 5_000).await
             } else {
-                claim.run(&mut conn, 5_000).await
+                write.run(&mut conn, 5_000).await
             }
             .unwrap();
             let flush: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
@@ -620,9 +644,51 @@ pub(super) mod tests {
                 .await
                 .unwrap();
             sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
-            assert_eq!(leased.len(), 2, "alone: {alone}");
-            assert_eq!(flush, if alone { "off" } else { "on" }, "alone: {alone}");
+            seen.push((rows.into_iter().count(), flush));
         }
+        seen
+    }
+
+    /// Run as its own transaction, a lease claim turns the flush off in its own statement,
+    /// where it writes the leases, so the planner cannot leave the setting out; inside a
+    /// group's transaction the group's setting stands.
+    #[tokio::test]
+    async fn a_lease_claim_alone_takes_its_leases_without_waiting_for_the_flush() {
+        let claim = LeaseClaim {
+            slots: vec![Slot::any_of("http://shop-3"), Slot::any_of("http://shop-4")],
+            lease_ms: 60_000,
+            owner: "me".into(),
+            postgres: true,
+        };
+        let seen = flush_alone_and_in_a_group(&claim).await;
+        assert_eq!(seen, [(2, "off".into()), (2, "on".into())]);
+    }
+
+    /// The same for a record batch with its hand-overs: alone, it records and leases the next
+    /// without waiting for the flush; inside a group, a durable write's flush stands.
+    #[tokio::test]
+    async fn a_record_batch_alone_records_without_waiting_for_the_flush() {
+        let record = |id: &str| AttemptRecord {
+            delivery_id: id.into(),
+            attempt: 1,
+            started_at_ms: 4_990,
+            duration_ms: 3,
+            status_code: Some(200),
+            error: None,
+            next: AttemptNext::Delivered,
+        };
+        let batch = RecordBatch {
+            records: vec![record("msg_000003"), record("msg_000013")],
+            next: Some(LeaseClaim {
+                slots: vec![Slot::any_of("http://shop-3")],
+                lease_ms: 60_000,
+                owner: "me".into(),
+                postgres: true,
+            }),
+            postgres: true,
+        };
+        let seen = flush_alone_and_in_a_group(&batch).await;
+        assert_eq!(seen, [(1, "off".into()), (1, "on".into())]);
     }
 
     /// A claim whose named notifications another replica took goes on from where its slots
@@ -702,25 +768,28 @@ pub(super) mod tests {
         let records = r#"[{"id": "msg_000003", "status": "delivered", "attempt": 1,
             "next_at": 5000, "status_code": 200, "error": null, "finished_at": 5000,
             "started_at": 4990, "duration": 3}]"#;
-        let plan = generic_plan(
-            "",
-            "record (bigint, bigint, bigint, text, text, text)",
-            &RECORD_AND_CLAIM,
-            &format!("record(99999, 5000, 0, 'me', '[]', '{records}')"),
-        )
-        .await;
-        let update = subtree(&plan, "Update on deliveries");
-        assert!(
-            update
-                .iter()
-                .any(|line| line.contains("Index Scan using deliveries_pkey")),
-            "looked up by key: {plan:#?}"
-        );
-        assert!(
-            !update
-                .iter()
-                .any(|line| line.contains("Seq Scan on deliveries")),
-            "not read whole: {plan:#?}"
-        );
+        // In a group's transaction and as its own, where it turns the flush off.
+        for statement in [&RECORD_AND_CLAIM, &RECORD_AND_CLAIM_NOT_DURABLE] {
+            let plan = generic_plan(
+                "",
+                "record (bigint, bigint, bigint, text, text, text)",
+                statement,
+                &format!("record(99999, 5000, 0, 'me', '[]', '{records}')"),
+            )
+            .await;
+            let update = subtree(&plan, "Update on deliveries");
+            assert!(
+                update
+                    .iter()
+                    .any(|line| line.contains("Index Scan using deliveries_pkey")),
+                "looked up by key: {plan:#?}"
+            );
+            assert!(
+                !update
+                    .iter()
+                    .any(|line| line.contains("Seq Scan on deliveries")),
+                "not read whole: {plan:#?}"
+            );
+        }
     }
 }
