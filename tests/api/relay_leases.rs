@@ -367,7 +367,7 @@ async fn a_claim_whose_window_another_replica_overtook_takes_the_next_free_notif
         // took that one before `other` claimed.
         let oldest = claim_one(one).await;
         let window = RefCell::new(DueWindow::default());
-        let read = window.borrow().read_begins(pagos::clock::unix_ms());
+        let read = window.borrow_mut().read_begins(pagos::clock::unix_ms());
         let slot = Slot {
             id: oldest.id.clone(),
             ..Slot::any_of(&oldest.target_key)
@@ -404,7 +404,7 @@ async fn a_claim_naming_a_notification_another_replica_took_fills_its_slot_once_
         assert_eq!(ids.len(), 3);
         assert_eq!(ids[0], oldest.id);
         let window = RefCell::new(DueWindow::default());
-        let read = window.borrow().read_begins(pagos::clock::unix_ms());
+        let read = window.borrow_mut().read_begins(pagos::clock::unix_ms());
         let slots = ids[..2]
             .iter()
             .map(|id| Slot {

@@ -239,6 +239,11 @@ pub struct DueWindow {
     /// falls back to walking its target's queue (on PostgreSQL; on SQLite the slot ends), which
     /// then takes the next candidates from under the names that follow.
     held: HashSet<String>,
+    /// Notifications whose attempt was recorded since the last read began. That read may still
+    /// list one (found free before its lease was taken), though it is delivered or not due:
+    /// named to a claim, it is not leased, and a claim that leases nothing leaves the relay
+    /// idle until its next poll when no slot is left to wake it.
+    ended: HashSet<String>,
 }
 
 impl DueWindow {
@@ -249,7 +254,8 @@ impl DueWindow {
     }
 
     /// Where a read of the queue that begins now stands: hand it back to `refill`.
-    pub fn read_begins(&self, now: i64) -> ReadStart {
+    pub fn read_begins(&mut self, now: i64) -> ReadStart {
+        self.ended.clear();
         ReadStart {
             at_ms: now,
             marks: self.marks,
@@ -364,15 +370,17 @@ impl DueWindow {
     /// begins from now on sees it recorded, or leased no more.
     pub fn release(&mut self, id: &str) {
         self.held.remove(id);
+        self.ended.insert(id.to_owned());
     }
 
     /// The queue as read from `start` on (`Store::due_heads`), in place of what was left, less
-    /// what this process holds. News marked since the read began keeps the window stale.
+    /// what this process holds or finished since. News marked since the read began keeps the
+    /// window stale.
     pub fn refill(&mut self, due: Vec<Slot>, start: ReadStart) {
-        let held = &self.held;
+        let (held, ended) = (&self.held, &self.ended);
         self.candidates = due
             .into_iter()
-            .filter(|slot| !held.contains(&slot.id))
+            .filter(|slot| !held.contains(&slot.id) && !ended.contains(&slot.id))
             .collect();
         self.read_at_ms = start.at_ms;
         self.stale = self.marks != start.marks;
@@ -427,7 +435,7 @@ impl Store {
         let InFlight { mut busy, shares } = self.leases_by_target().await?;
         window.borrow_mut().share(shares);
         if window.borrow().needs_read(now, &busy, per_target) {
-            let start = window.borrow().read_begins(now);
+            let start = window.borrow_mut().read_begins(now);
             let due = self
                 .due_heads(DueWindow::read_size(batch), per_target)
                 .await?;
@@ -682,6 +690,19 @@ mod tests {
         let start = w.read_begins(1_010);
         w.refill(vec![slot("1", "a"), slot("3", "a")], start);
         assert_eq!(w.take_next_of("a", 1_010), Some(slot("1", "a")));
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_lease_does_not_list_what_was_delivered_meanwhile() {
+        let mut w = window(&[("1", "a"), ("2", "a")], 1_000);
+        // The queue is read while a slot passes on to "1", delivers it and records it.
+        let start = w.read_begins(1_100);
+        assert_eq!(w.take_next_of("a", 1_100), Some(slot("1", "a")));
+        w.hold("1");
+        w.release("1");
+        w.refill(vec![slot("1", "a"), slot("2", "a")], start);
+        let mut busy = HashMap::new();
+        assert_eq!(w.take(&mut busy, 16, 16), vec![slot("2", "a")]);
     }
 
     #[test]
