@@ -59,6 +59,14 @@ pub(super) trait Write: Send + 'static {
         false
     }
 
+    /// True for a write whose statements PostgreSQL may plan once per connection, whatever
+    /// their parameters (`plan_cache_mode = force_generic_plan`): the relay's records and
+    /// claims, whose generic plans tests read. Left to choose, the server planned them afresh
+    /// at nearly every run, a third of their cost. A group of such writes alone runs so.
+    fn generic_plan(&self) -> bool {
+        false
+    }
+
     /// The intake of an event, on PostgreSQL: the writer takes such writes in together when
     /// they are next to each other in a group, a few statements for all of them
     /// (`intake_together.rs`), and `run` then only answers.

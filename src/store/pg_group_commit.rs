@@ -56,6 +56,7 @@ trait Job: Send {
     fn durable(&self) -> bool;
     fn one_statement(&self) -> bool;
     fn says_not_durable(&self) -> bool;
+    fn generic_plan(&self) -> bool;
     fn intake(&self) -> Option<&Ingest>;
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, now_ms: i64) -> TxFuture<'c, ()>;
     /// `run`, as the statement's own transaction (`commit`).
@@ -81,6 +82,10 @@ impl<W: Write> Job for Pending<W> {
 
     fn says_not_durable(&self) -> bool {
         self.write.says_not_durable()
+    }
+
+    fn generic_plan(&self) -> bool {
+        self.write.generic_plan()
     }
 
     fn intake(&self) -> Option<&Ingest> {
@@ -199,6 +204,7 @@ impl PgGroupWriter {
                         url: url.clone(),
                         open: None,
                         answered: None,
+                        generic_plans: false,
                     };
                     // Those past `WRITERS_SHARING` stand aside while others share the database.
                     let stand_aside = (n >= WRITERS_SHARING).then(|| shared.clone());
@@ -399,6 +405,8 @@ struct WriterConnection {
     open: Option<AnyConnection>,
     /// When the open connection last answered.
     answered: Option<Instant>,
+    /// Whether the open connection plans every statement generically (see `plan_for`).
+    generic_plans: bool,
 }
 
 impl WriterConnection {
@@ -413,10 +421,31 @@ impl WriterConnection {
                 .await
                 .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))??;
                 conn.execute(super::PG_SESSION_SETUP).await?;
+                self.generic_plans = false;
                 conn
             }
         };
         Ok(self.open.insert(conn))
+    }
+
+    /// Sets how the open connection plans, when the group wants otherwise: a session setting,
+    /// so a drain's groups set it once. As `begin` does, tried again on a new connection if the
+    /// kept one was dropped: nothing has run yet.
+    async fn plan_for(&mut self, generic: bool) -> Result<(), StoreError> {
+        if self.open.is_some() && self.generic_plans == generic {
+            return Ok(());
+        }
+        let set = if generic {
+            "SET plan_cache_mode = force_generic_plan"
+        } else {
+            "SET plan_cache_mode = auto"
+        };
+        if self.get().await?.execute(set).await.is_err() {
+            self.open = None;
+            self.get().await?.execute(set).await?;
+        }
+        self.generic_plans = generic;
+        Ok(())
     }
 
     /// `BEGIN` on the kept connection; if the server dropped it meanwhile (a restart, an idle
@@ -473,6 +502,8 @@ async fn commit(
     slot: StatementSlot,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    conn.plan_for(jobs.iter().all(|job| job.generic_plan()))
+        .await?;
     let result = match jobs {
         [job]
             if job.one_statement()
@@ -887,27 +918,75 @@ mod tests {
 
         // Queued together behind busy writers, a claim shares the durable write's flush.
         let held = turns.lock().await;
-        let queue = |durable| {
-            let writer = writer.clone();
-            tokio::spawn(async move { writer.write(SyncLevel { durable }).await })
-        };
-        let mut busy = Vec::new();
-        for _ in 0..WRITERS {
-            // One at a time, so that each writer takes one and waits for its turn (all at once,
-            // on a slow machine, one writer took several and left another free for the claim).
-            busy.push(queue(true));
-            until_queued(&writer, 0).await;
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let claim = queue(false);
-        let record = queue(true);
-        until_queued(&writer, 2).await;
+        let busy = every_writer_busy(&writer).await;
+        let claim = queued(&writer, SyncLevel { durable: false }).await;
+        let record = queued(&writer, SyncLevel { durable: true }).await;
         drop(held);
         for task in busy {
             task.await.unwrap().unwrap();
         }
         assert_eq!(claim.await.unwrap().unwrap(), "on");
         assert_eq!(record.await.unwrap().unwrap(), "on");
+        writer.close().await;
+    }
+
+    /// One durable write per writer, queued one at a time, so that each writer takes one and
+    /// waits for the turn the caller holds (all at once, on a slow machine, one writer took
+    /// several and left another free): what is queued next is taken as one group.
+    async fn every_writer_busy(
+        writer: &PgGroupWriter,
+    ) -> Vec<tokio::task::JoinHandle<Result<String, StoreError>>> {
+        let mut busy = Vec::new();
+        for _ in 0..WRITERS {
+            let writer_ = writer.clone();
+            busy.push(tokio::spawn(async move {
+                writer_.write(SyncLevel { durable: true }).await
+            }));
+            until_queued(writer, 0).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        busy
+    }
+
+    /// Reads how its statements are planned; a write planned generically or not as told.
+    struct PlanMode {
+        generic: bool,
+    }
+
+    impl Write for PlanMode {
+        type Output = String;
+
+        fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, String> {
+            Box::pin(select_value(
+                tx,
+                "SELECT current_setting('plan_cache_mode') AS value",
+            ))
+        }
+
+        fn generic_plan(&self) -> bool {
+            self.generic
+        }
+    }
+
+    #[tokio::test]
+    async fn a_group_of_writes_planned_generically_alone_runs_so() {
+        let (writer, turns) = gated_writer();
+        let alone = |generic| writer.write(PlanMode { generic });
+        for generic in [true, false, true, true, false] {
+            let mode = alone(generic).await.unwrap();
+            assert_eq!(mode == "force_generic_plan", generic, "{mode}");
+        }
+        // Together with any other write, the server plans as it chooses.
+        let held = turns.lock().await;
+        let busy = every_writer_busy(&writer).await;
+        let generic = queued(&writer, PlanMode { generic: true }).await;
+        let other = queued(&writer, PlanMode { generic: false }).await;
+        drop(held);
+        for task in busy {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(generic.await.unwrap().unwrap(), "auto");
+        assert_eq!(other.await.unwrap().unwrap(), "auto");
         writer.close().await;
     }
 

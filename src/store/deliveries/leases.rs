@@ -338,6 +338,12 @@ impl Write for LeaseClaim {
         self.postgres
     }
 
+    /// Its generic plan: `a_claim_goes_on_through_its_targets_own_index`,
+    /// `a_claim_reads_the_leases_that_hold_once`.
+    fn generic_plan(&self) -> bool {
+        self.postgres
+    }
+
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
         Box::pin(async move {
             let rows = if self.postgres {
@@ -395,6 +401,11 @@ impl Write for RecordBatch {
     /// On PostgreSQL, alone: `RECORD_AND_CLAIM_NOT_DURABLE`.
     fn says_not_durable(&self) -> bool {
         self.one_statement()
+    }
+
+    /// Its generic plan: `a_record_batch_looks_its_notifications_up_by_key`, and the claim's.
+    fn generic_plan(&self) -> bool {
+        self.postgres
     }
 
     fn run<'c>(&'c self, tx: &'c mut dyn Tx, now: i64) -> WriteFuture<'c, Vec<ClaimedDelivery>> {
