@@ -62,7 +62,8 @@ pub(super) trait Write: Send + 'static {
     /// True for a write whose statements PostgreSQL may plan once per connection, whatever
     /// their parameters (`plan_cache_mode = force_generic_plan`): the relay's records and
     /// claims, whose generic plans tests read. Left to choose, the server planned them afresh
-    /// at nearly every run, a third of their cost. A group of such writes alone runs so.
+    /// at nearly every run, a quarter to a third of their cost. A group of such writes alone
+    /// runs so.
     fn generic_plan(&self) -> bool {
         false
     }
