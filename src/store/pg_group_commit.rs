@@ -885,30 +885,55 @@ mod tests {
         }
     }
 
-    /// Reads the commit's durability; durable or not as told.
-    struct SyncLevel {
+    /// Reads a setting of its transaction (`name`); durable and planned generically or not as
+    /// told.
+    struct Setting {
+        name: &'static str,
         durable: bool,
+        generic: bool,
     }
 
-    impl Write for SyncLevel {
+    impl Write for Setting {
         type Output = String;
 
         fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, String> {
-            Box::pin(select_value(
-                tx,
-                "SELECT current_setting('synchronous_commit') AS value",
-            ))
+            Box::pin(async move {
+                let sql = format!("SELECT current_setting('{}') AS value", self.name);
+                select_value(tx, &sql).await
+            })
         }
 
         fn durable(&self) -> bool {
             self.durable
+        }
+
+        fn generic_plan(&self) -> bool {
+            self.generic
+        }
+    }
+
+    /// Reads whether its commit waits for the flush.
+    fn sync_level(durable: bool) -> Setting {
+        Setting {
+            name: "synchronous_commit",
+            durable,
+            generic: false,
+        }
+    }
+
+    /// Reads how its statements are planned.
+    fn plan_mode(generic: bool) -> Setting {
+        Setting {
+            name: "plan_cache_mode",
+            durable: true,
+            generic,
         }
     }
 
     #[tokio::test]
     async fn a_group_flushes_at_commit_when_any_write_in_it_is_durable() {
         let (writer, turns) = gated_writer();
-        let alone = |durable| writer.write(SyncLevel { durable });
+        let alone = |durable| writer.write(sync_level(durable));
         assert_eq!(
             alone(false).await.unwrap(),
             "off",
@@ -919,8 +944,8 @@ mod tests {
         // Queued together behind busy writers, a claim shares the durable write's flush.
         let held = turns.lock().await;
         let busy = every_writer_busy(&writer).await;
-        let claim = queued(&writer, SyncLevel { durable: false }).await;
-        let record = queued(&writer, SyncLevel { durable: true }).await;
+        let claim = queued(&writer, sync_level(false)).await;
+        let record = queued(&writer, sync_level(true)).await;
         drop(held);
         for task in busy {
             task.await.unwrap().unwrap();
@@ -940,7 +965,7 @@ mod tests {
         for _ in 0..WRITERS {
             let writer_ = writer.clone();
             busy.push(tokio::spawn(async move {
-                writer_.write(SyncLevel { durable: true }).await
+                writer_.write(sync_level(true)).await
             }));
             until_queued(writer, 0).await;
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -948,30 +973,10 @@ mod tests {
         busy
     }
 
-    /// Reads how its statements are planned; a write planned generically or not as told.
-    struct PlanMode {
-        generic: bool,
-    }
-
-    impl Write for PlanMode {
-        type Output = String;
-
-        fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, String> {
-            Box::pin(select_value(
-                tx,
-                "SELECT current_setting('plan_cache_mode') AS value",
-            ))
-        }
-
-        fn generic_plan(&self) -> bool {
-            self.generic
-        }
-    }
-
     #[tokio::test]
     async fn a_group_of_writes_planned_generically_alone_runs_so() {
         let (writer, turns) = gated_writer();
-        let alone = |generic| writer.write(PlanMode { generic });
+        let alone = |generic| writer.write(plan_mode(generic));
         for generic in [true, false, true, true, false] {
             let mode = alone(generic).await.unwrap();
             assert_eq!(mode == "force_generic_plan", generic, "{mode}");
@@ -979,8 +984,8 @@ mod tests {
         // Together with any other write, the server plans as it chooses.
         let held = turns.lock().await;
         let busy = every_writer_busy(&writer).await;
-        let generic = queued(&writer, PlanMode { generic: true }).await;
-        let other = queued(&writer, PlanMode { generic: false }).await;
+        let generic = queued(&writer, plan_mode(true)).await;
+        let other = queued(&writer, plan_mode(false)).await;
         drop(held);
         for task in busy {
             task.await.unwrap().unwrap();
