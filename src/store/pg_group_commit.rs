@@ -429,40 +429,43 @@ impl WriterConnection {
     }
 
     /// Sets how the open connection plans, when the group wants otherwise: a session setting,
-    /// so a drain's groups set it once. As `begin` does, tried again on a new connection if the
-    /// kept one was dropped: nothing has run yet.
+    /// so a drain's groups set it once.
     async fn plan_for(&mut self, generic: bool) -> Result<(), StoreError> {
         if self.open.is_some() && self.generic_plans == generic {
             return Ok(());
         }
-        let set = if generic {
+        self.send_first(if generic {
             "SET plan_cache_mode = force_generic_plan"
         } else {
             "SET plan_cache_mode = auto"
-        };
-        if self.get().await?.execute(set).await.is_err() {
-            self.open = None;
-            self.get().await?.execute(set).await?;
-        }
+        })
+        .await?;
         self.generic_plans = generic;
         Ok(())
     }
 
-    /// `BEGIN` on the kept connection; if the server dropped it meanwhile (a restart, an idle
-    /// timeout), on a new one: nothing has run yet, so trying again is safe. A transaction that
+    /// `BEGIN` on the kept connection, or on a new one (see `send_first`). A transaction that
     /// need not be durable says so in the same round trip (one simple query, two statements).
     async fn begin(&mut self, durable: bool) -> Result<&mut AnyConnection, StoreError> {
         // Visible at once, flushed shortly after: the promise such writes make (see `Write`).
-        let begin = if durable {
+        self.send_first(if durable {
             "BEGIN"
         } else {
             "BEGIN; SET LOCAL synchronous_commit TO OFF"
-        };
-        if self.get().await?.execute(begin).await.is_err() {
-            self.open = None;
-            self.get().await?.execute(begin).await?;
-        }
+        })
+        .await?;
         self.get().await
+    }
+
+    /// `sql`, which changes nothing a group relies on, on the kept connection; if the server
+    /// dropped it meanwhile (a restart, an idle timeout), on a new one: nothing has run yet, so
+    /// trying again is safe.
+    async fn send_first(&mut self, sql: &'static str) -> Result<(), StoreError> {
+        if self.get().await?.execute(sql).await.is_err() {
+            self.open = None;
+            self.get().await?.execute(sql).await?;
+        }
+        Ok(())
     }
 
     /// Whether the open connection answered within `ANSWERED_LATELY`: a statement sent on it
@@ -942,35 +945,40 @@ mod tests {
         assert_eq!(alone(true).await.unwrap(), "on");
 
         // Queued together behind busy writers, a claim shares the durable write's flush.
-        let held = turns.lock().await;
-        let busy = every_writer_busy(&writer).await;
-        let claim = queued(&writer, sync_level(false)).await;
-        let record = queued(&writer, sync_level(true)).await;
-        drop(held);
-        for task in busy {
-            task.await.unwrap().unwrap();
-        }
-        assert_eq!(claim.await.unwrap().unwrap(), "on");
-        assert_eq!(record.await.unwrap().unwrap(), "on");
+        let settings = in_one_group(&writer, &turns, [sync_level(false), sync_level(true)]).await;
+        assert_eq!(settings, ["on", "on"]);
         writer.close().await;
     }
 
-    /// One durable write per writer, queued one at a time, so that each writer takes one and
-    /// waits for the turn the caller holds (all at once, on a slow machine, one writer took
-    /// several and left another free): what is queued next is taken as one group.
-    async fn every_writer_busy(
+    /// `writes`, taken as one group: queued while every writer holds a durable write of its own
+    /// and waits for the turn held here. The busy writes are queued one at a time, so that each
+    /// writer takes one (all at once, on a slow machine, one writer took several and left
+    /// another free). What each of `writes` read.
+    async fn in_one_group(
         writer: &PgGroupWriter,
-    ) -> Vec<tokio::task::JoinHandle<Result<String, StoreError>>> {
+        turns: &WriteTurns,
+        writes: [Setting; 2],
+    ) -> Vec<String> {
+        let held = turns.lock().await;
         let mut busy = Vec::new();
         for _ in 0..WRITERS {
-            let writer_ = writer.clone();
-            busy.push(tokio::spawn(async move {
-                writer_.write(sync_level(true)).await
-            }));
+            busy.push(queued(writer, sync_level(true)).await);
             until_queued(writer, 0).await;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        busy
+        let mut answers = Vec::new();
+        for write in writes {
+            answers.push(queued(writer, write).await);
+        }
+        drop(held);
+        for answer in busy {
+            answer.await.unwrap().unwrap();
+        }
+        let mut settings = Vec::new();
+        for answer in answers {
+            settings.push(answer.await.unwrap().unwrap());
+        }
+        settings
     }
 
     #[tokio::test]
@@ -982,16 +990,8 @@ mod tests {
             assert_eq!(mode == "force_generic_plan", generic, "{mode}");
         }
         // Together with any other write, the server plans as it chooses.
-        let held = turns.lock().await;
-        let busy = every_writer_busy(&writer).await;
-        let generic = queued(&writer, plan_mode(true)).await;
-        let other = queued(&writer, plan_mode(false)).await;
-        drop(held);
-        for task in busy {
-            task.await.unwrap().unwrap();
-        }
-        assert_eq!(generic.await.unwrap().unwrap(), "auto");
-        assert_eq!(other.await.unwrap().unwrap(), "auto");
+        let settings = in_one_group(&writer, &turns, [plan_mode(true), plan_mode(false)]).await;
+        assert_eq!(settings, ["auto", "auto"]);
         writer.close().await;
     }
 
