@@ -1,9 +1,14 @@
 //! Group commit for SQLite, whose one writer fsyncs every commit: every write (the hot ones,
 //! webhook intake, create records, relay claims and attempt records, and the rare operator and
 //! startup ones alike) queues here, and one thread commits whatever queued while the previous
-//! commit ran in a single transaction, answering each caller only after that commit. Under load many writes share one fsync; alone, a write waits for
-//! nothing but its own commit. The thread owns its connection and runs the statements itself
-//! (rusqlite), so a statement is a function call, not a hand-off to a driver thread and back.
+//! commit ran in a single transaction, answering each caller only after that commit. Under load
+//! many writes share one fsync. The writer's connection runs the statements itself (rusqlite),
+//! so a statement is a function call, not a hand-off to a driver thread and back.
+//!
+//! A write that finds no other write queued or committing commits itself, on its caller's
+//! thread: a hand-off to the writer thread and the answer back cost two thread wake-ups, and on
+//! a busy machine a woken thread can wait for a core (BENCHMARKS.md, "2026-12-08"). Under load
+//! writes find others in flight and queue, so groups form as before.
 //!
 //! Each write keeps its own semantics inside the group. If the group's transaction fails, each
 //! write is run again in a transaction of its own, so one bad write cannot fail the others.
@@ -14,8 +19,8 @@ use super::tx::{SqliteTx, Tx, TxFuture};
 use super::StoreError;
 use crate::clock;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use tokio::sync::{mpsc, oneshot};
 
@@ -122,10 +127,21 @@ fn ready<T>(future: impl Future<Output = Result<T, StoreError>>) -> Result<T, St
     }
 }
 
+/// The writer's connection, and whether its commits wait for an fsync now. Held by whoever
+/// commits a group: the writer thread, or a caller committing its write alone.
+struct Connection {
+    conn: rusqlite::Connection,
+    synced: bool,
+}
+
 /// The handle writes are queued on; the writer thread ends when every handle is gone.
 #[derive(Clone)]
 pub(super) struct GroupWriter {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    connection: Arc<Mutex<Connection>>,
+    turns: WriteTurns,
+    /// Writes queued or committing: a write commits itself only when it is the one.
+    in_flight: Arc<AtomicUsize>,
     /// Set when the store closes: later writes are refused, as the pool refuses them.
     closed: Arc<AtomicBool>,
     /// Held by every handle: helpers that must stop with the store watch it (`liveness`).
@@ -141,11 +157,18 @@ impl GroupWriter {
     /// The same, taking `turns` for each group.
     fn start_taking(conn: rusqlite::Connection, turns: WriteTurns) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
+        let connection = Arc::new(Mutex::new(Connection { conn, synced: true }));
         std::thread::Builder::new()
             .name("pagos-sqlite-writer".into())
-            .spawn(move || commit_groups(conn, turns, queue))?;
+            .spawn({
+                let (connection, turns) = (connection.clone(), turns.clone());
+                move || commit_groups(&connection, &turns, queue)
+            })?;
         Ok(Self {
             jobs,
+            connection,
+            turns,
+            in_flight: Arc::default(),
             closed: Arc::default(),
             alive: Arc::default(),
         })
@@ -167,27 +190,62 @@ impl GroupWriter {
             return Err(StoreError::Database(sqlx::Error::PoolClosed));
         }
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(Pending {
+        let job: Box<dyn Job> = Box::new(Pending {
             write,
             output: None,
             reply,
         });
-        if self.jobs.send(job).await.is_err() {
-            return Err(StoreError::Database(sqlx::Error::PoolClosed));
+        let _counted = InFlight::count(&self.in_flight);
+        // Committed here when alone (its answer is in); queued for the writer thread otherwise.
+        if let Some(job) = self.commit_alone(job) {
+            if self.jobs.send(job).await.is_err() {
+                return Err(StoreError::Database(sqlx::Error::PoolClosed));
+            }
         }
         answer
             .await
             .unwrap_or(Err(StoreError::Database(sqlx::Error::PoolClosed)))
     }
+
+    /// Commits `job` on this thread when no other write is queued or committing and the
+    /// writer is free; otherwise hands it back to be queued.
+    fn commit_alone(&self, job: Box<dyn Job>) -> Option<Box<dyn Job>> {
+        if self.in_flight.load(Ordering::Acquire) != 1 {
+            return Some(job);
+        }
+        let Ok(_turn) = self.turns.try_lock() else {
+            return Some(job);
+        };
+        let Ok(mut connection) = self.connection.try_lock() else {
+            return Some(job);
+        };
+        commit_group(&mut connection, &mut vec![job]);
+        None
+    }
+}
+
+/// Counts one write in flight while it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn count(in_flight: &'a AtomicUsize) -> Self {
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(in_flight)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn commit_groups(
-    mut conn: rusqlite::Connection,
-    turns: WriteTurns,
+    connection: &Mutex<Connection>,
+    turns: &WriteTurns,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
 ) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
-    let mut synced = true;
     while let Some(job) = queue.blocking_recv() {
         group.push(job);
         while group.len() < MAX_GROUP {
@@ -197,38 +255,51 @@ fn commit_groups(
             }
         }
         let _turn = turns.blocking_lock();
-        // One durable write makes the whole group's commit wait for its fsync (which also puts
-        // every earlier commit on disk: the WAL is one file, written in order).
-        let durable = group.iter().any(|job| job.durable());
-        if durable != synced {
-            let level = if durable { "FULL" } else { "NORMAL" };
-            match conn.pragma_update(None, "synchronous", level) {
-                Ok(()) => synced = durable,
-                // A durable write is never committed without its fsync.
-                Err(error) if durable => {
-                    tracing::error!(%error, "could not ask SQLite for a durable commit");
-                    let reason = error.to_string();
-                    group.drain(..).for_each(|job| {
-                        job.answer(Some(StoreError::SyncLevel(reason.clone())));
-                    });
-                    continue;
-                }
-                // Claims committed durably are only slower.
-                Err(error) => tracing::warn!(%error, "could not relax SQLite's sync level"),
+        let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+        commit_group(&mut connection, &mut group);
+    }
+}
+
+/// Commits `group` in one transaction and answers each write in it (or, when the transaction
+/// fails, each write alone), leaving `group` empty.
+fn commit_group(connection: &mut Connection, group: &mut Vec<Box<dyn Job>>) {
+    // One durable write makes the whole group's commit wait for its fsync (which also puts
+    // every earlier commit on disk: the WAL is one file, written in order).
+    let durable = group.iter().any(|job| job.durable());
+    if durable != connection.synced {
+        let level = if durable { "FULL" } else { "NORMAL" };
+        match connection.conn.pragma_update(None, "synchronous", level) {
+            Ok(()) => connection.synced = durable,
+            // A durable write is never committed without its fsync.
+            Err(error) if durable => {
+                tracing::error!(%error, "could not ask SQLite for a durable commit");
+                let reason = error.to_string();
+                group.drain(..).for_each(|job| {
+                    job.answer(Some(StoreError::SyncLevel(reason.clone())));
+                });
+                return;
+            }
+            // Claims committed durably are only slower.
+            Err(error) => tracing::warn!(%error, "could not relax SQLite's sync level"),
+        }
+    }
+    let conn = &mut connection.conn;
+    let now = clock::unix_ms();
+    let result = in_transaction(conn, |tx| {
+        group.iter_mut().try_for_each(|job| job.run(tx, now))
+    });
+    match result {
+        Ok(()) => group.drain(..).for_each(|job| job.answer(None)),
+        Err(error) if group.len() == 1 => {
+            if let Some(job) = group.pop() {
+                job.answer(Some(error));
             }
         }
-        let now = clock::unix_ms();
-        let result = in_transaction(&mut conn, |tx| {
-            group.iter_mut().try_for_each(|job| job.run(tx, now))
-        });
-        match result {
-            Ok(()) => group.drain(..).for_each(|job| job.answer(None)),
-            Err(error) => {
-                tracing::warn!(%error, writes = group.len(), "group commit failed; committing each write alone");
-                for mut job in group.drain(..) {
-                    let alone = in_transaction(&mut conn, |tx| job.run(tx, clock::unix_ms()));
-                    job.answer(alone.err());
-                }
+        Err(error) => {
+            tracing::warn!(%error, writes = group.len(), "group commit failed; committing each write alone");
+            for mut job in group.drain(..) {
+                let alone = in_transaction(conn, |tx| job.run(tx, clock::unix_ms()));
+                job.answer(alone.err());
             }
         }
     }
@@ -331,6 +402,60 @@ mod tests {
         fn durable(&self) -> bool {
             self.durable
         }
+    }
+
+    /// Names the thread its statements ran on.
+    struct ThreadName;
+
+    impl Write for ThreadName {
+        type Output = String;
+
+        fn run<'c>(&'c self, tx: &'c mut dyn Tx, _now: i64) -> WriteFuture<'c, String> {
+            Box::pin(async move {
+                tx.execute("INSERT INTO t (v) VALUES (1)", &[]).await?;
+                Ok(std::thread::current().name().unwrap_or("").to_owned())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_alone_commits_on_its_callers_thread_and_one_behind_others_queues() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        reader
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v BIGINT NOT NULL)")
+            .unwrap();
+        let turns = WriteTurns::default();
+        let writer =
+            GroupWriter::start_taking(rusqlite::Connection::open(&path).unwrap(), turns.clone())
+                .unwrap();
+        let caller = std::thread::current().name().unwrap_or("").to_owned();
+        assert_ne!(caller, "pagos-sqlite-writer");
+        assert_eq!(writer.write(ThreadName).await.unwrap(), caller);
+
+        // While the writer is taken, a write waits in the queue for the writer thread.
+        let held = turns.lock().await;
+        let queued = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(ThreadName).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // And one that comes while another is in flight queues behind it, whoever holds the
+        // writer then.
+        let behind = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(ThreadName).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(held);
+        assert_eq!(queued.await.unwrap().unwrap(), "pagos-sqlite-writer");
+        assert_eq!(behind.await.unwrap().unwrap(), "pagos-sqlite-writer");
+        assert_eq!(writer.write(ThreadName).await.unwrap(), caller);
+        let rows: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 4);
     }
 
     const NORMAL: i64 = 1;
