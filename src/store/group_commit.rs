@@ -7,8 +7,8 @@
 //!
 //! A write that finds no other write queued or committing commits itself, on its caller's
 //! thread: a hand-off to the writer thread and the answer back cost two thread wake-ups, and on
-//! a busy machine a woken thread can wait for a core (BENCHMARKS.md, "2026-12-08"). Under load
-//! writes find others in flight and queue, so groups form as before.
+//! a busy machine a woken thread can wait for a core (BENCHMARKS.md, "2026-12-08 after
+//! midnight"). Under load writes find others in flight and queue, so groups form as before.
 //!
 //! Each write keeps its own semantics inside the group. If the group's transaction fails, each
 //! write is run again in a transaction of its own, so one bad write cannot fail the others.
