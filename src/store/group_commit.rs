@@ -219,7 +219,9 @@ impl GroupWriter {
         let Ok(mut connection) = self.connection.try_lock() else {
             return Some(job);
         };
-        commit_group(&mut connection, &mut vec![job]);
+        let outcomes = commit_group(&mut connection, vec![job]);
+        drop((connection, _turn));
+        answer(outcomes);
         None
     }
 }
@@ -245,8 +247,8 @@ fn commit_groups(
     turns: &WriteTurns,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
 ) {
-    let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     while let Some(job) = queue.blocking_recv() {
+        let mut group = Vec::with_capacity(MAX_GROUP);
         group.push(job);
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -254,15 +256,28 @@ fn commit_groups(
                 Err(_) => break,
             }
         }
-        let _turn = turns.blocking_lock();
-        let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-        commit_group(&mut connection, &mut group);
+        let outcomes = {
+            let _turn = turns.blocking_lock();
+            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            commit_group(&mut connection, group)
+        };
+        answer(outcomes);
     }
 }
 
-/// Commits `group` in one transaction and answers each write in it (or, when the transaction
-/// fails, each write alone), leaving `group` empty.
-fn commit_group(connection: &mut Connection, group: &mut Vec<Box<dyn Job>>) {
+/// A write run, and how its commit failed if it did.
+type Outcome = (Box<dyn Job>, Option<StoreError>);
+
+/// Answers each write once the writer is let go, so a caller woken by its answer finds the
+/// writer free for its next write.
+fn answer(outcomes: Vec<Outcome>) {
+    for (job, failure) in outcomes {
+        job.answer(failure);
+    }
+}
+
+/// Commits `group` in one transaction (or, when the transaction fails, each write alone).
+fn commit_group(connection: &mut Connection, mut group: Vec<Box<dyn Job>>) -> Vec<Outcome> {
     // One durable write makes the whole group's commit wait for its fsync (which also puts
     // every earlier commit on disk: the WAL is one file, written in order).
     let durable = group.iter().any(|job| job.durable());
@@ -274,10 +289,10 @@ fn commit_group(connection: &mut Connection, group: &mut Vec<Box<dyn Job>>) {
             Err(error) if durable => {
                 tracing::error!(%error, "could not ask SQLite for a durable commit");
                 let reason = error.to_string();
-                group.drain(..).for_each(|job| {
-                    job.answer(Some(StoreError::SyncLevel(reason.clone())));
-                });
-                return;
+                return group
+                    .into_iter()
+                    .map(|job| (job, Some(StoreError::SyncLevel(reason.clone()))))
+                    .collect();
             }
             // Claims committed durably are only slower.
             Err(error) => tracing::warn!(%error, "could not relax SQLite's sync level"),
@@ -289,18 +304,16 @@ fn commit_group(connection: &mut Connection, group: &mut Vec<Box<dyn Job>>) {
         group.iter_mut().try_for_each(|job| job.run(tx, now))
     });
     match result {
-        Ok(()) => group.drain(..).for_each(|job| job.answer(None)),
-        Err(error) if group.len() == 1 => {
-            if let Some(job) = group.pop() {
-                job.answer(Some(error));
-            }
-        }
+        Ok(()) => group.into_iter().map(|job| (job, None)).collect(),
         Err(error) => {
             tracing::warn!(%error, writes = group.len(), "group commit failed; committing each write alone");
-            for mut job in group.drain(..) {
-                let alone = in_transaction(conn, |tx| job.run(tx, clock::unix_ms()));
-                job.answer(alone.err());
-            }
+            group
+                .into_iter()
+                .map(|mut job| {
+                    let alone = in_transaction(conn, |tx| job.run(tx, clock::unix_ms()));
+                    (job, alone.err())
+                })
+                .collect()
         }
     }
 }
@@ -346,8 +359,13 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_burst_commits_and_one_bad_write_fails_alone() {
+    /// A database with a table `t`: a connection to read it, and a writer with its turns.
+    fn writer_of_table_t() -> (
+        tempfile::TempDir,
+        rusqlite::Connection,
+        WriteTurns,
+        GroupWriter,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let reader = rusqlite::Connection::open(&path).unwrap();
@@ -358,6 +376,12 @@ mod tests {
         let writer =
             GroupWriter::start_taking(rusqlite::Connection::open(&path).unwrap(), turns.clone())
                 .unwrap();
+        (dir, reader, turns, writer)
+    }
+
+    #[tokio::test]
+    async fn a_burst_commits_and_one_bad_write_fails_alone() {
+        let (_dir, reader, turns, writer) = writer_of_table_t();
         // While another writer holds the turn, the whole burst queues up: it lands in one or
         // two groups, the bad write among the others.
         let held = turns.lock().await;
@@ -420,16 +444,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_alone_commits_on_its_callers_thread_and_one_behind_others_queues() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let reader = rusqlite::Connection::open(&path).unwrap();
-        reader
-            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v BIGINT NOT NULL)")
-            .unwrap();
-        let turns = WriteTurns::default();
-        let writer =
-            GroupWriter::start_taking(rusqlite::Connection::open(&path).unwrap(), turns.clone())
-                .unwrap();
+        let (_dir, reader, turns, writer) = writer_of_table_t();
         let caller = std::thread::current().name().unwrap_or("").to_owned();
         assert_ne!(caller, "pagos-sqlite-writer");
         assert_eq!(writer.write(ThreadName).await.unwrap(), caller);
