@@ -195,7 +195,7 @@ impl GroupWriter {
             output: None,
             reply,
         });
-        let _counted = InFlight::count(&self.in_flight);
+        let _counted = WriteInFlight::count(&self.in_flight);
         // Committed here when alone (its answer is in); queued for the writer thread otherwise.
         if let Some(job) = self.commit_alone(job) {
             if self.jobs.send(job).await.is_err() {
@@ -213,30 +213,30 @@ impl GroupWriter {
         if self.in_flight.load(Ordering::Acquire) != 1 {
             return Some(job);
         }
-        let Ok(_turn) = self.turns.try_lock() else {
+        let Ok(turn) = self.turns.try_lock() else {
             return Some(job);
         };
         let Ok(mut connection) = self.connection.try_lock() else {
             return Some(job);
         };
         let outcomes = commit_group(&mut connection, vec![job]);
-        drop((connection, _turn));
+        drop((connection, turn));
         answer(outcomes);
         None
     }
 }
 
 /// Counts one write in flight while it lives.
-struct InFlight<'a>(&'a AtomicUsize);
+struct WriteInFlight<'a>(&'a AtomicUsize);
 
-impl<'a> InFlight<'a> {
+impl<'a> WriteInFlight<'a> {
     fn count(in_flight: &'a AtomicUsize) -> Self {
         in_flight.fetch_add(1, Ordering::AcqRel);
         Self(in_flight)
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for WriteInFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
